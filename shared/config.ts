@@ -1,0 +1,37 @@
+/**
+ * The environment, parsed once with zod. Handlers read config from here, never from process.env directly.
+ * In AWS the stack sets these; locally `npm start` does.
+ */
+import { z } from "zod";
+import { parseOrThrow } from "./domain/validate.js";
+
+const optionalUrl = z.string().url().optional();
+
+export const configSchema = z.object({
+  TABLE_NAME: z.string().min(1).default("reference-data"),
+  QUEUE_URL: z.string().min(1).optional(),
+  DLQ_URL: z.string().min(1).optional(),
+  /** Custom endpoints for the local stack and tests (dynalite, fauxqs). Unset in AWS. */
+  DYNAMODB_ENDPOINT: optionalUrl,
+  SQS_ENDPOINT: optionalUrl,
+  AWS_REGION: z.string().default("us-east-1"),
+  GATEWAY_URL: z.string().url().optional(),
+  /** Locally the gateway token is plain env; in AWS it is read from Secrets Manager (GATEWAY_SECRET_ARN). */
+  GATEWAY_TOKEN: z.string().optional(),
+  GATEWAY_SECRET_ARN: z.string().optional(),
+  /** HMAC key for pagination cursors; in AWS it comes from the same secret as the gateway token. */
+  CURSOR_SECRET: z.string().min(16).optional(),
+  ALLOWED_ORIGINS: z.string().default(""),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+});
+export type Config = z.infer<typeof configSchema>;
+
+let cached: Config | undefined;
+
+/** The parsed environment (cached). Tests may pass an explicit env. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  if (env === process.env && cached) return cached;
+  const config = parseOrThrow(configSchema, env, "environment");
+  if (env === process.env) cached = config;
+  return config;
+}

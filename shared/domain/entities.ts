@@ -1,0 +1,155 @@
+import { z } from "zod";
+import { connectionIdSchema, dataTypeSchema, idSchema } from "./ids.js";
+
+export const connectionStatusSchema = z.enum(["active", "revoked"]);
+export const connectionSchema = z.object({
+  tenantId: idSchema,
+  integrationId: idSchema,
+  connectionId: connectionIdSchema,
+  status: connectionStatusSchema,
+  enrolledAt: z.string(),
+  revokedAt: z.string().optional(),
+  updatedAt: z.string(),
+});
+export type Connection = z.infer<typeof connectionSchema>;
+
+export const partitionStatusSchema = z.enum(["idle", "queued", "syncing", "failed", "paused"]);
+export type PartitionStatus = z.infer<typeof partitionStatusSchema>;
+/** Why a partition is paused: its credentials are gone, its source config is broken, or it was revoked/removed. */
+export const pauseReasonSchema = z.enum(["credentials", "config", "revoked", "source_deleted", "manual"]);
+export type PauseReason = z.infer<typeof pauseReasonSchema>;
+
+export const jobErrorSchema = z.object({
+  code: z.string(),
+  message: z.string(),
+  retryable: z.boolean().optional(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+export type JobError = z.infer<typeof jobErrorSchema>;
+
+export const jobStatusSchema = z.enum(["pending", "syncing", "completed", "failed"]);
+export type JobStatus = z.infer<typeof jobStatusSchema>;
+export const syncModeSchema = z.enum(["full", "incremental"]);
+export type SyncMode = z.infer<typeof syncModeSchema>;
+export const syncTriggerSchema = z.enum(["schedule", "manual", "event"]);
+export type SyncTrigger = z.infer<typeof syncTriggerSchema>;
+
+/** Scheduling, leasing and last-outcome state of one partition. */
+export const partitionSchema = z.object({
+  tenantId: idSchema,
+  integrationId: idSchema,
+  connectionId: connectionIdSchema,
+  dataType: dataTypeSchema,
+  status: partitionStatusSchema,
+  pauseReason: pauseReasonSchema.optional(),
+  syncType: z.enum(["list", "object"]),
+  /** Committed data version: manifest and object chunks are read under it. 0 = never synced. */
+  version: z.number().int().min(0),
+  manifestChunks: z.number().int().min(0).default(0),
+  objectChunks: z.number().int().min(0).default(0),
+  itemCount: z.number().int().min(0).default(0),
+  nextSyncAt: z.string(),
+  lastSyncedAt: z.string().optional(),
+  /** Start of the last successful sync: the base of the next incremental `since`. */
+  lastSyncStartedAt: z.string().optional(),
+  lastFullSyncAt: z.string().optional(),
+  consecutiveFailures: z.number().int().min(0).default(0),
+  lastError: jobErrorSchema.optional(),
+  lastJobId: z.string().optional(),
+  lastJobStatus: jobStatusSchema.optional(),
+  /** The job a `queued`/`syncing` partition belongs to. */
+  currentJobId: z.string().optional(),
+  /** Deadline by which a `queued` partition must be picked up, or when a `syncing` lease expires. */
+  deadlineAt: z.string().optional(),
+  leaseOwner: z.string().optional(),
+  lastManualTriggerAt: z.string().optional(),
+  /** Source revision a config-paused partition failed on. */
+  sourceRevision: z.number().int().optional(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type Partition = z.infer<typeof partitionSchema>;
+
+export const itemStatusSchema = z.enum(["active", "inactive", "deleted"]);
+export type ItemStatus = z.infer<typeof itemStatusSchema>;
+
+/** One cached record of a list partition. */
+export const itemSchema = z.object({
+  externalId: z.string().min(1),
+  name: z.string(),
+  /** Values of the lookup fields, keyed by the configured path. */
+  lookup: z.record(z.string(), z.string()).default({}),
+  metadata: z.record(z.string(), z.unknown()).default({}),
+  status: itemStatusSchema,
+  inactiveSince: z.string().optional(),
+  contentHash: z.string(),
+  /** The job that last wrote this item and whether it created or updated it: resumed syncs count correctly. */
+  jobId: z.string(),
+  change: z.enum(["created", "updated", "status"]),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type Item = z.infer<typeof itemSchema>;
+
+/** The whole cached response of an object partition. */
+export interface StoredObject {
+  dataType: string;
+  version: number;
+  object: unknown;
+  syncedAt: string;
+  bytes: number;
+}
+
+/** One sync attempt of one partition. */
+export const jobSchema = z.object({
+  tenantId: idSchema,
+  integrationId: idSchema,
+  connectionId: connectionIdSchema,
+  dataType: dataTypeSchema,
+  jobId: z.string(),
+  status: jobStatusSchema,
+  trigger: syncTriggerSchema,
+  mode: syncModeSchema,
+  actionSlug: z.string().optional(),
+  createdAt: z.string(),
+  startedAt: z.string().optional(),
+  completedAt: z.string().optional(),
+  itemsFound: z.number().int().default(0),
+  itemsCreated: z.number().int().default(0),
+  itemsUpdated: z.number().int().default(0),
+  itemsDeleted: z.number().int().default(0),
+  itemsFailed: z.number().int().default(0),
+  itemsDuplicate: z.number().int().default(0),
+  pages: z.number().int().default(0),
+  invocations: z.number().int().default(0),
+  error: jobErrorSchema.optional(),
+  warnings: z.array(z.string()).default([]),
+  /** Where a sync that ran out of time resumes: pagination state and the checkpoint chunks of what it has seen. */
+  checkpoint: z
+    .object({
+      page: z.number().int().min(0),
+      state: z.record(z.string(), z.unknown()),
+      chunks: z.number().int().min(0),
+      savedAt: z.string(),
+    })
+    .optional(),
+  /** Epoch seconds: DynamoDB TTL removes jobs 90 days after creation. */
+  expiresAt: z.number().int(),
+});
+export type Job = z.infer<typeof jobSchema>;
+
+export const JOB_RETENTION_SECONDS = 90 * 86_400;
+
+export const apiKeyScopeSchema = z.enum(["read", "sync", "admin"]);
+export type ApiKeyScope = z.infer<typeof apiKeyScopeSchema>;
+
+/** An API key as listed: never the key or its hash. */
+export const apiKeySchema = z.object({
+  tenantId: idSchema,
+  keyId: z.string(),
+  name: z.string(),
+  scopes: z.array(apiKeyScopeSchema),
+  createdAt: z.string(),
+  revokedAt: z.string().optional(),
+});
+export type ApiKey = z.infer<typeof apiKeySchema>;

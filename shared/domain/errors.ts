@@ -1,0 +1,92 @@
+/**
+ * Typed errors thrown by domain and storage code. One HTTP middleware maps them to the error envelope;
+ * the sync worker maps them to job outcomes. Nothing outside this module invents error codes.
+ */
+
+export type SuggestedAction =
+  | "RETRY_WITH_MODIFIED_INPUT"
+  | "RETRY_AFTER_DELAY"
+  | "CHECK_INTEGRATION_CONFIG"
+  | "CHECK_API_KEY"
+  | "CONTACT_SUPPORT"
+  | "NONE";
+
+export interface ErrorDetails {
+  [key: string]: unknown;
+}
+
+export abstract class AppError extends Error {
+  abstract readonly code: string;
+  abstract readonly status: number;
+  readonly details?: ErrorDetails;
+
+  constructor(message: string, details?: ErrorDetails, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    if (details !== undefined) this.details = details;
+  }
+}
+
+/** Input that fails validation; `details.issues` names each field. */
+export class ValidationError extends AppError {
+  readonly code: string;
+  readonly status = 400;
+  constructor(
+    message: string,
+    details?: ErrorDetails,
+    code: "VALIDATION_ERROR" | "INVALID_REQUEST" = "VALIDATION_ERROR",
+  ) {
+    super(message, details);
+    this.code = code;
+  }
+}
+
+export class UnauthorizedError extends AppError {
+  readonly code = "INVALID_API_KEY";
+  readonly status = 401;
+}
+
+export class ForbiddenError extends AppError {
+  readonly code = "FORBIDDEN";
+  readonly status = 403;
+}
+
+export class NotFoundError extends AppError {
+  readonly code: string;
+  readonly status = 404;
+  constructor(message: string, details?: ErrorDetails, code: "NOT_FOUND" | "INTEGRATION_NOT_FOUND" = "NOT_FOUND") {
+    super(message, details);
+    this.code = code;
+  }
+}
+
+/** A conditional write lost: the row is not in the state the caller expected. */
+export class ConflictError extends AppError {
+  readonly code = "CONFLICT";
+  readonly status = 409;
+}
+
+export class PayloadTooLargeError extends AppError {
+  readonly code = "PAYLOAD_TOO_LARGE";
+  readonly status = 413;
+}
+
+export class RateLimitedError extends AppError {
+  readonly code = "RATE_LIMITED";
+  readonly status = 429;
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds: number, details?: ErrorDetails) {
+    super(message, details);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** A fault of ours or of a dependency; the only error that becomes a 500. */
+export class InternalError extends AppError {
+  readonly code = "INTERNAL_ERROR";
+  readonly status = 500;
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}

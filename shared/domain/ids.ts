@@ -1,0 +1,47 @@
+import { z } from "zod";
+
+/** Caller-supplied IDs (tenant, integration, connection, dataType). Never contain `#`, the key separator. */
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+
+/** Data types that are path words of the REST API. */
+export const RESERVED_DATA_TYPES: readonly string[] = ["sync", "context", "sources"];
+
+/** The reserved connection for integration-level data; no connection header is sent for it. */
+export const DEFAULT_CONNECTION_ID = "default";
+
+export const idSchema = z
+  .string()
+  .regex(
+    ID_PATTERN,
+    "must be 1-128 characters of letters, digits, '_', '.', ':' or '-', starting with a letter or digit",
+  );
+
+export const tenantIdSchema = idSchema;
+export const integrationIdSchema = idSchema;
+export const connectionIdSchema = idSchema;
+export const dataTypeSchema = idSchema.refine((value) => !RESERVED_DATA_TYPES.includes(value), {
+  message: `must not be one of the reserved words ${RESERVED_DATA_TYPES.join(", ")}`,
+});
+
+/** External IDs come from upstream APIs; they are the last key component, so only their length is bounded. */
+export const MAX_EXTERNAL_ID_LENGTH = 512;
+
+/** One (tenant, integration, connection, dataType): the unit of scheduling, leasing and syncing. */
+export interface PartitionRef {
+  tenantId: string;
+  integrationId: string;
+  connectionId: string;
+  dataType: string;
+}
+
+export const partitionRefSchema = z.object({
+  tenantId: tenantIdSchema,
+  integrationId: integrationIdSchema,
+  connectionId: connectionIdSchema,
+  dataType: dataTypeSchema,
+});
+
+/** A readable, stable identifier of a partition for logs and the due index. */
+export function partitionId(ref: PartitionRef): string {
+  return `${ref.tenantId}/${ref.integrationId}/${ref.connectionId}/${ref.dataType}`;
+}

@@ -1,0 +1,43 @@
+import { z } from "zod";
+import { syncModeSchema, syncTriggerSchema } from "./entities.js";
+import { connectionIdSchema, dataTypeSchema, idSchema } from "./ids.js";
+
+/**
+ * The sync queue message: also the contract for other services that enqueue on-demand syncs.
+ * `continuation` is set by a worker that ran out of time and resumes from the job's checkpoint.
+ */
+export const syncMessageSchema = z
+  .object({
+    v: z.literal(1),
+    kind: z.literal("sync").default("sync"),
+    tenantId: idSchema,
+    integrationId: idSchema,
+    connectionId: connectionIdSchema,
+    dataType: dataTypeSchema,
+    mode: syncModeSchema.optional(),
+    trigger: syncTriggerSchema,
+    jobId: z.string().min(1).max(64).optional(),
+    force: z.boolean().optional(),
+    continuation: z.object({ page: z.number().int().min(0) }).optional(),
+  })
+  .strict();
+export type SyncMessage = z.infer<typeof syncMessageSchema>;
+
+/**
+ * Creates the partitions implied by a saved source (`dataType`) or an enrolled connection (`connectionId`) when there
+ * are too many to create inside an API call.
+ */
+export const fanoutMessageSchema = z
+  .object({
+    v: z.literal(1),
+    kind: z.literal("fanout"),
+    tenantId: idSchema,
+    integrationId: idSchema,
+    connectionId: connectionIdSchema.optional(),
+    dataType: dataTypeSchema.optional(),
+  })
+  .strict();
+export type FanoutMessage = z.infer<typeof fanoutMessageSchema>;
+
+export const queueMessageSchema = z.union([fanoutMessageSchema, syncMessageSchema]);
+export type QueueMessage = z.infer<typeof queueMessageSchema>;

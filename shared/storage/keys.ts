@@ -1,0 +1,119 @@
+/**
+ * The only place keys are built. Every tenant key starts with `T#{tenantId}`; IDs are validated here, so a `#` in an
+ * ID can never forge another tenant's or entity's key.
+ */
+import { createHash } from "node:crypto";
+import { ValidationError } from "../domain/errors.js";
+import { ID_PATTERN, MAX_EXTERNAL_ID_LENGTH, type PartitionRef } from "../domain/ids.js";
+import { TABLE_DEFINITION } from "./table.js";
+
+export interface Key {
+  PK: string;
+  SK: string;
+}
+
+function id(value: string, what: string): string {
+  if (!ID_PATTERN.test(value)) throw new ValidationError(`Invalid ${what} '${value.slice(0, 140)}'`, { field: what });
+  return value;
+}
+
+function externalId(value: string): string {
+  if (value.length === 0 || value.length > MAX_EXTERNAL_ID_LENGTH) {
+    throw new ValidationError(`External ID must be 1-${MAX_EXTERNAL_ID_LENGTH} characters`, { field: "externalId" });
+  }
+  return value;
+}
+
+const tenant = (t: string) => `T#${id(t, "tenantId")}`;
+const integration = (t: string, i: string) => `${tenant(t)}#I#${id(i, "integrationId")}`;
+
+/** PK of everything that belongs to one integration of a tenant (sources, connections, partitions, jobs). */
+export const integrationPk = integration;
+
+/** PK of a partition's items, object chunks and manifest chunks. */
+export function dataPk(ref: PartitionRef): string {
+  return `${integration(ref.tenantId, ref.integrationId)}#C#${id(ref.connectionId, "connectionId")}#D#${id(ref.dataType, "dataType")}`;
+}
+
+export const keys = {
+  source: (t: string, i: string, dataType: string): Key => ({
+    PK: integration(t, i),
+    SK: `SRC#${id(dataType, "dataType")}`,
+  }),
+  sourcePrefix: "SRC#",
+  connection: (t: string, i: string, c: string): Key => ({
+    PK: integration(t, i),
+    SK: `CONN#${id(c, "connectionId")}`,
+  }),
+  connectionPrefix: "CONN#",
+  partition: (ref: PartitionRef): Key => ({
+    PK: integration(ref.tenantId, ref.integrationId),
+    SK: `PART#${id(ref.connectionId, "connectionId")}#${id(ref.dataType, "dataType")}`,
+  }),
+  /** SK prefix of all partitions of an integration, or of one connection's partitions. */
+  partitionPrefix: (connectionId?: string): string =>
+    connectionId === undefined ? "PART#" : `PART#${id(connectionId, "connectionId")}#`,
+  item: (ref: PartitionRef, extId: string): Key => ({ PK: dataPk(ref), SK: `ITEM#${externalId(extId)}` }),
+  itemPrefix: "ITEM#",
+  objectChunk: (ref: PartitionRef, version: number, n: number): Key => ({
+    PK: dataPk(ref),
+    SK: `OBJ#${pad(version)}#${pad(n, 4)}`,
+  }),
+  objectPrefix: (version: number): string => `OBJ#${pad(version)}#`,
+  manifestChunk: (ref: PartitionRef, version: number, n: number): Key => ({
+    PK: dataPk(ref),
+    SK: `MAN#${pad(version)}#${pad(n, 4)}`,
+  }),
+  manifestPrefix: (version: number): string => `MAN#${pad(version)}#`,
+  job: (t: string, i: string, jobId: string): Key => ({ PK: integration(t, i), SK: `JOB#${jobIdOf(jobId)}` }),
+  jobPrefix: "JOB#",
+  checkpointChunk: (t: string, i: string, jobId: string, n: number): Key => ({
+    PK: integration(t, i),
+    SK: `JOB#${jobIdOf(jobId)}#CP#${pad(n, 4)}`,
+  }),
+  checkpointPrefix: (jobId: string): string => `JOB#${jobIdOf(jobId)}#CP#`,
+  apiKey: (keyHash: string): Key => ({ PK: `KEY#${keyHash}`, SK: "KEY" }),
+  apiKeyListing: (t: string, keyId: string): Key => ({ PK: tenant(t), SK: `APIKEY#${id(keyId, "keyId")}` }),
+  apiKeyListingPrefix: "APIKEY#",
+  /** Due-index attributes of a schedulable partition: shard by hash, sort by due time. */
+  due: (ref: PartitionRef, dueAt: string): { GSI1PK: string; GSI1SK: string } => ({
+    GSI1PK: duePk(dueShard(ref)),
+    GSI1SK: `${dueAt}#${partitionKeyId(ref)}`,
+  }),
+};
+
+export const duePk = (shard: number): string => `DUE#${pad(shard, 2)}`;
+
+/** Which due shard a partition lives on: a stable hash of the partition, mod the shard count. */
+export function dueShard(ref: PartitionRef): number {
+  const digest = createHash("sha1").update(partitionKeyId(ref)).digest();
+  return digest.readUInt32BE(0) % TABLE_DEFINITION.dueShards;
+}
+
+function partitionKeyId(ref: PartitionRef): string {
+  return `${id(ref.tenantId, "tenantId")}#${id(ref.integrationId, "integrationId")}#${id(ref.connectionId, "connectionId")}#${id(ref.dataType, "dataType")}`;
+}
+
+/** Reads the partition back out of a due-index sort key. */
+export function partitionRefFromDueSk(gsi1sk: string): PartitionRef {
+  const parts = gsi1sk.split("#");
+  const [tenantId, integrationId, connectionId, dataType] = parts.slice(1);
+  if (parts.length !== 5 || !tenantId || !integrationId || !connectionId || !dataType) {
+    throw new ValidationError(`Malformed due-index key '${gsi1sk}'`);
+  }
+  return { tenantId, integrationId, connectionId, dataType };
+}
+
+function jobIdOf(jobId: string): string {
+  if (!/^[0-9A-Za-z_-]{1,64}$/.test(jobId)) throw new ValidationError(`Invalid jobId '${jobId.slice(0, 80)}'`);
+  return jobId;
+}
+
+function pad(n: number, width = 10): string {
+  return String(n).padStart(width, "0");
+}
+
+/** SHA-256 of a presented API key, hex. Only the hash is stored. */
+export function hashApiKey(key: string): string {
+  return createHash("sha256").update(key).digest("hex");
+}

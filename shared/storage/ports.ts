@@ -1,0 +1,280 @@
+/**
+ * Repository ports: what the sync engine, the planner and the API handlers need from storage. The DynamoDB
+ * implementations live beside this file; unit tests may pass in-memory fakes. Every method validates its IDs through
+ * keys.ts (a bad ID is a ValidationError) and turns a failed condition into a ConflictError, never a raw
+ * ConditionalCheckFailedException.
+ */
+import type {
+  ApiKey,
+  ApiKeyScope,
+  Connection,
+  Item,
+  ItemStatus,
+  Job,
+  JobError,
+  JobStatus,
+  Partition,
+  PartitionRef,
+  PartitionStatus,
+  PauseReason,
+  Source,
+  SourceInput,
+  StoredObject,
+} from "../domain/index.js";
+
+/** An opaque DynamoDB paging key; the HTTP layer signs it into a cursor. */
+export type PageKey = Record<string, unknown>;
+
+export interface Page<T> {
+  items: T[];
+  /** Present when more rows may follow. */
+  nextKey?: PageKey;
+}
+
+export interface SourceRepository {
+  /** Creates or replaces a source; `revision` is 1 on create and previous + 1 on replace. */
+  put(tenantId: string, integrationId: string, dataType: string, input: SourceInput, now: number): Promise<Source>;
+  get(tenantId: string, integrationId: string, dataType: string): Promise<Source | undefined>;
+  list(tenantId: string, integrationId: string): Promise<Source[]>;
+  /** NotFoundError when absent. */
+  delete(tenantId: string, integrationId: string, dataType: string): Promise<void>;
+}
+
+export interface ConnectionRepository {
+  /** Creates the connection or re-activates a revoked one. */
+  enroll(tenantId: string, integrationId: string, connectionId: string, now: number): Promise<Connection>;
+  /** Marks it revoked; NotFoundError when it was never enrolled. */
+  revoke(tenantId: string, integrationId: string, connectionId: string, now: number): Promise<Connection>;
+  get(tenantId: string, integrationId: string, connectionId: string): Promise<Connection | undefined>;
+  list(tenantId: string, integrationId: string): Promise<Connection[]>;
+}
+
+/** A due-index entry as the planner sees it. */
+export interface DueEntry {
+  ref: PartitionRef;
+  status: PartitionStatus;
+  /** The exact GSI1SK observed: the planner claims on it, so two planners never both win. */
+  dueSk: string;
+  dueAt: string;
+  currentJobId?: string;
+}
+
+export interface ClaimInput {
+  jobId: string;
+  now: number;
+  /** When a queued partition whose message was lost comes back through the due index. */
+  requeueDeadline: number;
+  /**
+   * Planner: claim only if the due-index key is still exactly this (`GSI1SK = :sk`).
+   * Without it (trigger endpoint, external messages): claim if status is idle, failed or paused, or if a
+   * queued/syncing partition's deadline has passed.
+   */
+  expectedDueSk?: string;
+  /** Manual trigger: also require `lastManualTriggerAt` older than now - minIntervalMs, and stamp it. */
+  manualMinIntervalMs?: number;
+}
+
+export interface LeaseInput {
+  jobId: string;
+  owner: string;
+  now: number;
+  leaseMs: number;
+}
+
+export interface SuccessInput {
+  jobId: string;
+  owner: string;
+  now: number;
+  nextSyncAt: number;
+  /** The new committed version and its manifest/object chunk counts. */
+  version: number;
+  manifestChunks: number;
+  objectChunks: number;
+  itemCount: number;
+  /** Start of this sync (the next incremental `since` base). */
+  startedAt: number;
+  full: boolean;
+}
+
+export interface FailureInput {
+  jobId: string;
+  owner: string;
+  now: number;
+  error: JobError;
+  /** When to try again (ignored when paused). */
+  nextSyncAt: number;
+  /** Pause instead of rescheduling: credentials gone or config broken. */
+  pause?: PauseReason;
+  sourceRevision?: number;
+}
+
+export interface PartitionRepository {
+  /** Creates an `idle` partition due at `dueAt` (default now); ConflictError when it exists. */
+  create(ref: PartitionRef, input: { syncType: "list" | "object"; now: number; dueAt?: number }): Promise<Partition>;
+  /** Creates it unless it exists; an existing config/source_deleted-paused partition is resumed (due now). */
+  ensure(ref: PartitionRef, input: { syncType: "list" | "object"; now: number }): Promise<{ created: boolean }>;
+  get(ref: PartitionRef): Promise<Partition | undefined>;
+  listByIntegration(
+    tenantId: string,
+    integrationId: string,
+    filter?: { connectionId?: string; dataType?: string },
+  ): Promise<Partition[]>;
+  /** One Query of one due shard for `GSI1SK <= untilIso` (oldest first). */
+  queryDue(shard: number, untilIso: string, page: { limit: number; startKey?: PageKey }): Promise<Page<DueEntry>>;
+  /** → `queued` with `currentJobId = jobId`, due-index key at the requeue deadline. ConflictError if not claimable. */
+  claim(ref: PartitionRef, input: ClaimInput): Promise<Partition>;
+  /**
+   * → `syncing` owned by `owner` until now + leaseMs (due-index key at the lease expiry). Requires
+   * `currentJobId = jobId` and either `queued`, or `syncing` with the same owner or an expired lease. ConflictError
+   * otherwise (another worker holds it, or the message belongs to an older job).
+   */
+  acquireLease(ref: PartitionRef, input: LeaseInput): Promise<Partition>;
+  /** Extends the lease; ConflictError when it was lost (owner or job changed). */
+  renewLease(ref: PartitionRef, input: LeaseInput): Promise<void>;
+  /** Continuation: `syncing` → `queued` for the same job, deadline at `deadline`; requires the lease. */
+  requeue(ref: PartitionRef, input: { jobId: string; owner: string; now: number; deadline: number }): Promise<void>;
+  /** → `idle`, due at nextSyncAt, version flipped, failures reset, lease released. Requires the lease. */
+  recordSuccess(ref: PartitionRef, input: SuccessInput): Promise<Partition>;
+  /** → `failed` due at nextSyncAt (failures + 1), or `paused` with no due-index key. Requires the lease. */
+  recordFailure(ref: PartitionRef, input: FailureInput): Promise<Partition>;
+  /** → `paused` (no due-index key). NotFoundError when absent. */
+  pause(ref: PartitionRef, reason: PauseReason, now: number): Promise<void>;
+  /** → `idle`, due now. NotFoundError when absent. */
+  resume(ref: PartitionRef, now: number): Promise<void>;
+  delete(ref: PartitionRef): Promise<void>;
+}
+
+/** What a sync diffs against: externalId → content hash and status. */
+export interface ManifestEntry {
+  hash: string;
+  status: ItemStatus;
+}
+export type Manifest = Map<string, ManifestEntry>;
+
+export interface ItemListFilter {
+  /** Default: all statuses. */
+  status?: ItemStatus;
+  limit: number;
+  startKey?: PageKey;
+}
+
+export interface ItemRepository {
+  /**
+   * Writes items with BatchWriteItem, 25 per request, retrying unprocessed items with exponential backoff.
+   * Returns how many BatchWriteItem requests were made. ValidationError for an item over 400 KB.
+   */
+  batchPut(ref: PartitionRef, items: Item[]): Promise<{ requests: number }>;
+  /** Sets the status of existing items (inactive/deleted/active), stamping jobId; missing items are skipped. */
+  setStatus(
+    ref: PartitionRef,
+    externalIds: string[],
+    status: ItemStatus,
+    input: { jobId: string; now: number },
+  ): Promise<{ updated: number }>;
+  get(ref: PartitionRef, externalId: string): Promise<Item | undefined>;
+  list(ref: PartitionRef, filter: ItemListFilter): Promise<Page<Item>>;
+  /** Every item of a partition (all pages). */
+  listAll(ref: PartitionRef): Promise<Item[]>;
+  /** Hash and status of every item, read with a projection: the fallback when a partition has no manifest. */
+  loadHashes(ref: PartitionRef): Promise<Manifest>;
+}
+
+/** Gzipped, chunked (≤ 350 KB) blobs: manifests, objects and checkpoints all use it. */
+export interface ManifestRepository {
+  write(ref: PartitionRef, version: number, manifest: Manifest): Promise<{ chunks: number }>;
+  read(ref: PartitionRef, version: number, chunks: number): Promise<Manifest>;
+  delete(ref: PartitionRef, version: number, chunks: number): Promise<void>;
+}
+
+export interface ObjectRepository {
+  write(ref: PartitionRef, version: number, object: unknown): Promise<{ chunks: number; bytes: number }>;
+  /** undefined when the version has no chunks. */
+  read(ref: PartitionRef, version: number, chunks: number, syncedAt: string): Promise<StoredObject | undefined>;
+  delete(ref: PartitionRef, version: number, chunks: number): Promise<void>;
+}
+
+export interface NewJob {
+  ref: PartitionRef;
+  jobId: string;
+  trigger: Job["trigger"];
+  mode: Job["mode"];
+  actionSlug?: string;
+  now: number;
+}
+
+export type JobPatch = Partial<
+  Pick<
+    Job,
+    | "status"
+    | "startedAt"
+    | "completedAt"
+    | "itemsFound"
+    | "itemsCreated"
+    | "itemsUpdated"
+    | "itemsDeleted"
+    | "itemsFailed"
+    | "itemsDuplicate"
+    | "pages"
+    | "invocations"
+    | "error"
+    | "warnings"
+    | "checkpoint"
+    | "mode"
+    | "actionSlug"
+  >
+>;
+
+export interface JobRepository {
+  /** Creates a `pending` job with `expiresAt` 90 days out; ConflictError when the jobId exists. */
+  create(job: NewJob): Promise<Job>;
+  get(tenantId: string, integrationId: string, jobId: string): Promise<Job | undefined>;
+  /** Applies the patch; with `expectStatus`, ConflictError unless the job's status is one of them. */
+  update(
+    tenantId: string,
+    integrationId: string,
+    jobId: string,
+    patch: JobPatch,
+    options?: { expectStatus?: JobStatus[]; removeCheckpoint?: boolean },
+  ): Promise<Job>;
+  /** Newest first. */
+  list(
+    tenantId: string,
+    integrationId: string,
+    filter: { connectionId?: string; dataType?: string; status?: JobStatus; limit: number; startKey?: PageKey },
+  ): Promise<Page<Job>>;
+  /** What a running sync has seen so far, gzipped and chunked under the job. */
+  saveCheckpoint(tenantId: string, integrationId: string, jobId: string, state: unknown): Promise<{ chunks: number }>;
+  loadCheckpoint(tenantId: string, integrationId: string, jobId: string, chunks: number): Promise<unknown>;
+  deleteCheckpoint(tenantId: string, integrationId: string, jobId: string, chunks: number): Promise<void>;
+}
+
+export interface ResolvedApiKey {
+  tenantId: string;
+  keyId: string;
+  scopes: ApiKeyScope[];
+}
+
+export interface ApiKeyRepository {
+  /** Returns the plain key once; only its SHA-256 is stored. */
+  create(
+    tenantId: string,
+    input: { name: string; scopes: ApiKeyScope[]; now: number },
+  ): Promise<{ key: string; apiKey: ApiKey }>;
+  /** undefined for unknown, revoked or malformed keys. */
+  resolve(plainKey: string): Promise<ResolvedApiKey | undefined>;
+  list(tenantId: string): Promise<ApiKey[]>;
+  /** NotFoundError when absent; ConflictError when already revoked. */
+  revoke(tenantId: string, keyId: string, now: number): Promise<void>;
+}
+
+/** Everything a service function may need from storage. */
+export interface Repositories {
+  sources: SourceRepository;
+  connections: ConnectionRepository;
+  partitions: PartitionRepository;
+  items: ItemRepository;
+  manifests: ManifestRepository;
+  objects: ObjectRepository;
+  jobs: JobRepository;
+  apiKeys: ApiKeyRepository;
+}

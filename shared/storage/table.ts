@@ -1,0 +1,55 @@
+/**
+ * The one DynamoDB table, described once for the CDK stack, the local stack and the tests.
+ *
+ * Key layout (built only in keys.ts):
+ *   source            PK T#{t}#I#{i}                    SK SRC#{dataType}
+ *   connection        PK T#{t}#I#{i}                    SK CONN#{c}
+ *   partition state   PK T#{t}#I#{i}                    SK PART#{c}#{dataType}
+ *   item              PK T#{t}#I#{i}#C#{c}#D#{dataType} SK ITEM#{externalId}
+ *   object chunk      PK T#{t}#I#{i}#C#{c}#D#{dataType} SK OBJ#{version}#{n}
+ *   manifest chunk    PK T#{t}#I#{i}#C#{c}#D#{dataType} SK MAN#{version}#{n}
+ *   job               PK T#{t}#I#{i}                    SK JOB#{jobId}          (TTL expiresAt)
+ *   job checkpoint    PK T#{t}#I#{i}                    SK JOB#{jobId}#CP#{n}
+ *   API key           PK KEY#{sha256}                   SK KEY
+ *   API key listing   PK T#{t}                          SK APIKEY#{keyId}
+ *   due index (GSI1)  GSI1PK DUE#{shard}                GSI1SK {ISO time}#{partition id}   (sparse)
+ */
+import type { CreateTableCommandInput } from "@aws-sdk/client-dynamodb";
+
+export const TABLE_DEFINITION = {
+  partitionKey: "PK",
+  sortKey: "SK",
+  ttlAttribute: "expiresAt",
+  dueIndex: { name: "GSI1", partitionKey: "GSI1PK", sortKey: "GSI1SK" },
+  /** Number of due-index shards; the planner queries each. */
+  dueShards: 16,
+} as const;
+
+/** CreateTable input for dynalite and tests; the CDK stack builds the same table from TABLE_DEFINITION. */
+export function createTableInput(tableName: string): CreateTableCommandInput {
+  const { partitionKey, sortKey, dueIndex } = TABLE_DEFINITION;
+  return {
+    TableName: tableName,
+    BillingMode: "PAY_PER_REQUEST",
+    AttributeDefinitions: [
+      { AttributeName: partitionKey, AttributeType: "S" },
+      { AttributeName: sortKey, AttributeType: "S" },
+      { AttributeName: dueIndex.partitionKey, AttributeType: "S" },
+      { AttributeName: dueIndex.sortKey, AttributeType: "S" },
+    ],
+    KeySchema: [
+      { AttributeName: partitionKey, KeyType: "HASH" },
+      { AttributeName: sortKey, KeyType: "RANGE" },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: dueIndex.name,
+        KeySchema: [
+          { AttributeName: dueIndex.partitionKey, KeyType: "HASH" },
+          { AttributeName: dueIndex.sortKey, KeyType: "RANGE" },
+        ],
+        Projection: { ProjectionType: "ALL" },
+      },
+    ],
+  };
+}
