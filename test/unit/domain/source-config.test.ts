@@ -1,0 +1,91 @@
+import { describe, expect, it } from "vitest";
+import { ValidationError } from "../../../shared/domain/errors.js";
+import { lookupFieldsOf, referenceDataConfigSchema, sourceInputSchema } from "../../../shared/domain/source-config.js";
+import { parseOrThrow } from "../../../shared/domain/validate.js";
+
+const slackUsers = {
+  dataType: "users",
+  syncable: true,
+  syncType: "list",
+  extractionPath: "$.members[*]",
+  idField: "id",
+  nameField: "profile.real_name",
+  lookupFields: ["profile.real_name", "name", "profile.email"],
+  metadataFields: ["profile.email", "is_bot"],
+  deletedField: "deleted",
+  pagination: { strategy: "cursor", cursorPath: "$.response_metadata.next_cursor", cursorParam: "cursor" },
+  incremental: { sinceParam: "updated_since", fullSyncEverySeconds: 86400 },
+  request: { limit: 200 },
+};
+
+describe("referenceDataConfigSchema", () => {
+  it("accepts a Slack users config and applies defaults", () => {
+    const config = referenceDataConfigSchema.parse({ dataType: "channels", extractionPath: "$.channels" });
+    expect(config).toMatchObject({
+      syncType: "list",
+      fuzzyMatch: true,
+      defaultTtlSeconds: 86400,
+      idField: "id",
+      nameField: "name",
+      pagination: { strategy: "none" },
+    });
+    expect(referenceDataConfigSchema.parse(slackUsers).pagination).toMatchObject({ strategy: "cursor" });
+  });
+
+  it("fills pagination defaults for offset and page strategies", () => {
+    const offset = referenceDataConfigSchema.parse({ ...slackUsers, pagination: { strategy: "offset" } });
+    expect(offset.pagination).toEqual({
+      strategy: "offset",
+      offsetParam: "offset",
+      limitParam: "limit",
+      pageSize: 100,
+    });
+    const page = referenceDataConfigSchema.parse({ ...slackUsers, pagination: { strategy: "page", pageSize: 50 } });
+    expect(page.pagination).toMatchObject({ strategy: "page", pageParam: "page", pageSize: 50, startPage: 1 });
+  });
+
+  it.each([
+    [{ extractionPath: "$.members[" }, "extractionPath"],
+    [{ extractionPath: "$.members[?(@.x)]" }, "extractionPath"],
+    [{ idField: "a..b" }, "idField"],
+    [{ defaultTtlSeconds: 59 }, "defaultTtlSeconds"],
+    [{ dataType: "sync" }, "dataType"],
+    [{ dataType: "a#b" }, "dataType"],
+    [{ pagination: { strategy: "cursor", cursorParam: "cursor" } }, "pagination.cursorPath"],
+    [{ pagination: { strategy: "smoke" } }, "pagination.strategy"],
+    [{ metadataFields: ["ok", "bad[0]"] }, "metadataFields.1"],
+    [{ unexpected: true }, "(root)"],
+  ])("rejects %j naming the field %s", (patch, field) => {
+    expect(() => parseOrThrow(referenceDataConfigSchema, { ...slackUsers, ...patch }, "source")).toThrow(
+      ValidationError,
+    );
+    try {
+      parseOrThrow(referenceDataConfigSchema, { ...slackUsers, ...patch }, "source");
+    } catch (error) {
+      const issues = (error as ValidationError).details?.issues as { field: string }[];
+      expect(issues.map((i) => i.field)).toContain(field);
+    }
+  });
+
+  it("requires an extraction path for list syncs but not for object syncs", () => {
+    const { extractionPath: _omit, ...withoutPath } = slackUsers;
+    expect(referenceDataConfigSchema.safeParse(withoutPath).success).toBe(false);
+    expect(referenceDataConfigSchema.safeParse({ dataType: "crm_schema", syncType: "object" }).success).toBe(true);
+  });
+
+  it("prefixes field names of a nested config in source input errors", () => {
+    const input = { integrationSlug: "slack", actionSlug: "list-users", referenceData: { ...slackUsers, idField: "" } };
+    try {
+      parseOrThrow(sourceInputSchema, input, "source");
+      expect.unreachable();
+    } catch (error) {
+      expect((error as ValidationError).message).toContain("referenceData.idField");
+    }
+  });
+
+  it("searches the name field when no lookup fields are configured", () => {
+    const config = referenceDataConfigSchema.parse({ dataType: "repos", extractionPath: "$", nameField: "full_name" });
+    expect(lookupFieldsOf(config)).toEqual(["full_name"]);
+    expect(lookupFieldsOf(referenceDataConfigSchema.parse(slackUsers))).toEqual(slackUsers.lookupFields);
+  });
+});
