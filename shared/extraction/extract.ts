@@ -1,0 +1,262 @@
+/**
+ * Extraction: one page of an action's response → reference items (DESIGN.md "Source configuration"). It keeps the
+ * behaviour of Waygate's existing configs, never throws on bad upstream data (a bad record is counted as failed with
+ * its reason, the rest goes on), and drops secret-looking metadata whatever the config says.
+ */
+import { createHash } from "node:crypto";
+import { MAX_EXTERNAL_ID_LENGTH } from "../domain/ids.js";
+import { type PathSegment, parseJsonPath, readValue } from "../domain/paths.js";
+import { lookupFieldsOf, type ReferenceDataConfig } from "../domain/source-config.js";
+
+export interface ExtractedItem {
+  externalId: string;
+  name: string;
+  /** Lookup values (trimmed strings), keyed by the configured path. */
+  lookup: Record<string, string>;
+  /** Metadata values keyed by the configured path as written; absent fields are left out. */
+  metadata: Record<string, unknown>;
+  deleted: boolean;
+  contentHash: string;
+}
+
+export interface ExtractionResult {
+  items: ExtractedItem[];
+  failed: number;
+  /** The first MAX_LISTED_FAILURES failures; `failed` counts them all. */
+  failures: { index: number; reason: string }[];
+  /** Records the path matched on this page, failed and duplicate ones included (what page-size checks compare). */
+  matched: number;
+  /** Records dropped because a later record on the same page had the same id. */
+  duplicates: number;
+}
+
+export const MAX_LISTED_FAILURES = 20;
+/** DynamoDB's item limit is 400 KB; an item this large could never be written, so it fails here, alone. */
+export const MAX_ITEM_BYTES = 300_000;
+
+/**
+ * Extracts the items of one page. The path is evaluated over our restricted grammar (root, members, `[*]`, indexes):
+ * a path resolving to ONE array yields its elements (`$` on a root array, `$.members` as well as `$.members[*]`); no
+ * match yields no items. Null items, items without an id and ids over 512 characters are failed; numeric ids become
+ * strings; a missing name falls back to the id. Duplicate ids on one page keep the last (counted in `duplicates`).
+ */
+export function extractItems(config: ReferenceDataConfig, data: unknown): ExtractionResult {
+  const records = select(data, config.extractionPath ?? "$");
+  const lookupPaths = lookupFieldsOf(config);
+  const metadataPaths = config.metadataFields.filter((path) => !isSecretPath(path));
+  const byId = new Map<string, ExtractedItem>();
+  const failures: { index: number; reason: string }[] = [];
+  let failed = 0;
+  let duplicates = 0;
+
+  const fail = (index: number, reason: string) => {
+    failed++;
+    if (failures.length < MAX_LISTED_FAILURES) failures.push({ index, reason });
+  };
+
+  for (let index = 0; index < records.length; index++) {
+    const record = records[index];
+    if (record === null || record === undefined) {
+      fail(index, "item is null");
+      continue;
+    }
+    if (typeof record !== "object" || Array.isArray(record)) {
+      fail(index, `item is ${Array.isArray(record) ? "an array" : `a ${typeof record}`}, not an object`);
+      continue;
+    }
+    const externalId = scalarString(readValue(record, config.idField));
+    if (externalId === undefined) {
+      fail(index, `no usable id at '${config.idField}'`);
+      continue;
+    }
+    if (externalId.length > MAX_EXTERNAL_ID_LENGTH) {
+      fail(index, `id at '${config.idField}' is longer than ${MAX_EXTERNAL_ID_LENGTH} characters`);
+      continue;
+    }
+    const name = scalarString(readValue(record, config.nameField)) ?? externalId;
+    const lookup: Record<string, string> = {};
+    for (const path of lookupPaths) {
+      const value = scalarString(readValue(record, path));
+      if (value !== undefined) lookup[path] = value;
+    }
+    const metadata: Record<string, unknown> = {};
+    for (const path of metadataPaths) {
+      const value = readValue(record, path);
+      if (value !== undefined) metadata[path] = scrubSecrets(value, 0);
+    }
+    const deleted = config.deletedField === undefined ? false : Boolean(readValue(record, config.deletedField));
+    const canonical = canonicalJson({ externalId, name, lookup, metadata, deleted });
+    if (canonical.length * 3 > MAX_ITEM_BYTES && Buffer.byteLength(canonical) > MAX_ITEM_BYTES) {
+      fail(index, `item '${externalId.slice(0, 64)}' is larger than ${MAX_ITEM_BYTES} bytes`);
+      continue;
+    }
+    const item: ExtractedItem = { externalId, name, lookup, metadata, deleted, contentHash: hashOf(canonical) };
+    // Re-insert so the surviving duplicate sits where the last one was.
+    if (byId.delete(externalId)) duplicates++;
+    byId.set(externalId, item);
+  }
+  return { items: [...byId.values()], failed, failures, matched: records.length, duplicates };
+}
+
+/** Object sync keeps the whole `data` of the response, unchanged. */
+export function extractObject(data: unknown): unknown {
+  return data;
+}
+
+/**
+ * A stable 16-character hash of an item's content: the same content with keys in another order hashes the same, and
+ * any change of id, name, lookup, metadata or deleted changes it.
+ */
+export function contentHash(item: Omit<ExtractedItem, "contentHash">): string {
+  const { externalId, name, lookup, metadata, deleted } = item;
+  return hashOf(canonicalJson({ externalId, name, lookup, metadata, deleted }));
+}
+
+const SECRET_WORDS = new Set([
+  "token",
+  "tokens",
+  "password",
+  "passwords",
+  "passwd",
+  "passphrase",
+  "secret",
+  "secrets",
+  "apikey",
+  "apikeys",
+  "credential",
+  "credentials",
+  "privatekey",
+  "session",
+  "sessions",
+  "cookie",
+  "cookies",
+  // Common compounds written without a separator.
+  "accesstoken",
+  "refreshtoken",
+  "authtoken",
+  "idtoken",
+  "bearertoken",
+  "sessionid",
+  "sessiontoken",
+  "clientsecret",
+  "setcookie",
+]);
+const SECRET_PAIRS = new Set(["api key", "private key", "set cookie"]);
+
+/**
+ * Whether a field path names a secret-like value. The path is split into words at `.`, `_`, `-`, spaces, digits and
+ * camelCase (`api_token_hint` → api token hint, `accessToken` → access token, `APIKey` → api key), so `monkey` and
+ * `tokenizer` stay while `apiKey` and `private_key` go.
+ */
+export function isSecretPath(path: string): boolean {
+  const words = splitWords(path);
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i] as string;
+    if (SECRET_WORDS.has(word)) return true;
+    const next = words[i + 1];
+    if (next !== undefined && SECRET_PAIRS.has(`${word} ${next}`)) return true;
+  }
+  return false;
+}
+
+function splitWords(path: string): string[] {
+  return path
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .replace(/([A-Z]+)([A-Z][a-z])/g, "$1 $2")
+    .split(/[^A-Za-z]+/)
+    .filter((word) => word !== "")
+    .map((word) => word.toLowerCase());
+}
+
+const MAX_SCRUB_DEPTH = 32;
+
+/** Metadata kept whole (`profile`) must not smuggle nested secrets (`profile.api_token`) past the path check. */
+function scrubSecrets(value: unknown, depth: number): unknown {
+  if (value === null || typeof value !== "object") return value;
+  if (depth >= MAX_SCRUB_DEPTH) return null;
+  if (Array.isArray(value)) return value.map((element) => scrubSecrets(element, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(value)) {
+    if (!isSecretPath(key)) out[key] = scrubSecrets(inner, depth + 1);
+  }
+  return out;
+}
+
+/** A string (trimmed, non-empty) or a finite number as a string; anything else is no value. */
+function scalarString(value: unknown): string | undefined {
+  if (typeof value === "string") {
+    const trimmed = value.trim();
+    return trimmed === "" ? undefined : trimmed;
+  }
+  if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  if (typeof value === "bigint") return value.toString();
+  return undefined;
+}
+
+const segmentCache = new Map<string, PathSegment[]>();
+
+/** Evaluates an extraction path; a single array result yields its elements. Invalid paths select nothing. */
+function select(data: unknown, path: string): unknown[] {
+  let segments = segmentCache.get(path);
+  if (!segments) {
+    const parsed = parseJsonPath(path);
+    if (!parsed.ok) return [];
+    segments = parsed.segments;
+    if (segmentCache.size < 1_000) segmentCache.set(path, segments);
+  }
+  const results = evaluate(data, segments);
+  if (results.length === 1 && Array.isArray(results[0])) return results[0];
+  return results;
+}
+
+/**
+ * Our JSONPath subset, evaluated directly: same results as jsonpath-plus with `eval: false` on these paths, without
+ * its special readings of member names (`@…`, `~`, `^`, `length`), which tenant data may well use.
+ */
+function evaluate(data: unknown, segments: readonly PathSegment[]): unknown[] {
+  let current: unknown[] = data === undefined ? [] : [data];
+  for (const segment of segments) {
+    const next: unknown[] = [];
+    for (const value of current) {
+      if (value === null || typeof value !== "object") continue;
+      if (segment.kind === "wildcard") {
+        for (const child of Array.isArray(value) ? value : Object.values(value)) {
+          if (child !== undefined) next.push(child);
+        }
+        continue;
+      }
+      let child: unknown;
+      if (Array.isArray(value)) {
+        const index = segment.kind === "index" ? segment.index : /^\d+$/.test(segment.name) ? Number(segment.name) : -1;
+        child = index >= 0 && index < value.length ? value[index] : undefined;
+      } else {
+        const key = segment.kind === "index" ? String(segment.index) : segment.name;
+        child = Object.hasOwn(value, key) ? (value as Record<string, unknown>)[key] : undefined;
+      }
+      if (child !== undefined) next.push(child);
+    }
+    current = next;
+  }
+  return current;
+}
+
+/** JSON with object keys sorted at every level, so equal content is equal text. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== "object") {
+    const text = JSON.stringify(value);
+    return text === undefined ? "null" : text;
+  }
+  if (Array.isArray(value)) return `[${value.map((element) => canonicalJson(element)).join(",")}]`;
+  const keys = Object.keys(value).sort();
+  const parts: string[] = [];
+  for (const key of keys) {
+    const inner = (value as Record<string, unknown>)[key];
+    if (inner === undefined || typeof inner === "function" || typeof inner === "symbol") continue;
+    parts.push(`${JSON.stringify(key)}:${canonicalJson(inner)}`);
+  }
+  return `{${parts.join(",")}}`;
+}
+
+function hashOf(text: string): string {
+  return createHash("sha256").update(text).digest("hex").slice(0, 16);
+}

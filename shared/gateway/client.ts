@@ -1,0 +1,228 @@
+/**
+ * The Waygate invoke client: one action call with the headers and envelope of DESIGN.md, a per-request timeout, error
+ * classification, and retries with exponential backoff and full jitter that never run past the caller's deadline.
+ */
+import { type Clock, systemClock } from "../domain/clock.js";
+import { classifyGatewayError, GatewayError, type GatewayErrorBody, isGatewayError } from "./errors.js";
+
+export interface InvokeRequest {
+  integrationSlug: string;
+  actionSlug: string;
+  tenantId: string;
+  /** The reserved connection `default` sends no connection header (integration-level data). */
+  connectionId: string;
+  /** `{jobId}:{page}`: a retried page is the same request to the gateway. */
+  idempotencyKey: string;
+  input: Record<string, unknown>;
+  /** Epoch ms: requests, retries, backoff and rate-limit waits never go past it. */
+  deadline: number;
+}
+
+export interface InvokeResponse {
+  data: unknown;
+  meta: {
+    requestId?: string;
+    pagination?: { continuationToken?: string | null; hasMore?: boolean } & Record<string, unknown>;
+  } & Record<string, unknown>;
+}
+
+export interface GatewayClient {
+  invoke(request: InvokeRequest): Promise<InvokeResponse>;
+}
+
+export interface GatewayClientOptions {
+  baseUrl: string;
+  /** Called before every attempt; the secrets loader caches, so a rotated token is picked up. */
+  token: () => Promise<string>;
+  requestTimeoutMs?: number;
+  /** Attempts in total, the first included. */
+  maxAttempts?: number;
+  clock?: Clock;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  fetch?: typeof fetch;
+  /** First backoff ceiling; doubled per attempt up to `maxBackoffMs` (full jitter below it). */
+  baseBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Observability hook, called before each wait. */
+  onRetry?: (error: GatewayError, attempt: number, waitMs: number) => void;
+}
+
+export const CONNECTION_DEFAULT = "default";
+const DEFAULT_TIMEOUT_MS = 15_000;
+const DEFAULT_MAX_ATTEMPTS = 4;
+const DEFAULT_BASE_BACKOFF_MS = 500;
+const DEFAULT_MAX_BACKOFF_MS = 10_000;
+
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Builds a gateway client. `invoke` retries retryable and service_auth errors with exponential backoff and full
+ * jitter, waits `retryAfterMs` (else a backoff) for rate_limited ones, and only while `now + wait < deadline` and
+ * attempts remain; otherwise it throws the last GatewayError. Credentials and configuration errors are never retried.
+ */
+export function createGatewayClient(options: GatewayClientOptions): GatewayClient {
+  const clock = options.clock ?? systemClock;
+  const sleep = options.sleep ?? realSleep;
+  const random = options.random ?? Math.random;
+  const fetchFn = options.fetch ?? globalThis.fetch;
+  const timeoutMs = options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const maxAttempts = Math.max(1, options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
+  const baseBackoff = options.baseBackoffMs ?? DEFAULT_BASE_BACKOFF_MS;
+  const maxBackoff = options.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS;
+  const baseUrl = options.baseUrl.replace(/\/+$/, "");
+
+  const backoff = (attempt: number) => Math.floor(random() * Math.min(maxBackoff, baseBackoff * 2 ** (attempt - 1)));
+
+  async function attemptOnce(request: InvokeRequest): Promise<InvokeResponse> {
+    const remaining = request.deadline - clock.now();
+    if (remaining <= 0) {
+      throw new GatewayError("retryable", "TIMEOUT", "the time budget ended before the gateway call");
+    }
+    let token: string;
+    try {
+      token = await options.token();
+    } catch (cause) {
+      throw new GatewayError("service_auth", "TOKEN_UNAVAILABLE", "the gateway token could not be loaded", { cause });
+    }
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      accept: "application/json",
+      authorization: `Bearer ${token}`,
+      "x-waygate-tenant-id": request.tenantId,
+      "x-idempotency-key": request.idempotencyKey,
+    };
+    if (request.connectionId !== CONNECTION_DEFAULT) headers["x-waygate-connection-id"] = request.connectionId;
+    const url = `${baseUrl}/api/v1/actions/${encodeURIComponent(request.integrationSlug)}/${encodeURIComponent(
+      request.actionSlug,
+    )}`;
+
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), Math.min(timeoutMs, remaining));
+    let status: number;
+    let text: string;
+    let responseHeaders: Headers;
+    try {
+      const response = await fetchFn(url, {
+        method: "POST",
+        headers,
+        body: JSON.stringify(request.input),
+        signal: controller.signal,
+        redirect: "manual",
+      });
+      status = response.status;
+      responseHeaders = response.headers;
+      // Read inside the timeout: a body that stalls half-way is a timeout too.
+      text = await response.text();
+    } catch (cause) {
+      if (controller.signal.aborted) {
+        throw new GatewayError("retryable", "TIMEOUT", `no complete gateway response within ${timeoutMs} ms`, {
+          cause,
+        });
+      }
+      throw new GatewayError("retryable", "NETWORK_ERROR", `gateway unreachable: ${describeCause(cause)}`, { cause });
+    } finally {
+      clearTimeout(timer);
+    }
+    return interpret(status, text, responseHeaders, clock.now());
+  }
+
+  return {
+    async invoke(request) {
+      for (let attempt = 1; ; attempt++) {
+        let error: GatewayError;
+        try {
+          return await attemptOnce(request);
+        } catch (caught) {
+          error = isGatewayError(caught)
+            ? caught
+            : new GatewayError("retryable", "CLIENT_ERROR", describeCause(caught), { cause: caught });
+        }
+        if (attempt >= maxAttempts) throw error;
+        let wait: number;
+        if (error.kind === "rate_limited") wait = error.retryAfterMs ?? backoff(attempt);
+        else if (error.kind === "retryable" || error.kind === "service_auth") wait = backoff(attempt);
+        else throw error;
+        if (clock.now() + wait >= request.deadline) throw error;
+        options.onRetry?.(error, attempt, wait);
+        await sleep(wait);
+      }
+    },
+  };
+}
+
+/** Turns one HTTP answer into an InvokeResponse or a classified GatewayError. */
+function interpret(status: number, text: string, headers: Headers, now: number): InvokeResponse {
+  const headerRequestId = headers.get("x-request-id") ?? undefined;
+  let body: unknown;
+  let parsed = true;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    parsed = false;
+  }
+
+  if (status >= 200 && status < 300) {
+    if (!parsed) {
+      throw new GatewayError(
+        "retryable",
+        "RESPONSE_VALIDATION_ERROR",
+        `gateway answered ${status} with a body that is not JSON (truncated or malformed, ${text.length} chars)`,
+        { status, ...(headerRequestId === undefined ? {} : { requestId: headerRequestId }) },
+      );
+    }
+    if (isRecord(body) && body.success === true && Object.hasOwn(body, "data")) {
+      const meta = isRecord(body.meta) ? { ...body.meta } : {};
+      if (meta.requestId === undefined && headerRequestId !== undefined) meta.requestId = headerRequestId;
+      return { data: body.data, meta: meta as InvokeResponse["meta"] };
+    }
+    if (!(isRecord(body) && body.success === false)) {
+      throw new GatewayError(
+        "retryable",
+        "RESPONSE_VALIDATION_ERROR",
+        `gateway answered ${status} without the { success: true, data } envelope`,
+        { status, ...(headerRequestId === undefined ? {} : { requestId: headerRequestId }) },
+      );
+    }
+  }
+
+  const details = readErrorBody(parsed ? body : undefined);
+  if (details.requestId === undefined && headerRequestId !== undefined) details.requestId = headerRequestId;
+  if (status >= 200 && status < 300) {
+    // `{ success: false }` with a 2xx: trust the code, fall back to a 502-like retry.
+    return throwError(classifyGatewayError(details.code === undefined ? 502 : status, details, null, now));
+  }
+  return throwError(classifyGatewayError(status, details, headers.get("retry-after"), now));
+}
+
+function throwError(error: GatewayError): never {
+  throw error;
+}
+
+function readErrorBody(body: unknown): GatewayErrorBody {
+  const result: GatewayErrorBody = {};
+  if (!isRecord(body) || !isRecord(body.error)) return result;
+  const error = body.error;
+  if (typeof error.code === "string" && error.code !== "") result.code = error.code;
+  if (typeof error.message === "string") result.message = error.message;
+  if (typeof error.requestId === "string") result.requestId = error.requestId;
+  if (isRecord(error.details)) result.details = error.details;
+  const resolution = error.suggestedResolution;
+  if (isRecord(resolution) && typeof resolution.retryAfterMs === "number" && Number.isFinite(resolution.retryAfterMs)) {
+    result.retryAfterMs = Math.max(0, resolution.retryAfterMs);
+  }
+  return result;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function describeCause(cause: unknown): string {
+  if (cause instanceof Error) {
+    const inner = (cause as Error & { cause?: unknown }).cause;
+    const code = isRecord(inner) && typeof inner.code === "string" ? ` (${inner.code})` : "";
+    return `${cause.message}${code}`;
+  }
+  return String(cause);
+}

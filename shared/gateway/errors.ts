@@ -1,0 +1,121 @@
+/**
+ * Gateway errors and their classification (DESIGN.md, "Talking to the gateway"). The kind, not the code, decides what
+ * a sync does: retry inside the budget, wait for a rate limit, pause the partition, or stop until the source changes.
+ */
+
+export type GatewayErrorKind = "retryable" | "rate_limited" | "credentials" | "service_auth" | "configuration";
+
+export interface GatewayErrorOptions {
+  status?: number;
+  retryAfterMs?: number;
+  requestId?: string;
+  details?: Record<string, unknown>;
+  cause?: unknown;
+}
+
+/** A failed gateway call, classified. `code` is Waygate's error code, or ours for transport failures. */
+export class GatewayError extends Error {
+  readonly kind: GatewayErrorKind;
+  readonly code: string;
+  readonly status?: number;
+  readonly retryAfterMs?: number;
+  readonly requestId?: string;
+  readonly details?: Record<string, unknown>;
+
+  constructor(kind: GatewayErrorKind, code: string, message: string, options: GatewayErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.kind = kind;
+    this.code = code;
+    if (options.status !== undefined) this.status = options.status;
+    if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
+    if (options.requestId !== undefined) this.requestId = options.requestId;
+    if (options.details !== undefined) this.details = options.details;
+  }
+
+  /** Whether the client may try the same call again within its budget. */
+  get retryable(): boolean {
+    return this.kind === "retryable" || this.kind === "rate_limited" || this.kind === "service_auth";
+  }
+}
+
+/** The pagination of a source does not terminate: a repeated cursor, or more pages than `maxPages`. */
+export class PaginationLoopError extends GatewayError {
+  constructor(code: "PAGINATION_LOOP" | "PAGINATION_LIMIT", message: string, details?: Record<string, unknown>) {
+    super("configuration", code, message, details === undefined ? {} : { details });
+  }
+}
+
+export function isGatewayError(error: unknown): error is GatewayError {
+  return error instanceof GatewayError;
+}
+
+const CREDENTIALS_CODES = new Set(["CREDENTIALS_MISSING", "CREDENTIALS_EXPIRED", "INTEGRATION_DISABLED"]);
+const CONFIGURATION_CODES = new Set([
+  "INTEGRATION_NOT_FOUND",
+  "ACTION_NOT_FOUND",
+  "CONFIGURATION_ERROR",
+  "VALIDATION_ERROR",
+]);
+const RETRYABLE_CODES = new Set([
+  "TIMEOUT",
+  "CIRCUIT_OPEN",
+  "INTERNAL_ERROR",
+  "EXTERNAL_API_ERROR",
+  "RESPONSE_VALIDATION_ERROR",
+]);
+
+/** What the gateway said, as parsed from its error envelope (any field may be missing). */
+export interface GatewayErrorBody {
+  code?: string;
+  message?: string;
+  requestId?: string;
+  details?: Record<string, unknown>;
+  retryAfterMs?: number;
+}
+
+/**
+ * Classifies a non-success gateway response per the DESIGN.md table. The code wins over the status (Waygate codes are
+ * specific); an unknown code falls back on the status: 401 → service_auth, 429 → rate_limited, 408/409/425/5xx →
+ * retryable, any other 4xx → configuration (the same request would fail again).
+ */
+export function classifyGatewayError(
+  status: number,
+  body: GatewayErrorBody,
+  retryAfterHeader?: string | null,
+  now: number = Date.now(),
+): GatewayError {
+  const code = body.code ?? `HTTP_${status}`;
+  const message = body.message ?? `gateway answered HTTP ${status}`;
+  const base: GatewayErrorOptions = { status };
+  if (body.requestId !== undefined) base.requestId = body.requestId;
+  if (body.details !== undefined) base.details = body.details;
+
+  if (code === "RATE_LIMITED" || status === 429) {
+    const retryAfterMs = body.retryAfterMs ?? parseRetryAfter(retryAfterHeader, now);
+    return new GatewayError("rate_limited", code, message, {
+      ...base,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    });
+  }
+  if (CREDENTIALS_CODES.has(code)) return new GatewayError("credentials", code, message, base);
+  if (code === "INVALID_API_KEY" || status === 401) return new GatewayError("service_auth", code, message, base);
+  if (CONFIGURATION_CODES.has(code)) return new GatewayError("configuration", code, message, base);
+  if (RETRYABLE_CODES.has(code) || status >= 500 || status === 408 || status === 409 || status === 425) {
+    return new GatewayError("retryable", code, message, base);
+  }
+  if (status >= 400) return new GatewayError("configuration", code, message, base);
+  // A non-error status with a failure envelope: the gateway contradicts itself; try again.
+  return new GatewayError("retryable", code, message, base);
+}
+
+/** Parses `Retry-After` (delta seconds or an HTTP date) into milliseconds from `now`; undefined when absent/invalid. */
+export function parseRetryAfter(header: string | null | undefined, now: number = Date.now()): number | undefined {
+  if (header === null || header === undefined) return undefined;
+  const value = header.trim();
+  if (value === "") return undefined;
+  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
+  const date = Date.parse(value);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - now);
+}

@@ -1,0 +1,112 @@
+/**
+ * The gateway token and the cursor HMAC key. In AWS both live in one Secrets Manager secret (GATEWAY_SECRET_ARN),
+ * read once and cached so a warm Lambda does not call Secrets Manager per request, yet picks up a rotation within the
+ * TTL. Locally they come from the environment.
+ */
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { z } from "zod";
+import type { Config } from "../config.js";
+import { type Clock, systemClock } from "../domain/clock.js";
+import { InternalError } from "../domain/errors.js";
+import { logger as defaultLogger, type Logger } from "../log.js";
+
+export interface Secrets {
+  gatewayToken: string;
+  cursorSecret: string;
+}
+
+export interface SecretsLoaderOptions {
+  client?: SecretsManagerClient;
+  /** How long a secret read from Secrets Manager is reused (default 5 minutes). */
+  ttlMs?: number;
+  clock?: Clock;
+  logger?: Logger;
+  /** Dev defaults are refused inside Lambda, where a missing secret is a deployment error. */
+  inLambda?: boolean;
+}
+
+/** Used only off AWS when CURSOR_SECRET is unset: cursors then are signed, but with a publicly known key. */
+export const DEV_CURSOR_SECRET = "local-dev-cursor-secret-not-for-production";
+/** The sample gateway's default token, used only off AWS when GATEWAY_TOKEN is unset. */
+export const DEV_GATEWAY_TOKEN = "local-gateway-token";
+const DEFAULT_TTL_MS = 5 * 60_000;
+
+const secretSchema = z.object({ gatewayToken: z.string().min(1), cursorSecret: z.string().min(16) });
+
+/**
+ * Returns a loader of `{ gatewayToken, cursorSecret }`. With GATEWAY_SECRET_ARN it reads that secret's JSON and caches
+ * it for `ttlMs` (concurrent callers share one request; a failure is not cached). Without it, it reads GATEWAY_TOKEN
+ * and CURSOR_SECRET, falling back to dev values with a warning (never inside Lambda).
+ */
+export function createSecretsLoader(config: Config, options: SecretsLoaderOptions = {}): () => Promise<Secrets> {
+  const log = options.logger ?? defaultLogger;
+  const inLambda = options.inLambda ?? process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined;
+  const arn = config.GATEWAY_SECRET_ARN;
+
+  if (arn === undefined || arn === "") {
+    if (inLambda && (config.GATEWAY_TOKEN === undefined || config.CURSOR_SECRET === undefined)) {
+      return () =>
+        Promise.reject(new InternalError("GATEWAY_SECRET_ARN (or GATEWAY_TOKEN and CURSOR_SECRET) must be set"));
+    }
+    let warned = false;
+    return async () => {
+      if (!warned && (config.GATEWAY_TOKEN === undefined || config.CURSOR_SECRET === undefined)) {
+        warned = true;
+        log.warn("using development secrets: set GATEWAY_TOKEN and CURSOR_SECRET outside local development", {
+          gatewayTokenSet: config.GATEWAY_TOKEN !== undefined,
+          cursorSecretSet: config.CURSOR_SECRET !== undefined,
+        });
+      }
+      return {
+        gatewayToken: config.GATEWAY_TOKEN ?? DEV_GATEWAY_TOKEN,
+        cursorSecret: config.CURSOR_SECRET ?? DEV_CURSOR_SECRET,
+      };
+    };
+  }
+
+  const clock = options.clock ?? systemClock;
+  const ttlMs = options.ttlMs ?? DEFAULT_TTL_MS;
+  let client = options.client;
+  let cached: { value: Secrets; expiresAt: number } | undefined;
+  let inFlight: Promise<Secrets> | undefined;
+
+  const fetchSecret = async (): Promise<Secrets> => {
+    client ??= new SecretsManagerClient({ region: config.AWS_REGION });
+    let text: string | undefined;
+    try {
+      const result = await client.send(new GetSecretValueCommand({ SecretId: arn }));
+      text = result.SecretString;
+    } catch (cause) {
+      throw new InternalError("could not read the gateway secret", { secret: arn }, { cause });
+    }
+    let json: unknown;
+    try {
+      json = text === undefined ? undefined : JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    const parsed = secretSchema.safeParse(json);
+    if (!parsed.success) {
+      // Never echo the secret's content: only which fields are wrong.
+      const fields = parsed.error.issues.map((issue) => issue.path.join(".") || "(root)");
+      throw new InternalError(
+        `the gateway secret must be JSON { "gatewayToken", "cursorSecret" (16+ chars) }; invalid: ${fields.join(", ")}`,
+        { secret: arn },
+      );
+    }
+    return parsed.data;
+  };
+
+  return async () => {
+    if (cached && clock.now() < cached.expiresAt) return cached.value;
+    inFlight ??= fetchSecret()
+      .then((value) => {
+        cached = { value, expiresAt: clock.now() + ttlMs };
+        return value;
+      })
+      .finally(() => {
+        inFlight = undefined;
+      });
+    return inFlight;
+  };
+}
