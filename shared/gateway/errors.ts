@@ -77,7 +77,7 @@ export interface GatewayErrorBody {
 /**
  * Classifies a non-success gateway response per the DESIGN.md table. The code wins over the status (Waygate codes are
  * specific); an unknown code falls back on the status: 401 → service_auth, 429 → rate_limited, 408/409/425/5xx →
- * retryable, any other 4xx → configuration (the same request would fail again).
+ * retryable, any other 3xx/4xx → configuration (the same request would fail again).
  */
 export function classifyGatewayError(
   status: number,
@@ -104,7 +104,8 @@ export function classifyGatewayError(
   if (RETRYABLE_CODES.has(code) || status >= 500 || status === 408 || status === 409 || status === 425) {
     return new GatewayError("retryable", code, message, base);
   }
-  if (status >= 400) return new GatewayError("configuration", code, message, base);
+  // 3xx: GATEWAY_URL points at a redirect (http → https, a moved host); retrying will not fix it.
+  if (status >= 300) return new GatewayError("configuration", code, message, base);
   // A non-error status with a failure envelope: the gateway contradicts itself; try again.
   return new GatewayError("retryable", code, message, base);
 }
@@ -115,7 +116,8 @@ export function parseRetryAfter(header: string | null | undefined, now: number =
   const value = header.trim();
   if (value === "") return undefined;
   if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
-  const date = Date.parse(value);
+  // Only an HTTP date (it has a weekday and month names): Date.parse reads "-3" as a year.
+  const date = /[a-z]/i.test(value) ? Date.parse(value) : Number.NaN;
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - now);
 }
