@@ -1,0 +1,272 @@
+/**
+ * The sample gateway itself over raw HTTP: contract details, fault determinism, datasets and sample sources.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  defaultDatasets,
+  type FaultOptions,
+  faultsFromEnv,
+  SAMPLE_SOURCES,
+  type SampleGateway,
+  type SampleGatewayOptions,
+  startSampleGateway,
+  syntheticSlackUsers,
+} from "../../../infra/local/sample-gateway/index.js";
+import { referenceDataConfigSchema } from "../../../shared/domain/source-config.js";
+
+const running: SampleGateway[] = [];
+
+async function start(options: SampleGatewayOptions = {}): Promise<SampleGateway> {
+  const gateway = await startSampleGateway(options);
+  running.push(gateway);
+  return gateway;
+}
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((g) => g.stop()));
+});
+
+async function post(
+  gateway: SampleGateway,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: unknown; text: string; headers: Headers }> {
+  const response = await fetch(`${gateway.url}${path}`, {
+    method: "POST",
+    headers: {
+      authorization: "Bearer local-gateway-token",
+      "x-waygate-tenant-id": "t1",
+      "content-type": "application/json",
+      ...headers,
+    },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, json, text, headers: response.headers };
+}
+
+describe("invoke contract", () => {
+  it("answers the Waygate success envelope with requestId, timestamp and execution", async () => {
+    const gateway = await start();
+    const { status, json } = await post(gateway, "/api/v1/actions/github/list-repos", { per_page: 2 });
+    expect(status).toBe(200);
+    expect(json).toMatchObject({
+      success: true,
+      data: [{ name: "frontend" }, { name: "backend" }],
+      meta: { requestId: expect.any(String), timestamp: expect.any(String), execution: expect.any(Object) },
+    });
+  });
+
+  it("answers 401 INVALID_API_KEY for a wrong or missing token", async () => {
+    const gateway = await start({ token: "right" });
+    const wrong = await post(gateway, "/api/v1/actions/github/list-repos", {}, { authorization: "Bearer wrong" });
+    expect(wrong.status).toBe(401);
+    expect(wrong.json).toMatchObject({
+      success: false,
+      error: { code: "INVALID_API_KEY", requestId: expect.any(String) },
+    });
+    const right = await post(gateway, "/api/v1/actions/github/list-repos", {}, { authorization: "Bearer right" });
+    expect(right.status).toBe(200);
+  });
+
+  it("answers 400 VALIDATION_ERROR for a body that is not a JSON object and for a missing tenant", async () => {
+    const gateway = await start();
+    expect((await post(gateway, "/api/v1/actions/github/list-repos", "{nope")).status).toBe(400);
+    expect((await post(gateway, "/api/v1/actions/github/list-repos", [1, 2])).status).toBe(400);
+    const noTenant = await post(gateway, "/api/v1/actions/github/list-repos", {}, { "x-waygate-tenant-id": "" });
+    expect(noTenant.status).toBe(400);
+    expect(noTenant.json).toMatchObject({ error: { code: "VALIDATION_ERROR" } });
+  });
+
+  it("answers 404 ACTION_NOT_FOUND for an unknown action and records the call", async () => {
+    const gateway = await start();
+    const { status, json } = await post(gateway, "/api/v1/actions/slack/delete-everything", { a: 1 });
+    expect(status).toBe(404);
+    expect(json).toMatchObject({ error: { code: "ACTION_NOT_FOUND" } });
+    expect(gateway.calls).toEqual([
+      { integrationSlug: "slack", actionSlug: "delete-everything", tenantId: "t1", input: { a: 1 }, status: 404 },
+    ]);
+  });
+
+  it("answers 401 CREDENTIALS_EXPIRED for the 'expired' connection", async () => {
+    const gateway = await start();
+    const { status, json } = await post(
+      gateway,
+      "/api/v1/actions/slack/list-users",
+      {},
+      { "x-waygate-connection-id": "expired" },
+    );
+    expect(status).toBe(401);
+    expect(json).toMatchObject({ error: { code: "CREDENTIALS_EXPIRED" } });
+  });
+
+  it("answers scripted failures in order, then normal answers", async () => {
+    const gateway = await start();
+    gateway.failNext(
+      { status: 429, code: "RATE_LIMITED", retryAfterMs: 1500, retryAfterHeader: "2" },
+      { status: 502, code: "EXTERNAL_API_ERROR", message: "slack is down" },
+      { status: 200, code: "-", body: '{"success":tr' },
+    );
+    const first = await post(gateway, "/api/v1/actions/slack/list-users", {});
+    expect(first.status).toBe(429);
+    expect(first.headers.get("retry-after")).toBe("2");
+    expect(first.json).toMatchObject({
+      error: { code: "RATE_LIMITED", suggestedResolution: { retryAfterMs: 1500, retryable: true } },
+    });
+    const second = await post(gateway, "/api/v1/actions/slack/list-users", {});
+    expect(second.json).toMatchObject({ error: { code: "EXTERNAL_API_ERROR", message: "slack is down" } });
+    expect((await post(gateway, "/api/v1/actions/slack/list-users", {})).text).toBe('{"success":tr');
+    expect((await post(gateway, "/api/v1/actions/slack/list-users", {})).status).toBe(200);
+  });
+
+  it("serves Graph nextLinks whose query parameters page the users", async () => {
+    const gateway = await start();
+    const first = await post(gateway, "/api/v1/actions/microsoft-graph/list-users", { $top: 3 });
+    const data = (first.json as { data: Record<string, unknown> }).data;
+    const link = new URL(String(data["@odata.nextLink"]));
+    expect(link.origin).toBe("https://graph.microsoft.com");
+    const second = await post(
+      gateway,
+      "/api/v1/actions/microsoft-graph/list-users",
+      Object.fromEntries(link.searchParams),
+    );
+    expect(
+      (second.json as { data: { value: { displayName: string }[] } }).data.value.map((u) => u.displayName),
+    ).toEqual(["Grady Archie", "Isaiah Langer", "Johanna Lorenz"]);
+  });
+});
+
+describe("fault injection", () => {
+  /** Statuses of 200 list-users calls with distinct inputs, sent one by one. */
+  async function statuses(
+    faults: FaultOptions,
+    order: number[] = [...Array(200).keys()],
+  ): Promise<Map<number, number>> {
+    const gateway = await start({ faults });
+    const result = new Map<number, number>();
+    for (const limit of order) {
+      const { status } = await post(gateway, "/api/v1/actions/slack/list-users", { limit: limit + 1 });
+      result.set(limit, status);
+    }
+    return result;
+  }
+  const faults: FaultOptions = { rate: 0.2, seed: 42, kinds: ["500", "503", "429", "truncated"], retryAfterMs: 10 };
+
+  it("fails about the configured share of calls, with every configured kind", async () => {
+    const result = await statuses(faults);
+    const failed = [...result.values()].filter((s) => s !== 200).length;
+    expect(failed).toBeGreaterThan(20);
+    expect(failed).toBeLessThan(60);
+    expect(new Set(result.values())).toEqual(new Set([200, 500, 503, 429]));
+  });
+
+  it("is deterministic for a seed, whatever order the calls arrive in", async () => {
+    const forward = await statuses(faults);
+    const reversed = await statuses(faults, [...Array(200).keys()].reverse());
+    expect(reversed).toEqual(forward);
+    const otherSeed = await statuses({ ...faults, seed: 43 });
+    expect(otherSeed).not.toEqual(forward);
+  });
+
+  it("decides a repeated call afresh, so a retry can succeed", async () => {
+    const gateway = await start({ faults: { rate: 0.5, seed: 7, kinds: ["500"] } });
+    const outcomes: number[] = [];
+    for (let i = 0; i < 20; i++) outcomes.push((await post(gateway, "/api/v1/actions/slack/list-users", {})).status);
+    expect(outcomes).toContain(200);
+    expect(outcomes).toContain(500);
+  });
+
+  it("sends truncated JSON with a 200 and a matching content-length", async () => {
+    const gateway = await start({ faults: { rate: 1, seed: 1, kinds: ["truncated"] } });
+    const { status, text, json } = await post(gateway, "/api/v1/actions/slack/list-users", {});
+    expect(status).toBe(200);
+    expect(json).toBeUndefined();
+    expect(text.startsWith('{"success":true')).toBe(true);
+  });
+
+  it("can be switched off at run time", async () => {
+    const gateway = await start({ faults: { rate: 1, seed: 1, kinds: ["500"] } });
+    expect((await post(gateway, "/api/v1/actions/slack/list-users", {})).status).toBe(500);
+    gateway.setFaults(undefined);
+    expect((await post(gateway, "/api/v1/actions/slack/list-users", {})).status).toBe(200);
+  });
+
+  it("stops promptly while a timeout fault is hanging", async () => {
+    const gateway = await startSampleGateway({ faults: { rate: 1, seed: 1, kinds: ["timeout"], timeoutMs: 60_000 } });
+    const pending = fetch(`${gateway.url}/api/v1/actions/slack/list-users`, {
+      method: "POST",
+      headers: { authorization: "Bearer local-gateway-token", "x-waygate-tenant-id": "t" },
+      body: "{}",
+    }).then(
+      () => "answered",
+      () => "closed",
+    );
+    while (gateway.calls.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    await gateway.stop();
+    expect(await pending).toBe("closed");
+  });
+
+  it("reads fault settings from the environment", () => {
+    expect(
+      faultsFromEnv({
+        SAMPLE_GATEWAY_FAULT_RATE: "0.2",
+        SAMPLE_GATEWAY_FAULT_SEED: "9",
+        SAMPLE_GATEWAY_FAULTS: "500,429",
+      }),
+    ).toEqual({ rate: 0.2, seed: 9, kinds: ["500", "429"] });
+    expect(faultsFromEnv({})).toBeUndefined();
+    expect(() => faultsFromEnv({ SAMPLE_GATEWAY_FAULT_RATE: "0.2", SAMPLE_GATEWAY_FAULTS: "500,boom" })).toThrow(
+      /boom/,
+    );
+    expect(() => faultsFromEnv({ SAMPLE_GATEWAY_FAULT_RATE: "2" })).toThrow(/SAMPLE_GATEWAY_FAULT_RATE/);
+  });
+});
+
+describe("datasets and sources", () => {
+  it("has the demo people, channels, a deleted user and a bot", () => {
+    const data = defaultDatasets();
+    const names = data.slackUsers.map((u) => u.profile.real_name);
+    expect(names).toEqual(expect.arrayContaining(["Derek Osgood", "Sarah Chen", "Sarah Connor"]));
+    expect(data.slackUsers.some((u) => u.deleted)).toBe(true);
+    expect(data.slackUsers.some((u) => u.is_bot)).toBe(true);
+    expect(data.slackChannels.map((c) => c.name)).toEqual(expect.arrayContaining(["general", "random"]));
+    expect(JSON.stringify(data.crmSchema).length).toBeGreaterThan(400 * 1024);
+  });
+
+  it("returns independent copies", () => {
+    const a = defaultDatasets();
+    a.slackUsers.pop();
+    expect(defaultDatasets().slackUsers.length).toBe(a.slackUsers.length + 1);
+  });
+
+  it("generates the same synthetic users for the same seed, with unique ids", () => {
+    const users = syntheticSlackUsers(10_000, 5);
+    expect(new Set(users.map((u) => u.id)).size).toBe(10_000);
+    expect(syntheticSlackUsers(10_000, 5)).toEqual(users);
+    expect(syntheticSlackUsers(100, 6).map((u) => u.profile.real_name)).not.toEqual(
+      users.slice(0, 100).map((u) => u.profile.real_name),
+    );
+  });
+
+  it("ships sample sources that are valid configs for every listed integration", () => {
+    expect(SAMPLE_SOURCES.map((s) => `${s.integrationId}/${s.dataType}`)).toEqual([
+      "slack/users",
+      "slack/channels",
+      "github/repositories",
+      "microsoft/users",
+      "hubspot/crm_schema",
+    ]);
+    for (const source of SAMPLE_SOURCES) {
+      const parsed = referenceDataConfigSchema.safeParse(source.referenceData);
+      expect(parsed.success, `${source.integrationId}/${source.dataType}`).toBe(true);
+      expect(source.referenceData.dataType).toBe(source.dataType);
+    }
+  });
+});
