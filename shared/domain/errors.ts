@@ -60,6 +60,12 @@ export class NotFoundError extends AppError {
   }
 }
 
+/** The path exists but not with this HTTP method. */
+export class MethodNotAllowedError extends AppError {
+  readonly code = "METHOD_NOT_ALLOWED";
+  readonly status = 405;
+}
+
 /** A conditional write lost: the row is not in the state the caller expected. */
 export class ConflictError extends AppError {
   readonly code = "CONFLICT";
