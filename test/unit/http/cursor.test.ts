@@ -1,0 +1,86 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { ValidationError } from "../../../shared/domain/errors.js";
+import { decodeCursor, encodeCursor, queryFingerprint } from "../../../shared/http/cursor.js";
+
+const secret = "a-test-cursor-secret-of-enough-length";
+const pageKey = { PK: "T#tenant-a#I#slack", SK: "JOB#01J0000000000000000000000" };
+const fingerprint = queryFingerprint({ op: "getSyncStatus", integrationId: "slack", dataType: "users" });
+const binding = { tenantId: "tenant-a", fingerprint };
+
+function expectInvalid(run: () => unknown, reason: RegExp) {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).code).toBe("INVALID_REQUEST");
+    expect((error as ValidationError).status).toBe(400);
+    expect((error as ValidationError).message).toMatch(reason);
+    return;
+  }
+  throw new Error("expected an invalid cursor to be rejected");
+}
+
+describe("cursors", () => {
+  it("round-trips a page key for the same tenant and query", () => {
+    const cursor = encodeCursor(pageKey, binding, secret);
+
+    expect(decodeCursor(cursor, binding, secret)).toEqual(pageKey);
+  });
+
+  it("is opaque: the page key is not readable as plain text in the cursor", () => {
+    expect(encodeCursor(pageKey, binding, secret)).not.toContain("T#tenant-a");
+  });
+
+  it("rejects a cursor issued to another tenant", () => {
+    const cursor = encodeCursor(pageKey, binding, secret);
+
+    expectInvalid(() => decodeCursor(cursor, { ...binding, tenantId: "tenant-b" }, secret), /another tenant/);
+  });
+
+  it("rejects a cursor issued for another query", () => {
+    const cursor = encodeCursor(pageKey, binding, secret);
+    const other = queryFingerprint({ op: "getSyncStatus", integrationId: "slack", dataType: "channels" });
+
+    expectInvalid(() => decodeCursor(cursor, { ...binding, fingerprint: other }, secret), /another query/);
+  });
+
+  it("rejects a cursor whose payload was re-encoded with another page key", () => {
+    const cursor = encodeCursor(pageKey, binding, secret);
+    const [, mac] = cursor.split(".");
+    const forged = Buffer.from(
+      JSON.stringify({ v: 1, k: { PK: "T#tenant-b#I#slack", SK: "JOB#" }, t: "tenant-a", q: fingerprint }),
+    ).toString("base64url");
+
+    expectInvalid(() => decodeCursor(`${forged}.${mac}`, binding, secret), /signature/);
+  });
+
+  it("rejects a cursor signed with another secret", () => {
+    const cursor = encodeCursor(pageKey, binding, "another-secret-of-enough-length!");
+
+    expectInvalid(() => decodeCursor(cursor, binding, secret), /signature/);
+  });
+
+  it("rejects garbage without throwing anything but a ValidationError", () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200 }), (garbage) => {
+        expectInvalid(() => decodeCursor(garbage, binding, secret), /Invalid cursor/);
+      }),
+    );
+  });
+
+  it("rejects every single-character change of a valid cursor", () => {
+    const cursor = encodeCursor(pageKey, binding, secret);
+    for (let i = 0; i < cursor.length; i++) {
+      const ch = cursor[i] === "A" ? "B" : "A";
+      const tampered = cursor.slice(0, i) + ch + cursor.slice(i + 1);
+      if (tampered === cursor) continue;
+      expect(() => decodeCursor(tampered, binding, secret)).toThrow(ValidationError);
+    }
+  });
+
+  it("fingerprints queries independently of key order and undefined members", () => {
+    expect(queryFingerprint({ a: 1, b: "x", c: undefined })).toBe(queryFingerprint({ b: "x", a: 1 }));
+    expect(queryFingerprint({ a: 1 })).not.toBe(queryFingerprint({ a: 2 }));
+  });
+});
