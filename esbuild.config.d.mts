@@ -7,4 +7,6 @@ export declare const bundleOptions: BuildOptions;
 export declare function functionNames(): string[];
 export declare function buildAll(options?: {
   quiet?: boolean;
+  /** Where the bundles go (default `dist/`). */
+  outDir?: string;
 }): Promise<{ name: string; outfile: string; bytes: number }[]>;

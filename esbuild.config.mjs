@@ -35,11 +35,14 @@ export function functionNames() {
     .sort();
 }
 
-/** Builds every `functions/<name>/handler.ts` into `dist/<name>/index.mjs`; returns sizes in bytes. */
-export async function buildAll({ quiet = false } = {}) {
+/**
+ * Builds every `functions/<name>/handler.ts` into `<outDir>/<name>/index.mjs` (default `dist/`); returns sizes in
+ * bytes. Tests pass their own `outDir` so parallel runs never read a bundle another process is rewriting.
+ */
+export async function buildAll({ quiet = false, outDir = distDir } = {}) {
   const results = [];
   for (const name of functionNames()) {
-    const outfile = join(distDir, name, "index.mjs");
+    const outfile = join(outDir, name, "index.mjs");
     await build({ ...bundleOptions, entryPoints: [join(functionsDir, name, "handler.ts")], outfile });
     results.push({ name, outfile, bytes: statSync(outfile).size });
   }
