@@ -19,6 +19,11 @@ export const syncMessageSchema = z
     jobId: z.string().min(1).max(64).optional(),
     force: z.boolean().optional(),
     continuation: z.object({ page: z.number().int().min(0) }).optional(),
+    /**
+     * Set by the planner when it takes a partition over from a job that died or lost its message: item rows may hold
+     * versions that job wrote but never committed, so the sync reads them back before diffing.
+     */
+    reconcile: z.boolean().optional(),
   })
   .strict();
 export type SyncMessage = z.infer<typeof syncMessageSchema>;
