@@ -88,12 +88,23 @@ export interface RouteSpec<S extends RouteScope, P extends z.ZodType, Q extends 
   query?: Q;
   /** Without a body schema the body is ignored (but still size-checked). An empty body parses as `undefined`. */
   body?: B;
+  /** For the OpenAPI document only: the schema of `data` in the success envelope, its status, and whether paged. */
+  response?: RouteResponseDoc;
+}
+
+/** How a route's success response is documented in the OpenAPI document. */
+export interface RouteResponseDoc {
+  data?: z.ZodType;
+  status?: 200 | 201 | 202;
+  paginated?: boolean;
+  /** The response is `data` itself, not enveloped (the OpenAPI document). */
+  raw?: boolean;
 }
 
 /** A route ready to be served by routeHandler; its schemas are kept for the OpenAPI document. */
 export interface HttpRoute {
   readonly scope: RouteScope;
-  readonly schemas: { path?: z.ZodType; query?: z.ZodType; body?: z.ZodType };
+  readonly schemas: { path?: z.ZodType; query?: z.ZodType; body?: z.ZodType; response?: RouteResponseDoc };
   run(request: RawRequest): Promise<RouteResult>;
 }
 
@@ -125,6 +136,7 @@ export function httpRoute<
   if (spec.path) schemas.path = spec.path;
   if (spec.query) schemas.query = spec.query;
   if (spec.body) schemas.body = spec.body;
+  if (spec.response) schemas.response = spec.response;
   return {
     scope: spec.scope,
     schemas,

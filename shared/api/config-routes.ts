@@ -1,0 +1,82 @@
+/**
+ * The routes of the api-config Lambda: the OpenAPI document, sources and connections. Thin: the runtime's
+ * dependencies go to the services in config-service.ts.
+ */
+import { z } from "zod";
+import { created, type HttpRoute, httpRoute, ok, raw } from "../http/middleware.js";
+import { getRuntime } from "../runtime.js";
+import {
+  connectionPathSchema,
+  connectionResultSchema,
+  connectionWireSchema,
+  deleteSource,
+  deleteSourceResultSchema,
+  enrollConnection,
+  getSource,
+  listConnections,
+  listSources,
+  putSource,
+  putSourceResultSchema,
+  revokeConnection,
+  sourceBodySchema,
+  sourcePathSchema,
+  sourceWireSchema,
+} from "./config-service.js";
+import { buildOpenApiDocument, type OpenApiDocument } from "./openapi.js";
+import { syncRoutes } from "./sync-routes.js";
+import { integrationPathSchema } from "./sync-service.js";
+
+let document: OpenApiDocument | undefined;
+/** Built once per warm Lambda: it depends only on the route table and the schemas. */
+const openApiDocument = () => {
+  document ??= buildOpenApiDocument({ ...syncRoutes, ...configRoutes });
+  return document;
+};
+
+const deps = () => {
+  const { repos, queue, clock, log } = getRuntime();
+  return { repos, queue, clock, log };
+};
+
+export const configRoutes: Record<string, HttpRoute> = {
+  openapi: httpRoute({ scope: "public", response: { raw: true } }, async () => raw(openApiDocument())),
+  listSources: httpRoute(
+    { scope: "admin", path: integrationPathSchema, response: { data: z.array(sourceWireSchema) } },
+    async ({ tenantId, path }) => ok(await listSources(deps(), { tenantId, integrationId: path.integrationId })),
+  ),
+  getSource: httpRoute(
+    { scope: "admin", path: sourcePathSchema, response: { data: sourceWireSchema } },
+    async ({ tenantId, path }) => ok(await getSource(deps(), { tenantId, ...path })),
+  ),
+  putSource: httpRoute(
+    {
+      scope: "admin",
+      path: sourcePathSchema,
+      body: sourceBodySchema,
+      response: { data: putSourceResultSchema, status: 201 },
+    },
+    async ({ tenantId, path, body }) => {
+      const { created: isNew, source, partitions } = await putSource(deps(), { tenantId, ...path }, body);
+      return isNew ? created({ source, partitions }) : ok({ source, partitions });
+    },
+  ),
+  deleteSource: httpRoute(
+    { scope: "admin", path: sourcePathSchema, response: { data: deleteSourceResultSchema } },
+    async ({ tenantId, path }) => ok(await deleteSource(deps(), { tenantId, ...path })),
+  ),
+  listConnections: httpRoute(
+    { scope: "admin", path: integrationPathSchema, response: { data: z.array(connectionWireSchema) } },
+    async ({ tenantId, path }) => ok(await listConnections(deps(), { tenantId, integrationId: path.integrationId })),
+  ),
+  enrollConnection: httpRoute(
+    { scope: "admin", path: connectionPathSchema, response: { data: connectionResultSchema, status: 201 } },
+    async ({ tenantId, path }) => {
+      const { created: isNew, connection, partitions } = await enrollConnection(deps(), { tenantId, ...path });
+      return isNew ? created({ connection, partitions }) : ok({ connection, partitions });
+    },
+  ),
+  revokeConnection: httpRoute(
+    { scope: "admin", path: connectionPathSchema, response: { data: connectionResultSchema } },
+    async ({ tenantId, path }) => ok(await revokeConnection(deps(), { tenantId, ...path })),
+  ),
+};

@@ -1,0 +1,486 @@
+/**
+ * The sync endpoints as services: trigger (claim matching partitions, create their jobs, enqueue them) and status
+ * (partition states and the job history). They take their dependencies as arguments so the handler stays thin and
+ * integration tests run them against dynalite and fauxqs. Wire format: DESIGN.md "REST API".
+ */
+import { z } from "zod";
+import { type Clock, iso } from "../domain/clock.js";
+import type { Job, Partition, SyncMode } from "../domain/entities.js";
+import { jobStatusSchema, syncModeSchema } from "../domain/entities.js";
+import { ConflictError, InternalError, NotFoundError, RateLimitedError, ValidationError } from "../domain/errors.js";
+import { connectionIdSchema, dataTypeSchema, integrationIdSchema, type PartitionRef } from "../domain/ids.js";
+import type { Source } from "../domain/source-config.js";
+import type { SyncMessage } from "../domain/sync-message.js";
+import { ulid } from "../domain/ulid.js";
+import { decodeCursor, encodeCursor, queryFingerprint } from "../http/cursor.js";
+import type { PaginationMeta } from "../http/envelope.js";
+import type { Logger } from "../log.js";
+import type { Repositories } from "../storage/ports.js";
+import type { SyncQueue } from "../sync/sync-queue.js";
+
+/** A partition may be triggered by hand once a minute (DESIGN.md). */
+export const MANUAL_MIN_INTERVAL_MS = 60_000;
+/** How long a queued partition waits for its message before the due index brings it back (DESIGN.md defaults). */
+export const REQUEUE_WINDOW_MS = 15 * 60_000;
+/** Partitions one trigger may touch: more than this would not fit a 29-second API call; narrow the request. */
+export const MAX_TRIGGER_PARTITIONS = 200;
+/** Claims in flight at once. */
+const CONCURRENCY = 16;
+const DEFAULT_TTL_SECONDS = 86_400;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Schemas (also the OpenAPI document's)
+
+export const integrationPathSchema = z.object({ integrationId: integrationIdSchema });
+
+export const triggerBodySchema = z
+  .object({
+    connectionId: connectionIdSchema.optional(),
+    dataType: dataTypeSchema.optional(),
+    dataTypes: z.array(dataTypeSchema).min(1).max(100).optional(),
+    mode: syncModeSchema.optional(),
+    force: z.boolean().optional(),
+  })
+  .strict()
+  .default({});
+export type TriggerBody = z.output<typeof triggerBodySchema>;
+
+export const triggerJobSchema = z.object({
+  jobId: z.string().nullable(),
+  connectionId: z.string(),
+  dataType: z.string(),
+  actionSlug: z.string(),
+  status: z.enum(["pending", "syncing", "throttled"]),
+  deduplicated: z.boolean(),
+  retryAfterSeconds: z.number().int().optional(),
+});
+export type TriggerJob = z.infer<typeof triggerJobSchema>;
+export const triggerResultSchema = z.object({ jobs: z.array(triggerJobSchema) });
+
+export const statusQuerySchema = z.object({
+  connectionId: connectionIdSchema.optional(),
+  dataType: dataTypeSchema.optional(),
+  status: jobStatusSchema.optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().min(1).max(4096).optional(),
+});
+export type StatusQuery = z.output<typeof statusQuerySchema>;
+
+const jobErrorWire = z.object({ code: z.string(), message: z.string() });
+
+export const partitionStatusWireSchema = z.object({
+  dataType: z.string(),
+  connectionId: z.string(),
+  status: z.enum(["idle", "queued", "syncing", "failed", "paused"]),
+  pauseReason: z.string().optional(),
+  freshness: z.enum(["fresh", "stale", "never"]),
+  itemCount: z.number().int(),
+  lastSyncedAt: z.string().nullable(),
+  nextSyncAt: z.string().nullable(),
+  lastJobStatus: jobStatusSchema.nullable(),
+  lastError: jobErrorWire.optional(),
+});
+export type PartitionStatusWire = z.infer<typeof partitionStatusWireSchema>;
+
+export const jobWireSchema = z.object({
+  jobId: z.string(),
+  connectionId: z.string(),
+  dataType: z.string(),
+  status: jobStatusSchema,
+  trigger: z.string(),
+  mode: z.string(),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  completedAt: z.string().nullable(),
+  itemsFound: z.number().int(),
+  itemsCreated: z.number().int(),
+  itemsUpdated: z.number().int(),
+  itemsDeleted: z.number().int(),
+  itemsFailed: z.number().int(),
+  error: jobErrorWire.optional(),
+  warnings: z.array(z.string()).optional(),
+});
+export type JobWire = z.infer<typeof jobWireSchema>;
+
+export const statusResultSchema = z.object({
+  dataTypes: z.array(partitionStatusWireSchema),
+  recentJobs: z.array(jobWireSchema),
+});
+export type StatusResult = z.infer<typeof statusResultSchema>;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Trigger
+
+export interface TriggerDeps {
+  repos: Pick<Repositories, "sources" | "connections" | "partitions" | "jobs">;
+  queue: SyncQueue | undefined;
+  clock: Clock;
+  log: Logger;
+}
+
+export interface TriggerOutcome {
+  /** 202 when at least one job was created or found; the route turns all-throttled into a 429. */
+  jobs: TriggerJob[];
+}
+
+interface Target {
+  ref: PartitionRef;
+  source: Source;
+  partition: Partition | undefined;
+}
+
+/**
+ * Triggers syncs of the partitions matching `body` (connection and data types; all when unset). Each partition is
+ * claimed as a manual trigger (at most once a minute), gets a `pending` job, and its message is sent to the queue.
+ * A partition with a job already pending, queued or syncing returns that job with `deduplicated: true`; one triggered
+ * under a minute ago is `throttled` with `retryAfterSeconds`. Throws NotFoundError when nothing matches, and
+ * RateLimitedError (429) when every matched partition is throttled.
+ */
+export async function triggerSync(
+  deps: TriggerDeps,
+  input: { tenantId: string; integrationId: string; body: TriggerBody },
+): Promise<TriggerOutcome> {
+  const { repos, clock, log } = deps;
+  const { tenantId, integrationId, body } = input;
+  if (!deps.queue) throw new InternalError("The sync queue is not configured (QUEUE_URL)");
+  const dataTypes = [...new Set([...(body.dataTypes ?? []), ...(body.dataType ? [body.dataType] : [])])];
+
+  const targets = await matchTargets(repos, tenantId, integrationId, body.connectionId, dataTypes);
+  if (targets.length > MAX_TRIGGER_PARTITIONS) {
+    throw new ValidationError(
+      `This trigger matches ${targets.length} partitions; at most ${MAX_TRIGGER_PARTITIONS} per request. Narrow it with connectionId or dataTypes.`,
+      { field: "connectionId", matched: targets.length, limit: MAX_TRIGGER_PARTITIONS },
+    );
+  }
+
+  const now = clock.now();
+  const messages: SyncMessage[] = [];
+  const jobs = await mapLimit(targets, CONCURRENCY, async (target): Promise<TriggerJob> => {
+    const result = await triggerOne(deps, target, body, now);
+    if (result.message) messages.push(result.message);
+    return result.job;
+  });
+
+  if (messages.length > 0) {
+    const sent = await deps.queue.send(messages);
+    if (sent.failed.length > 0) {
+      // The partitions stay `queued` with a pending job: the due index brings them back at the requeue deadline.
+      log.error("trigger: some sync messages could not be sent", {
+        tenantId,
+        integrationId,
+        failed: sent.failed.length,
+        requeueWindowMs: REQUEUE_WINDOW_MS,
+      });
+    }
+  }
+
+  const throttled = jobs.filter((job) => job.status === "throttled");
+  if (jobs.length > 0 && throttled.length === jobs.length) {
+    const retryAfterSeconds = Math.max(1, Math.min(...throttled.map((job) => job.retryAfterSeconds ?? 60)));
+    throw new RateLimitedError(
+      `Every matching partition was triggered less than ${MANUAL_MIN_INTERVAL_MS / 1000} seconds ago`,
+      retryAfterSeconds,
+      { jobs },
+    );
+  }
+  return { jobs };
+}
+
+async function matchTargets(
+  repos: TriggerDeps["repos"],
+  tenantId: string,
+  integrationId: string,
+  connectionId: string | undefined,
+  dataTypes: string[],
+): Promise<Target[]> {
+  const [sources, connections, partitions] = await Promise.all([
+    repos.sources.list(tenantId, integrationId),
+    repos.connections.list(tenantId, integrationId),
+    repos.partitions.listByIntegration(tenantId, integrationId, connectionId === undefined ? {} : { connectionId }),
+  ]);
+  if (sources.length === 0 && connections.length === 0) {
+    throw new NotFoundError(
+      `Integration '${integrationId}' has no sources or connections`,
+      { integrationId },
+      "INTEGRATION_NOT_FOUND",
+    );
+  }
+  const syncable = sources.filter((s) => s.referenceData.syncable);
+  const wantedSources = dataTypes.length === 0 ? syncable : syncable.filter((s) => dataTypes.includes(s.dataType));
+  const missingTypes = dataTypes.filter((t) => !wantedSources.some((s) => s.dataType === t));
+  if (missingTypes.length > 0) {
+    throw new NotFoundError(`No syncable source for data type(s) ${missingTypes.join(", ")}`, {
+      integrationId,
+      dataTypes: missingTypes,
+    });
+  }
+  const active = connections.filter(
+    (c) => c.status === "active" && (connectionId === undefined || c.connectionId === connectionId),
+  );
+  if (connectionId !== undefined && active.length === 0) {
+    throw new NotFoundError(`No active connection '${connectionId}'`, { integrationId, connectionId });
+  }
+  const byKey = new Map(partitions.map((p) => [`${p.connectionId}#${p.dataType}`, p]));
+  const targets: Target[] = [];
+  for (const connection of active) {
+    for (const source of wantedSources) {
+      targets.push({
+        ref: { tenantId, integrationId, connectionId: connection.connectionId, dataType: source.dataType },
+        source,
+        partition: byKey.get(`${connection.connectionId}#${source.dataType}`),
+      });
+    }
+  }
+  if (targets.length === 0) {
+    throw new NotFoundError("No partition matches: configure a source and enroll a connection first", {
+      integrationId,
+      ...(connectionId === undefined ? {} : { connectionId }),
+    });
+  }
+  return targets;
+}
+
+async function triggerOne(
+  deps: TriggerDeps,
+  target: Target,
+  body: TriggerBody,
+  now: number,
+): Promise<{ job: TriggerJob; message?: SyncMessage }> {
+  const { repos } = deps;
+  const { ref, source } = target;
+  const base = { connectionId: ref.connectionId, dataType: ref.dataType, actionSlug: source.actionSlug };
+
+  if (!target.partition) {
+    // Source and connection exist but the fan-out has not created this partition yet: create it now.
+    await repos.partitions.ensure(ref, { syncType: source.referenceData.syncType, now });
+  }
+
+  const jobId = ulid(now);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await repos.partitions.claim(ref, {
+        jobId,
+        now,
+        requeueDeadline: now + REQUEUE_WINDOW_MS,
+        manualMinIntervalMs: MANUAL_MIN_INTERVAL_MS,
+      });
+      break;
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+      // Only a lost claim pays for this consistent read: it says why (in flight, throttled, or a race).
+      const partition = await repos.partitions.get(ref);
+      if (!partition) throw new NotFoundError("Partition not found", { ...ref });
+      const inFlight = inFlightJob(partition, now);
+      if (inFlight) return { job: await dedupedJob(repos, ref, inFlight, base) };
+      const retryAfterMs = throttledFor(partition, now);
+      if (retryAfterMs !== undefined) {
+        return {
+          job: {
+            ...base,
+            jobId: partition.lastJobId ?? null,
+            status: "throttled",
+            deduplicated: false,
+            retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)),
+          },
+        };
+      }
+      // The partition changed between our read and the claim (a worker finished): try again, briefly.
+      if (attempt >= 2) throw error;
+    }
+  }
+
+  // A queued/syncing partition whose deadline passed was taken over: its old job will never finish.
+  const previous = target.partition;
+  if (previous?.currentJobId && (previous.status === "queued" || previous.status === "syncing")) {
+    await failStaleJob(deps, ref, previous.currentJobId, now);
+  }
+
+  const incremental = source.referenceData.incremental !== undefined;
+  const mode: SyncMode = incremental && body.mode !== "full" ? "incremental" : "full";
+  await repos.jobs.create({
+    ref,
+    jobId,
+    trigger: "manual",
+    mode,
+    actionSlug: source.actionSlug,
+    now,
+  });
+  const message: SyncMessage = {
+    v: 1,
+    kind: "sync",
+    tenantId: ref.tenantId,
+    integrationId: ref.integrationId,
+    connectionId: ref.connectionId,
+    dataType: ref.dataType,
+    trigger: "manual",
+    jobId,
+  };
+  // Without an explicit mode the worker decides (it knows when the last full sync ran).
+  if (body.mode) message.mode = mode;
+  if (body.force) message.force = true;
+  return { job: { ...base, jobId, status: "pending", deduplicated: false }, message };
+}
+
+function inFlightJob(partition: Partition, now: number): string | undefined {
+  if (partition.status !== "queued" && partition.status !== "syncing") return undefined;
+  if (!partition.currentJobId) return undefined;
+  if (partition.deadlineAt !== undefined && Date.parse(partition.deadlineAt) < now) return undefined;
+  return partition.currentJobId;
+}
+
+function throttledFor(partition: Partition, now: number): number | undefined {
+  if (!partition.lastManualTriggerAt) return undefined;
+  const wait = Date.parse(partition.lastManualTriggerAt) + MANUAL_MIN_INTERVAL_MS - now;
+  return wait > 0 ? wait : undefined;
+}
+
+async function dedupedJob(
+  repos: TriggerDeps["repos"],
+  ref: PartitionRef,
+  jobId: string,
+  base: Pick<TriggerJob, "connectionId" | "dataType" | "actionSlug">,
+): Promise<TriggerJob> {
+  const job = await repos.jobs.get(ref.tenantId, ref.integrationId, jobId);
+  // A message from another service may carry no job yet (the worker creates it): that job is still pending.
+  const status = job?.status === "syncing" ? "syncing" : "pending";
+  return { ...base, actionSlug: job?.actionSlug ?? base.actionSlug, jobId, status, deduplicated: true };
+}
+
+async function failStaleJob(deps: TriggerDeps, ref: PartitionRef, jobId: string, now: number): Promise<void> {
+  try {
+    await deps.repos.jobs.update(
+      ref.tenantId,
+      ref.integrationId,
+      jobId,
+      {
+        status: "failed",
+        completedAt: iso(now),
+        error: { code: "LEASE_EXPIRED", message: "Superseded by a manual trigger after its deadline passed" },
+      },
+      { expectStatus: ["pending", "syncing"] },
+    );
+  } catch (error) {
+    if (!(error instanceof ConflictError) && !(error instanceof NotFoundError)) throw error;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Status
+
+export interface StatusDeps {
+  repos: Pick<Repositories, "sources" | "partitions" | "jobs">;
+  clock: Clock;
+  cursorSecret: string;
+}
+
+/**
+ * Partition states (with freshness) and the job history newest first, filtered by connection, data type and job
+ * status, paged with a signed cursor bound to the tenant and the filters. NotFoundError (INTEGRATION_NOT_FOUND) when
+ * the integration has no source, partition or job for this tenant.
+ */
+export async function getSyncStatus(
+  deps: StatusDeps,
+  input: { tenantId: string; integrationId: string; query: StatusQuery },
+): Promise<{ data: StatusResult; pagination: PaginationMeta }> {
+  const { repos, clock } = deps;
+  const { tenantId, integrationId, query } = input;
+  const binding = {
+    tenantId,
+    fingerprint: queryFingerprint({
+      op: "getSyncStatus",
+      integrationId,
+      connectionId: query.connectionId,
+      dataType: query.dataType,
+      status: query.status,
+    }),
+  };
+  const startKey = query.cursor ? decodeCursor(query.cursor, binding, deps.cursorSecret) : undefined;
+  const filter: { connectionId?: string; dataType?: string } = {};
+  if (query.connectionId) filter.connectionId = query.connectionId;
+  if (query.dataType) filter.dataType = query.dataType;
+
+  const jobFilter: Parameters<Repositories["jobs"]["list"]>[2] = { ...filter, limit: query.limit };
+  if (query.status) jobFilter.status = query.status;
+  if (startKey) jobFilter.startKey = startKey;
+  const [sources, partitions, page] = await Promise.all([
+    repos.sources.list(tenantId, integrationId),
+    repos.partitions.listByIntegration(tenantId, integrationId, filter),
+    repos.jobs.list(tenantId, integrationId, jobFilter),
+  ]);
+  if (sources.length === 0 && partitions.length === 0 && page.items.length === 0 && !startKey) {
+    throw new NotFoundError(
+      `Integration '${integrationId}' has no sources, partitions or jobs`,
+      { integrationId },
+      "INTEGRATION_NOT_FOUND",
+    );
+  }
+  const ttlOf = new Map(sources.map((s) => [s.dataType, s.referenceData.defaultTtlSeconds]));
+  const now = clock.now();
+  const dataTypes = partitions
+    .map((p) => partitionWire(p, ttlOf.get(p.dataType) ?? DEFAULT_TTL_SECONDS, now))
+    .sort((a, b) => a.dataType.localeCompare(b.dataType) || a.connectionId.localeCompare(b.connectionId));
+  const cursor = page.nextKey ? encodeCursor(page.nextKey, binding, deps.cursorSecret) : null;
+  return {
+    data: { dataTypes, recentJobs: page.items.map(jobWire) },
+    pagination: { cursor, hasMore: cursor !== null },
+  };
+}
+
+/** Freshness of a partition: never synced, or within its TTL and not failing/paused. */
+export function freshnessOf(partition: Partition, ttlSeconds: number, now: number): "fresh" | "stale" | "never" {
+  if (!partition.lastSyncedAt) return "never";
+  if (partition.status === "failed" || partition.status === "paused") return "stale";
+  return now > Date.parse(partition.lastSyncedAt) + ttlSeconds * 1000 ? "stale" : "fresh";
+}
+
+function partitionWire(p: Partition, ttlSeconds: number, now: number): PartitionStatusWire {
+  const wire: PartitionStatusWire = {
+    dataType: p.dataType,
+    connectionId: p.connectionId,
+    status: p.status,
+    freshness: freshnessOf(p, ttlSeconds, now),
+    itemCount: p.itemCount,
+    lastSyncedAt: p.lastSyncedAt ?? null,
+    nextSyncAt: p.status === "paused" ? null : p.nextSyncAt,
+    lastJobStatus: p.lastJobStatus ?? null,
+  };
+  if (p.pauseReason) wire.pauseReason = p.pauseReason;
+  if (p.lastError) wire.lastError = { code: p.lastError.code, message: p.lastError.message };
+  return wire;
+}
+
+function jobWire(job: Job): JobWire {
+  const wire: JobWire = {
+    jobId: job.jobId,
+    connectionId: job.connectionId,
+    dataType: job.dataType,
+    status: job.status,
+    trigger: job.trigger,
+    mode: job.mode,
+    createdAt: job.createdAt,
+    startedAt: job.startedAt ?? null,
+    completedAt: job.completedAt ?? null,
+    itemsFound: job.itemsFound,
+    itemsCreated: job.itemsCreated,
+    itemsUpdated: job.itemsUpdated,
+    itemsDeleted: job.itemsDeleted,
+    itemsFailed: job.itemsFailed,
+  };
+  if (job.error) wire.error = { code: job.error.code, message: job.error.message };
+  if (job.warnings.length > 0) wire.warnings = job.warnings;
+  return wire;
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight, keeping the order of results. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
