@@ -75,6 +75,14 @@ export const keys = {
   apiKey: (keyHash: string): Key => ({ PK: `KEY#${keyHash}`, SK: "KEY" }),
   apiKeyListing: (t: string, keyId: string): Key => ({ PK: tenant(t), SK: `APIKEY#${id(keyId, "keyId")}` }),
   apiKeyListingPrefix: "APIKEY#",
+  /**
+   * GSI1 attributes on an API key row, so revoke can find the row from the tenant and keyId: the listing row must
+   * never hold the key's hash. Tenant-prefixed, so it never collides with the `DUE#` shards the planner queries.
+   */
+  apiKeyRef: (t: string, keyId: string): { GSI1PK: string; GSI1SK: string } => ({
+    GSI1PK: `${tenant(t)}#APIKEY#${id(keyId, "keyId")}`,
+    GSI1SK: "KEY",
+  }),
   /** Due-index attributes of a schedulable partition: shard by hash, sort by due time. */
   due: (ref: PartitionRef, dueAt: string): { GSI1PK: string; GSI1SK: string } => ({
     GSI1PK: duePk(dueShard(ref)),

@@ -111,8 +111,14 @@ export interface FailureInput {
 export interface PartitionRepository {
   /** Creates an `idle` partition due at `dueAt` (default now); ConflictError when it exists. */
   create(ref: PartitionRef, input: { syncType: "list" | "object"; now: number; dueAt?: number }): Promise<Partition>;
-  /** Creates it unless it exists; an existing config/source_deleted-paused partition is resumed (due now). */
-  ensure(ref: PartitionRef, input: { syncType: "list" | "object"; now: number }): Promise<{ created: boolean }>;
+  /**
+   * Creates it unless it exists; an existing partition paused for one of `resumeReasons` (default: config,
+   * source_deleted, revoked) is resumed (due now). Pass e.g. ["credentials", ...] when a connection is re-enrolled.
+   */
+  ensure(
+    ref: PartitionRef,
+    input: { syncType: "list" | "object"; now: number; resumeReasons?: readonly PauseReason[] },
+  ): Promise<{ created: boolean }>;
   get(ref: PartitionRef): Promise<Partition | undefined>;
   listByIntegration(
     tenantId: string,

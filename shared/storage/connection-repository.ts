@@ -1,0 +1,100 @@
+/** Connections enrolled for syncing: one row per (integration, connection); revoking keeps the row as a tombstone. */
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { iso } from "../domain/clock.js";
+import { ConflictError, NotFoundError } from "../domain/errors.js";
+import { type Connection, connectionSchema } from "../domain/index.js";
+import { isConditionFailed } from "./ddb.js";
+import { integrationPk, keys } from "./keys.js";
+import type { ConnectionRepository } from "./ports.js";
+import { parseRow, UpdateBuilder } from "./rows.js";
+
+export class DynamoConnectionRepository implements ConnectionRepository {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  /**
+   * Creates the connection, or re-activates a revoked one with a fresh enrolledAt. Enrolling an active connection
+   * changes nothing and returns it.
+   */
+  async enroll(tenantId: string, integrationId: string, connectionId: string, now: number): Promise<Connection> {
+    const at = iso(now);
+    const key = keys.connection(tenantId, integrationId, connectionId);
+    const update = new UpdateBuilder()
+      .setAll({ entity: "connection", tenantId, integrationId, connectionId })
+      .setAll({ status: "active", enrolledAt: at, updatedAt: at })
+      .remove("revokedAt");
+    try {
+      const result = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: update.updateExpression,
+          ConditionExpression: `attribute_not_exists(PK) OR ${update.n("status")} <> ${update.v("active")}`,
+          ReturnValues: "ALL_NEW",
+          ...update.attributes,
+        }),
+      );
+      return parseRow(connectionSchema, result.Attributes ?? {}, "connection");
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+    }
+    const current = await this.get(tenantId, integrationId, connectionId);
+    if (!current)
+      throw new ConflictError(`Connection ${connectionId} changed while enrolling; retry`, { connectionId });
+    return current;
+  }
+
+  /** Marks it revoked (idempotent: the first revokedAt stays). NotFoundError when it was never enrolled. */
+  async revoke(tenantId: string, integrationId: string, connectionId: string, now: number): Promise<Connection> {
+    const update = new UpdateBuilder().setAll({ status: "revoked", updatedAt: iso(now) });
+    update.setExpression("revokedAt", `if_not_exists(${update.n("revokedAt")}, ${update.v(iso(now))})`);
+    try {
+      const result = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.connection(tenantId, integrationId, connectionId),
+          UpdateExpression: update.updateExpression,
+          ConditionExpression: "attribute_exists(PK)",
+          ReturnValues: "ALL_NEW",
+          ...update.attributes,
+        }),
+      );
+      return parseRow(connectionSchema, result.Attributes ?? {}, "connection");
+    } catch (error) {
+      if (isConditionFailed(error)) throw new NotFoundError(`Connection ${connectionId} not found`, { connectionId });
+      throw error;
+    }
+  }
+
+  async get(tenantId: string, integrationId: string, connectionId: string): Promise<Connection | undefined> {
+    const result = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: keys.connection(tenantId, integrationId, connectionId),
+        ConsistentRead: true,
+      }),
+    );
+    return result.Item ? parseRow(connectionSchema, result.Item, "connection") : undefined;
+  }
+
+  async list(tenantId: string, integrationId: string): Promise<Connection[]> {
+    const pk = integrationPk(tenantId, integrationId);
+    const connections: Connection[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
+          ExpressionAttributeValues: { ":pk": pk, ":prefix": keys.connectionPrefix },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const row of page.Items ?? []) connections.push(parseRow(connectionSchema, row, "connection"));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return connections;
+  }
+}

@@ -1,0 +1,173 @@
+/** Items of list partitions: one row per external ID under the partition's data key. */
+
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { iso } from "../domain/clock.js";
+import { InternalError, ValidationError } from "../domain/errors.js";
+import { type Item, type ItemStatus, itemSchema, itemStatusSchema, type PartitionRef } from "../domain/index.js";
+import { parseOrThrow } from "../domain/validate.js";
+import { batchWriteAll, type RetryOptions, type WriteRequest } from "./batch-write.js";
+import { isConditionFailed } from "./ddb.js";
+import { dataPk, keys } from "./keys.js";
+import type { ItemListFilter, ItemRepository, Manifest, Page } from "./ports.js";
+import { checkLimit, checkStartKey, mapConcurrent, parseRow, type Row, UpdateBuilder } from "./rows.js";
+
+/** DynamoDB's item size limit. The JSON length of a row slightly overestimates its stored size, erring safe. */
+export const MAX_ITEM_BYTES = 400 * 1024;
+
+/** UpdateItems in flight at once in setStatus: enough to be quick, few enough not to throttle a partition. */
+const STATUS_CONCURRENCY = 16;
+
+export class DynamoItemRepository implements ItemRepository {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly retry: RetryOptions = {},
+  ) {}
+
+  /**
+   * Writes items 25 per BatchWriteItem. The same externalId twice keeps the last (DynamoDB rejects a batch that
+   * names one key twice). Every row is checked against the item size limit before anything is written.
+   */
+  async batchPut(ref: PartitionRef, items: Item[]): Promise<{ requests: number }> {
+    const rows = new Map<string, Row>();
+    for (const item of items) {
+      const row: Row = { ...keys.item(ref, item.externalId), entity: "item", ...item };
+      const bytes = Buffer.byteLength(JSON.stringify(row), "utf8");
+      if (bytes > MAX_ITEM_BYTES) {
+        throw new ValidationError(`Item '${item.externalId.slice(0, 200)}' is ${bytes} bytes, over the 400 KB limit`, {
+          field: "item",
+          externalId: item.externalId,
+          bytes,
+        });
+      }
+      rows.set(item.externalId, row);
+    }
+    const requests: WriteRequest[] = [...rows.values()].map((Item) => ({ PutRequest: { Item } }));
+    return batchWriteAll(this.doc, this.tableName, requests, this.retry);
+  }
+
+  async setStatus(
+    ref: PartitionRef,
+    externalIds: string[],
+    status: ItemStatus,
+    input: { jobId: string; now: number },
+  ): Promise<{ updated: number }> {
+    parseOrThrow(itemStatusSchema, status, "item status", "status");
+    const ids = [...new Set(externalIds)];
+    const itemKeys = ids.map((id) => keys.item(ref, id));
+    const now = iso(input.now);
+    const results = await mapConcurrent(itemKeys, STATUS_CONCURRENCY, async (Key) => {
+      const update = new UpdateBuilder().setAll({ status, jobId: input.jobId, change: "status", updatedAt: now });
+      if (status === "inactive")
+        update.setExpression("inactiveSince", `if_not_exists(${update.n("inactiveSince")}, ${update.v(now)})`);
+      if (status === "active") update.remove("inactiveSince");
+      try {
+        await this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key,
+            UpdateExpression: update.updateExpression,
+            ConditionExpression: "attribute_exists(PK)",
+            ...update.attributes,
+          }),
+        );
+        return 1;
+      } catch (error) {
+        // A missing item is skipped: it was never written, so there is nothing to mark.
+        if (isConditionFailed(error)) return 0;
+        throw error;
+      }
+    });
+    return { updated: results.reduce<number>((sum, n) => sum + n, 0) };
+  }
+
+  async get(ref: PartitionRef, externalId: string): Promise<Item | undefined> {
+    const result = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: keys.item(ref, externalId) }));
+    return result.Item ? parseRow(itemSchema, result.Item, "item") : undefined;
+  }
+
+  /**
+   * One page of items in externalId order. With a status filter, keeps querying until `limit` matches or the end;
+   * `nextKey` is then the key of the last item returned, so the next page starts right after it.
+   */
+  async list(ref: PartitionRef, filter: ItemListFilter): Promise<Page<Item>> {
+    const limit = checkLimit(filter.limit);
+    const pk = dataPk(ref);
+    let startKey: Record<string, unknown> | undefined = checkStartKey(filter.startKey, { PK: pk }, ["SK"], {
+      SK: keys.itemPrefix,
+    });
+    const status =
+      filter.status === undefined ? undefined : parseOrThrow(itemStatusSchema, filter.status, "item status", "status");
+    const items: Item[] = [];
+    let lastKey: Record<string, unknown> | undefined;
+    do {
+      const remaining = limit - items.length;
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
+          ...(status === undefined
+            ? { ExpressionAttributeValues: { ":pk": pk, ":prefix": keys.itemPrefix } }
+            : {
+                FilterExpression: "#status = :status",
+                ExpressionAttributeNames: { "#status": "status" },
+                ExpressionAttributeValues: { ":pk": pk, ":prefix": keys.itemPrefix, ":status": status },
+              }),
+          // Filtered queries read ahead: most rows usually match, and a page of one row per call would be slow.
+          Limit: status === undefined ? remaining : Math.min(1_000, Math.max(remaining, 100)),
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      const rows = (page.Items ?? []) as Row[];
+      const taken = rows.slice(0, remaining);
+      for (const row of taken) items.push(parseRow(itemSchema, row, "item"));
+      if (taken.length < rows.length) {
+        const last = taken[taken.length - 1] as Row;
+        lastKey = { PK: last.PK, SK: last.SK };
+        break;
+      }
+      lastKey = page.LastEvaluatedKey;
+      startKey = page.LastEvaluatedKey;
+    } while (startKey && items.length < limit);
+    return lastKey ? { items, nextKey: lastKey } : { items };
+  }
+
+  async listAll(ref: PartitionRef): Promise<Item[]> {
+    const items: Item[] = [];
+    await this.queryAll(ref, undefined, (row) => items.push(parseRow(itemSchema, row, "item")));
+    return items;
+  }
+
+  /** Hash and status only, through a projection: a fraction of the network cost of listAll. */
+  async loadHashes(ref: PartitionRef): Promise<Manifest> {
+    const manifest: Manifest = new Map();
+    await this.queryAll(ref, "externalId, contentHash, #status", (row) => {
+      const status = itemStatusSchema.safeParse(row.status);
+      if (typeof row.externalId !== "string" || typeof row.contentHash !== "string" || !status.success) {
+        throw new InternalError(`Stored item row ${String(row.externalId)} has no hash or status`);
+      }
+      manifest.set(row.externalId, { hash: row.contentHash, status: status.data });
+    });
+    return manifest;
+  }
+
+  private async queryAll(ref: PartitionRef, projection: string | undefined, visit: (row: Row) => void): Promise<void> {
+    const pk = dataPk(ref);
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
+          ExpressionAttributeValues: { ":pk": pk, ":prefix": keys.itemPrefix },
+          ...(projection
+            ? { ProjectionExpression: projection, ExpressionAttributeNames: { "#status": "status" } }
+            : {}),
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const row of page.Items ?? []) visit(row);
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+  }
+}

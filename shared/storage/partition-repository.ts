@@ -1,0 +1,412 @@
+/**
+ * Partition state: scheduling, leasing and the last outcome, one row per partition. Every transition is one
+ * conditional UpdateItem, so two planners, two workers, or a worker and the API never both win.
+ *
+ * The due index (GSI1) is sparse: idle and failed partitions sit at nextSyncAt, queued ones at their requeue deadline,
+ * syncing ones at their lease expiry, so a lost message or a dead worker brings the partition back by itself. Paused
+ * partitions carry no GSI1 attributes at all.
+ */
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import { iso } from "../domain/clock.js";
+import { ConflictError, NotFoundError, ValidationError } from "../domain/errors.js";
+import {
+  type Partition,
+  type PartitionRef,
+  type PartitionStatus,
+  type PauseReason,
+  partitionSchema,
+  pauseReasonSchema,
+} from "../domain/index.js";
+import { parseOrThrow } from "../domain/validate.js";
+import { isConditionFailed } from "./ddb.js";
+import { duePk, integrationPk, keys, partitionRefFromDueSk } from "./keys.js";
+import type {
+  ClaimInput,
+  DueEntry,
+  FailureInput,
+  LeaseInput,
+  Page,
+  PageKey,
+  PartitionRepository,
+  SuccessInput,
+} from "./ports.js";
+import { checkLimit, checkStartKey, parseRow, type Row, UpdateBuilder } from "./rows.js";
+import { TABLE_DEFINITION } from "./table.js";
+
+/** Pause reasons that `ensure` lifts: the cause (source config, source, connection) was just fixed by the caller. */
+export const RESUMABLE_BY_ENSURE: readonly PauseReason[] = ["config", "source_deleted", "revoked"];
+
+/** Sorts after every character an ID may hold, so `{iso}#~` bounds every due key at exactly `iso`. */
+const DUE_SK_UPPER = "#~";
+
+const LEASE_FIELDS = ["leaseOwner", "currentJobId", "deadlineAt"] as const;
+
+export class DynamoPartitionRepository implements PartitionRepository {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async create(
+    ref: PartitionRef,
+    input: { syncType: "list" | "object"; now: number; dueAt?: number },
+  ): Promise<Partition> {
+    const now = iso(input.now);
+    const nextSyncAt = iso(input.dueAt ?? input.now);
+    const partition: Partition = {
+      ...refOf(ref),
+      status: "idle",
+      syncType: input.syncType,
+      version: 0,
+      manifestChunks: 0,
+      objectChunks: 0,
+      itemCount: 0,
+      nextSyncAt,
+      consecutiveFailures: 0,
+      createdAt: now,
+      updatedAt: now,
+    };
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...keys.partition(ref), ...keys.due(ref, nextSyncAt), entity: "partition", ...partition },
+          ConditionExpression: "attribute_not_exists(PK)",
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailed(error)) throw new ConflictError("Partition already exists", { ...refOf(ref) });
+      throw error;
+    }
+    return partition;
+  }
+
+  /**
+   * Creates the partition, or, when it exists paused for a reason in `resumeReasons` (default RESUMABLE_BY_ENSURE),
+   * resumes it due now. Anything else that exists is left alone.
+   */
+  async ensure(
+    ref: PartitionRef,
+    input: { syncType: "list" | "object"; now: number; resumeReasons?: readonly PauseReason[] },
+  ): Promise<{ created: boolean }> {
+    try {
+      await this.create(ref, input);
+      return { created: true };
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+    }
+    const reasons = input.resumeReasons ?? RESUMABLE_BY_ENSURE;
+    if (reasons.length === 0) return { created: false };
+    const update = this.resumeUpdate(ref, input.now).set("syncType", input.syncType);
+    const reasonList = reasons.map((reason) => update.v(reason)).join(", ");
+    try {
+      await this.send(
+        update,
+        ref,
+        `${update.n("status")} = ${update.v("paused")} AND ${update.n("pauseReason")} IN (${reasonList})`,
+      );
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+    }
+    return { created: false };
+  }
+
+  async get(ref: PartitionRef): Promise<Partition | undefined> {
+    const result = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: keys.partition(ref), ConsistentRead: true }),
+    );
+    return result.Item ? parseRow(partitionSchema, result.Item, "partition") : undefined;
+  }
+
+  async listByIntegration(
+    tenantId: string,
+    integrationId: string,
+    filter: { connectionId?: string; dataType?: string } = {},
+  ): Promise<Partition[]> {
+    const pk = integrationPk(tenantId, integrationId);
+    const prefix = keys.partitionPrefix(filter.connectionId);
+    const partitions: Partition[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
+          ExpressionAttributeValues: { ":pk": pk, ":prefix": prefix },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const row of page.Items ?? []) {
+        const partition = parseRow(partitionSchema, row, "partition");
+        if (filter.dataType === undefined || partition.dataType === filter.dataType) partitions.push(partition);
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return partitions;
+  }
+
+  async queryDue(
+    shard: number,
+    untilIso: string,
+    page: { limit: number; startKey?: PageKey },
+  ): Promise<Page<DueEntry>> {
+    if (!Number.isInteger(shard) || shard < 0 || shard >= TABLE_DEFINITION.dueShards) {
+      throw new ValidationError(`shard must be an integer in 0..${TABLE_DEFINITION.dueShards - 1}`, { field: "shard" });
+    }
+    const pk = duePk(shard);
+    const startKey = checkStartKey(page.startKey, { GSI1PK: pk }, ["GSI1SK", "PK", "SK"]);
+    const result = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: TABLE_DEFINITION.dueIndex.name,
+        KeyConditionExpression: "GSI1PK = :pk AND GSI1SK <= :until",
+        ExpressionAttributeValues: { ":pk": pk, ":until": `${untilIso}${DUE_SK_UPPER}` },
+        ExpressionAttributeNames: { "#status": "status" },
+        ProjectionExpression: "PK, SK, GSI1PK, GSI1SK, #status, currentJobId",
+        Limit: checkLimit(page.limit),
+        ScanIndexForward: true,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    const items = ((result.Items ?? []) as Row[]).map((row): DueEntry => {
+      const dueSk = String(row.GSI1SK);
+      const entry: DueEntry = {
+        ref: partitionRefFromDueSk(dueSk),
+        status: row.status as PartitionStatus,
+        dueSk,
+        dueAt: dueSk.slice(0, dueSk.indexOf("#")),
+      };
+      if (typeof row.currentJobId === "string") entry.currentJobId = row.currentJobId;
+      return entry;
+    });
+    return result.LastEvaluatedKey ? { items, nextKey: result.LastEvaluatedKey } : { items };
+  }
+
+  async claim(ref: PartitionRef, input: ClaimInput): Promise<Partition> {
+    const deadline = iso(input.requeueDeadline);
+    const now = iso(input.now);
+    const update = new UpdateBuilder()
+      .setAll({ status: "queued", currentJobId: input.jobId, deadlineAt: deadline, updatedAt: now })
+      .setAll(keys.due(ref, deadline))
+      .remove("leaseOwner", "pauseReason");
+    const conditions: string[] = [];
+    if (input.expectedDueSk !== undefined) {
+      conditions.push(`${update.n("GSI1SK")} = ${update.v(input.expectedDueSk)}`);
+    } else {
+      const s = update.n("status");
+      conditions.push(
+        `attribute_exists(PK) AND (${s} IN (${update.v("idle")}, ${update.v("failed")}, ${update.v("paused")}) OR ` +
+          `(${s} IN (${update.v("queued")}, ${update.v("syncing")}) AND ${update.n("deadlineAt")} < ${update.v(now)}))`,
+      );
+    }
+    let cutoff: string | undefined;
+    if (input.manualMinIntervalMs !== undefined) {
+      cutoff = iso(input.now - input.manualMinIntervalMs);
+      const last = update.n("lastManualTriggerAt");
+      conditions.push(`(attribute_not_exists(${last}) OR ${last} < ${update.v(cutoff)})`);
+      update.set("lastManualTriggerAt", now);
+    }
+    try {
+      return await this.send(update, ref, conditions.join(" AND "));
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+    }
+    // Only the losing path pays for this read: it tells the caller why (in flight, throttled, or gone).
+    const current = await this.get(ref);
+    if (!current) throw new NotFoundError("Partition not found", { ...refOf(ref) });
+    const details: Record<string, unknown> = { ...refOf(ref), status: current.status };
+    if (current.currentJobId) details.currentJobId = current.currentJobId;
+    if (cutoff !== undefined && current.lastManualTriggerAt !== undefined && current.lastManualTriggerAt >= cutoff) {
+      details.reason = "throttled";
+      details.retryAfterMs = Date.parse(current.lastManualTriggerAt) + (input.manualMinIntervalMs ?? 0) - input.now;
+    } else {
+      details.reason = current.status === "queued" || current.status === "syncing" ? "in_flight" : "not_due";
+    }
+    throw new ConflictError(`Partition is not claimable (${details.reason})`, details);
+  }
+
+  async acquireLease(ref: PartitionRef, input: LeaseInput): Promise<Partition> {
+    const deadline = iso(input.now + input.leaseMs);
+    const update = new UpdateBuilder()
+      .setAll({ status: "syncing", leaseOwner: input.owner, deadlineAt: deadline, updatedAt: iso(input.now) })
+      .setAll(keys.due(ref, deadline));
+    const s = update.n("status");
+    const condition =
+      `${update.n("currentJobId")} = ${update.v(input.jobId)} AND (${s} = ${update.v("queued")} OR ` +
+      `(${s} = ${update.v("syncing")} AND (${update.n("leaseOwner")} = ${update.v(input.owner)} OR ` +
+      `${update.n("deadlineAt")} < ${update.v(iso(input.now))})))`;
+    return this.conditional(update, ref, condition, "Lease not acquired: another worker holds it or the job is stale");
+  }
+
+  async renewLease(ref: PartitionRef, input: LeaseInput): Promise<void> {
+    const deadline = iso(input.now + input.leaseMs);
+    const update = new UpdateBuilder()
+      .setAll({ deadlineAt: deadline, updatedAt: iso(input.now) })
+      .setAll(keys.due(ref, deadline));
+    await this.conditional(update, ref, this.leaseHeld(update, input), "Lease lost");
+  }
+
+  async requeue(
+    ref: PartitionRef,
+    input: { jobId: string; owner: string; now: number; deadline: number },
+  ): Promise<void> {
+    const deadline = iso(input.deadline);
+    const update = new UpdateBuilder()
+      .setAll({ status: "queued", deadlineAt: deadline, updatedAt: iso(input.now) })
+      .setAll(keys.due(ref, deadline))
+      .remove("leaseOwner");
+    await this.conditional(update, ref, this.leaseHeld(update, input), "Cannot requeue: lease lost");
+  }
+
+  async recordSuccess(ref: PartitionRef, input: SuccessInput): Promise<Partition> {
+    const nextSyncAt = iso(input.nextSyncAt);
+    const now = iso(input.now);
+    const update = new UpdateBuilder()
+      .setAll({
+        status: "idle",
+        version: input.version,
+        manifestChunks: input.manifestChunks,
+        objectChunks: input.objectChunks,
+        itemCount: input.itemCount,
+        nextSyncAt,
+        lastSyncedAt: now,
+        lastSyncStartedAt: iso(input.startedAt),
+        lastFullSyncAt: input.full ? now : undefined,
+        consecutiveFailures: 0,
+        lastJobId: input.jobId,
+        lastJobStatus: "completed",
+        updatedAt: now,
+      })
+      .setAll(keys.due(ref, nextSyncAt))
+      .remove("lastError", "pauseReason", ...LEASE_FIELDS);
+    return this.conditional(update, ref, this.leaseHeld(update, input), "Cannot record success: lease lost");
+  }
+
+  async recordFailure(ref: PartitionRef, input: FailureInput): Promise<Partition> {
+    const now = iso(input.now);
+    const update = new UpdateBuilder()
+      .setAll({
+        lastError: input.error,
+        lastJobId: input.jobId,
+        lastJobStatus: "failed",
+        sourceRevision: input.sourceRevision,
+        updatedAt: now,
+      })
+      .remove(...LEASE_FIELDS);
+    if (input.pause !== undefined) {
+      update
+        .setAll({
+          status: "paused",
+          pauseReason: parseOrThrow(pauseReasonSchema, input.pause, "pause reason", "pause"),
+        })
+        .remove("GSI1PK", "GSI1SK");
+    } else {
+      const nextSyncAt = iso(input.nextSyncAt);
+      const failures = update.n("consecutiveFailures");
+      update
+        .setAll({ status: "failed", nextSyncAt })
+        .setAll(keys.due(ref, nextSyncAt))
+        .setExpression("consecutiveFailures", `if_not_exists(${failures}, ${update.v(0)}) + ${update.v(1)}`);
+    }
+    return this.conditional(update, ref, this.leaseHeld(update, input), "Cannot record failure: lease lost");
+  }
+
+  async pause(ref: PartitionRef, reason: PauseReason, now: number): Promise<void> {
+    const update = new UpdateBuilder()
+      .setAll({ status: "paused", pauseReason: parseOrThrow(pauseReasonSchema, reason, "pause reason", "reason") })
+      .set("updatedAt", iso(now))
+      .remove("GSI1PK", "GSI1SK", ...LEASE_FIELDS);
+    await this.mustExist(update, ref);
+  }
+
+  /**
+   * → idle, due now. A queued or syncing partition is left as it is: it is already about to sync, and taking its
+   * state would break the worker's lease.
+   */
+  async resume(ref: PartitionRef, now: number): Promise<void> {
+    const update = this.resumeUpdate(ref, now);
+    const s = update.n("status");
+    try {
+      await this.send(
+        update,
+        ref,
+        `attribute_exists(PK) AND NOT ${s} IN (${update.v("queued")}, ${update.v("syncing")})`,
+      );
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+      if (!(await this.get(ref))) throw new NotFoundError("Partition not found", { ...refOf(ref) });
+    }
+  }
+
+  async delete(ref: PartitionRef): Promise<void> {
+    await this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: keys.partition(ref) }));
+  }
+
+  private resumeUpdate(ref: PartitionRef, now: number): UpdateBuilder {
+    const at = iso(now);
+    return new UpdateBuilder()
+      .setAll({ status: "idle", nextSyncAt: at, updatedAt: at })
+      .setAll(keys.due(ref, at))
+      .remove("pauseReason", ...LEASE_FIELDS);
+  }
+
+  private leaseHeld(update: UpdateBuilder, input: { owner: string; jobId: string }): string {
+    return (
+      `${update.n("leaseOwner")} = ${update.v(input.owner)} AND ` +
+      `${update.n("currentJobId")} = ${update.v(input.jobId)}`
+    );
+  }
+
+  private async send(update: UpdateBuilder, ref: PartitionRef, condition: string): Promise<Partition> {
+    const result = await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: keys.partition(ref),
+        UpdateExpression: update.updateExpression,
+        ConditionExpression: condition,
+        ReturnValues: "ALL_NEW",
+        ...update.attributes,
+      }),
+    );
+    return parseRow(partitionSchema, result.Attributes ?? {}, "partition");
+  }
+
+  private async conditional(
+    update: UpdateBuilder,
+    ref: PartitionRef,
+    condition: string,
+    message: string,
+  ): Promise<Partition> {
+    try {
+      return await this.send(update, ref, condition);
+    } catch (error) {
+      if (isConditionFailed(error)) throw new ConflictError(message, { ...refOf(ref) });
+      throw error;
+    }
+  }
+
+  private async mustExist(update: UpdateBuilder, ref: PartitionRef): Promise<Partition> {
+    try {
+      return await this.send(update, ref, "attribute_exists(PK)");
+    } catch (error) {
+      if (isConditionFailed(error)) throw new NotFoundError("Partition not found", { ...refOf(ref) });
+      throw error;
+    }
+  }
+}
+
+function refOf(ref: PartitionRef): PartitionRef {
+  return {
+    tenantId: ref.tenantId,
+    integrationId: ref.integrationId,
+    connectionId: ref.connectionId,
+    dataType: ref.dataType,
+  };
+}
