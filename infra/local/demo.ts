@@ -1,0 +1,210 @@
+/**
+ * The demo a newcomer sees on `npm start`: a demo tenant with an API key, the sample sources registered and the
+ * `default` connection enrolled through the API itself (so the first run exercises the authorizer, validation and
+ * partition creation like a real client), and copy-paste curl commands that work as printed.
+ *
+ * The key is kept in DATA_DIR/demo-key.txt so later starts can print it again: it is a local development key for a
+ * local table, never a credential of a deployed stack.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Logger } from "../../shared/log.js";
+import type { Repositories } from "../../shared/storage/ports.js";
+import { SAMPLE_SOURCES, type SampleSource } from "./sample-gateway/index.js";
+
+export const DEMO_TENANT_ID = "demo";
+export const DEMO_CONNECTION_ID = "default";
+const KEY_FILE = "demo-key.txt";
+
+export interface DemoCommand {
+  title: string;
+  method: "GET" | "POST";
+  /** Path and query below the API base, e.g. `/integrations/slack/reference-data/users/lookup?query=derek`. */
+  path: string;
+  body?: string;
+}
+
+export interface Demo {
+  tenantId: string;
+  apiKey: string;
+  keyId: string;
+  /** Whether this start created the key (a fresh data directory). */
+  created: boolean;
+  /** Where the key is kept, if the stack has a data directory. */
+  keyFile?: string;
+  commands: DemoCommand[];
+}
+
+export interface DemoOptions {
+  repos: Repositories;
+  /** The API base, e.g. http://127.0.0.1:3000/api/v1. */
+  apiUrl: string;
+  dataDir?: string;
+  sources?: readonly SampleSource[];
+  now: () => number;
+  log: Logger;
+}
+
+/**
+ * Makes sure the demo tenant has a working key, its sources and its enrolled connections; idempotent, so a start
+ * interrupted half-way finishes the job on the next start.
+ */
+export async function ensureDemo(options: DemoOptions): Promise<Demo> {
+  const { repos, log } = options;
+  const sources = options.sources ?? SAMPLE_SOURCES;
+  const keyFile = options.dataDir ? join(options.dataDir, KEY_FILE) : undefined;
+
+  let key = keyFile ? readKeyFile(keyFile) : undefined;
+  let keyId: string | undefined;
+  let created = false;
+  if (key) {
+    const resolved = await repos.apiKeys.resolve(key);
+    if (resolved?.tenantId === DEMO_TENANT_ID) keyId = resolved.keyId;
+    else {
+      log.warn("the stored demo key no longer works (revoked, or the table was wiped); creating a new one", {
+        keyFile,
+      });
+      key = undefined;
+    }
+  }
+  if (!key || !keyId) {
+    const fresh = await repos.apiKeys.create(DEMO_TENANT_ID, {
+      name: "local demo key",
+      scopes: ["read", "sync", "admin"],
+      now: options.now(),
+    });
+    key = fresh.key;
+    keyId = fresh.apiKey.keyId;
+    created = true;
+    if (keyFile && options.dataDir) {
+      mkdirSync(options.dataDir, { recursive: true });
+      writeFileSync(keyFile, keyFileText(key), { mode: 0o600 });
+    }
+  }
+
+  const api = apiClient(options.apiUrl, key);
+  for (const integrationId of new Set(sources.map((s) => s.integrationId))) {
+    const existing = new Set((await repos.sources.list(DEMO_TENANT_ID, integrationId)).map((s) => s.dataType));
+    for (const source of sources.filter((s) => s.integrationId === integrationId && !existing.has(s.dataType))) {
+      await api("PUT", `/integrations/${integrationId}/reference-data/sources/${source.dataType}`, {
+        integrationSlug: source.integrationSlug,
+        actionSlug: source.actionSlug,
+        referenceData: source.referenceData,
+      });
+      log.info("registered demo source", { integrationId, dataType: source.dataType });
+    }
+    const connection = await repos.connections.get(DEMO_TENANT_ID, integrationId, DEMO_CONNECTION_ID);
+    if (!connection) {
+      await api("PUT", `/integrations/${integrationId}/connections/${DEMO_CONNECTION_ID}`);
+      log.info("enrolled demo connection", { integrationId, connectionId: DEMO_CONNECTION_ID });
+    }
+  }
+
+  const demo: Demo = { tenantId: DEMO_TENANT_ID, apiKey: key, keyId, created, commands: demoCommands() };
+  if (keyFile) demo.keyFile = keyFile;
+  return demo;
+}
+
+/** The commands printed after start: lookups (one ambiguous), a channel by `#name`, AI context, trigger, status. */
+export function demoCommands(): DemoCommand[] {
+  const slack = "/integrations/slack/reference-data";
+  return [
+    { title: "Look up a Slack user by name", method: "GET", path: `${slack}/users/lookup?query=derek` },
+    { title: "An ambiguous name lists every match", method: "GET", path: `${slack}/users/lookup?query=sarah` },
+    { title: "Find a channel by #name", method: "GET", path: `${slack}/channels/lookup?query=%23general` },
+    {
+      title: "AI context for an agent's preamble",
+      method: "GET",
+      path: `${slack}/context?dataTypes=users,channels&maxTokens=600&query=sarah`,
+    },
+    { title: "Trigger a sync of the users", method: "POST", path: `${slack}/sync`, body: '{"dataType":"users"}' },
+    { title: "Sync status and recent jobs", method: "GET", path: `${slack}/sync/status` },
+  ];
+}
+
+/** A command as a POSIX-shell curl line. */
+export function curlCommand(command: DemoCommand, apiUrl: string, apiKey: string): string {
+  const parts = ["curl -s"];
+  if (command.method !== "GET") parts.push(`-X ${command.method}`);
+  parts.push(`-H "Authorization: Bearer ${apiKey}"`);
+  if (command.body !== undefined) {
+    parts.push(`-H "Content-Type: application/json"`, `-d '${command.body.replaceAll("'", `'\\''`)}'`);
+  }
+  parts.push(`"${apiUrl}${command.path}"`);
+  return parts.join(" ");
+}
+
+/** The text printed once the stack is up. */
+export function demoBanner(input: {
+  demo: Demo;
+  apiUrl: string;
+  gateway: string;
+  dataDir?: string;
+  scheduleSeconds: number;
+  /** The embedded DynamoDB's port: `npm run api-key` needs it when it is not the default. */
+  dynamoPort: number;
+}): string {
+  const { demo, apiUrl } = input;
+  const lines = [
+    "",
+    "Reference Data Sync is running locally.",
+    "",
+    `  API             ${apiUrl}   (OpenAPI: ${apiUrl}/openapi.json)`,
+    `  Gateway         ${input.gateway}`,
+    `  Data            ${input.dataDir ?? "in memory (lost on exit)"}`,
+    `  Planner         every ${input.scheduleSeconds} s`,
+    "",
+    `  Demo tenant     ${demo.tenantId}`,
+    `  Demo API key    ${demo.apiKey}${demo.created ? "   (new)" : ""}`,
+    demo.keyFile ? `                  kept in ${demo.keyFile} - a local development key, never use it elsewhere` : "",
+    "",
+    "The first sync runs now; it takes a few seconds. Then try:",
+    "",
+  ];
+  for (const command of demo.commands) {
+    lines.push(`  # ${command.title}`, `  ${curlCommand(command, apiUrl, demo.apiKey)}`, "");
+  }
+  lines.push(
+    "  # Another tenant's key (sees none of the demo data)",
+    `  ${input.dynamoPort === 8000 ? "" : `DYNAMODB_PORT=${input.dynamoPort} `}npm run api-key -- create --tenant acme --scopes read,sync,admin`,
+    "",
+    "Ctrl-C stops the stack; data is kept for the next `npm start`.",
+    "",
+  );
+  return lines.filter((line, index, all) => !(line === "" && all[index - 1] === "")).join("\n");
+}
+
+function readKeyFile(path: string): string | undefined {
+  if (!existsSync(path)) return undefined;
+  return readFileSync(path, "utf8")
+    .split("\n")
+    .map((line) => line.trim())
+    .find((line) => line !== "" && !line.startsWith("#"));
+}
+
+function keyFileText(key: string): string {
+  return [
+    `# Demo API key of the local stack (\`npm start\`), tenant "${DEMO_TENANT_ID}".`,
+    "# LOCAL ONLY: it opens nothing but the local table under this directory. It is kept in plain text so later",
+    "# starts can print it again. Never use it for anything else; delete this directory to start afresh.",
+    key,
+    "",
+  ].join("\n");
+}
+
+/** Calls the local API with the demo key; a non-2xx answer is an error that quotes the envelope. */
+function apiClient(apiUrl: string, key: string) {
+  return async (method: "PUT" | "POST", path: string, body?: unknown): Promise<unknown> => {
+    const response = await fetch(`${apiUrl}${path}`, {
+      method,
+      headers: {
+        Authorization: `Bearer ${key}`,
+        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${text.slice(0, 500)}`);
+    return text === "" ? undefined : JSON.parse(text);
+  };
+}
