@@ -1,0 +1,32 @@
+/**
+ * The planner Lambda, on an EventBridge schedule: one planning pass (shared/sync/plan.ts) that stops before the
+ * Lambda's time runs out. Logs its summary as JSON and the `StalenessSeconds` metric as a CloudWatch EMF line.
+ */
+import middy from "@middy/core";
+import type { Context, ScheduledEvent } from "aws-lambda";
+import { getRuntime } from "../../shared/runtime.js";
+import { type PlannerSummary, plannerMetricsLine, runPlanner } from "../../shared/sync/plan.js";
+
+/** Time kept back from the Lambda's budget for the last sends and the logs. */
+const MARGIN_MS = 10_000;
+
+/**
+ * A scheduled event runs a normal pass. The local stack, at start, sends `detail: { reclaimQueued: true }`: fauxqs
+ * keeps no messages across restarts, so every queued partition has lost its message and is taken now.
+ */
+export const handler = middy<ScheduledEvent, PlannerSummary>(async (event: ScheduledEvent, context: Context) => {
+  const runtime = getRuntime();
+  if (!runtime.queue) throw new Error("QUEUE_URL is not set: the planner cannot enqueue syncs");
+  const now = runtime.clock.now();
+  const remaining = context.getRemainingTimeInMillis();
+  const summary = await runPlanner(
+    { repos: runtime.repos, queue: runtime.queue, clock: runtime.clock, log: runtime.log.child({ fn: "planner" }) },
+    {
+      now,
+      deadline: now + remaining - Math.min(MARGIN_MS, remaining / 4),
+      reclaimQueued: (event?.detail as { reclaimQueued?: unknown } | undefined)?.reclaimQueued === true,
+    },
+  );
+  process.stdout.write(`${plannerMetricsLine(summary, runtime.clock.now())}\n`);
+  return summary;
+});

@@ -1,0 +1,53 @@
+/**
+ * The sync-worker Lambda: SQS batches of sync and fan-out messages (shared/sync/process-batch.ts). Returns partial
+ * batch failures, so only the records that failed for a transient reason are redelivered.
+ */
+import middy from "@middy/core";
+import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { createGatewayClient } from "../../shared/gateway/client.js";
+import { getRuntime, type Runtime } from "../../shared/runtime.js";
+import { createSqsDeadLetterQueue, processSyncBatch, type WorkerDeps } from "../../shared/sync/process-batch.js";
+import { DEFAULT_SYNC_OPTIONS } from "../../shared/sync/run-sync.js";
+
+let cached: { runtime: Runtime; deps: WorkerDeps } | undefined;
+
+/** Built once per runtime (resetRuntime() in tests and the local stack builds it again). */
+function workerDeps(): WorkerDeps {
+  const runtime = getRuntime();
+  if (cached?.runtime === runtime) return cached.deps;
+  const { config } = runtime;
+  if (!config.GATEWAY_URL) throw new Error("GATEWAY_URL is not set: the worker cannot reach the gateway");
+  if (!runtime.queue) throw new Error("QUEUE_URL is not set: the worker cannot send continuations");
+  const deps: WorkerDeps = {
+    repos: runtime.repos,
+    gateway: createGatewayClient({
+      baseUrl: config.GATEWAY_URL,
+      token: async () => (await runtime.secrets()).gatewayToken,
+      clock: runtime.clock,
+    }),
+    queue: runtime.queue,
+    clock: runtime.clock,
+    log: runtime.log.child({ fn: "sync-worker" }),
+    deadLetters: runtime.dlqUrl ? createSqsDeadLetterQueue(runtime.sqs, runtime.dlqUrl) : undefined,
+  };
+  cached = { runtime, deps };
+  return deps;
+}
+
+export const handler = middy<SQSEvent, SQSBatchResponse>(async (event: SQSEvent, context: Context) => {
+  const deps = workerDeps();
+  // 30 s in a 15-minute Lambda; a quarter of the budget in a short local one.
+  const timeMarginMs = Math.min(DEFAULT_SYNC_OPTIONS.timeMarginMs, Math.floor(context.getRemainingTimeInMillis() / 4));
+  const records = event.Records.map((record) => {
+    const sentAt = Number(record.attributes?.SentTimestamp);
+    return Number.isFinite(sentAt)
+      ? { messageId: record.messageId, body: record.body, sentAt }
+      : { messageId: record.messageId, body: record.body };
+  });
+  const { batchItemFailures } = await processSyncBatch(
+    { ...deps, options: { ...deps.options, timeMarginMs }, minStartMs: Math.min(10_000, timeMarginMs) },
+    records,
+    { remainingMs: () => context.getRemainingTimeInMillis(), invocationId: context.awsRequestId },
+  );
+  return { batchItemFailures };
+});

@@ -1,0 +1,335 @@
+/**
+ * The planner (DESIGN.md "Sync flow" 1): Query every due shard for partitions due by now, claim each on the exact
+ * due-index key it was seen with (two planners never enqueue one partition twice), write its job `pending`, and send
+ * the messages in tens. It stops before its deadline and leaves the rest for the next run; it never Scans, so its
+ * reads grow with the number of due partitions, not with the number of partitions.
+ *
+ * A due `queued` or `syncing` partition is one whose message was lost or whose worker died. If its job has a
+ * checkpoint it is resumed (same job, continuation message); otherwise the old job is failed and a new one takes over,
+ * marked `reconcile` because the dead job may have written rows it never committed.
+ */
+import type { Clock } from "../domain/clock.js";
+import { iso } from "../domain/clock.js";
+import type { Job, Partition } from "../domain/entities.js";
+import { ConflictError, NotFoundError } from "../domain/errors.js";
+import type { PartitionRef } from "../domain/ids.js";
+import type { Source } from "../domain/source-config.js";
+import type { SyncMessage } from "../domain/sync-message.js";
+import { ulid } from "../domain/ulid.js";
+import type { Logger } from "../log.js";
+import type { DueEntry, PageKey, Repositories } from "../storage/ports.js";
+import { TABLE_DEFINITION } from "../storage/table.js";
+import { decideMode } from "./mode.js";
+import type { SyncQueue } from "./sync-queue.js";
+
+export interface PlannerOptions {
+  /** How long a claimed partition waits for its message before the due index brings it back. */
+  requeueWindowMs: number;
+  /** Due entries per Query. */
+  pageLimit: number;
+  /** A job that already ran this many invocations is not resumed again; a new job starts over. */
+  maxResumeInvocations: number;
+  /** Partitions planned at once. */
+  concurrency: number;
+}
+
+export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = {
+  requeueWindowMs: 15 * 60_000,
+  pageLimit: 100,
+  maxResumeInvocations: 50,
+  concurrency: 8,
+};
+
+export interface PlannerDeps {
+  repos: Repositories;
+  queue: SyncQueue;
+  clock: Clock;
+  log: Logger;
+  options?: Partial<PlannerOptions>;
+}
+
+export interface PlanInput {
+  /** The planning time: partitions due at or before it are enqueued. */
+  now: number;
+  /** Epoch ms: no new claim starts after it. */
+  deadline: number;
+  /** At most this many claims in this run. */
+  maxPartitions?: number;
+  /**
+   * Also take `queued` partitions whose requeue deadline is still ahead (the local stack at start: fauxqs keeps no
+   * messages across restarts, so every queued partition has lost its message).
+   */
+  reclaimQueued?: boolean;
+}
+
+export interface PlannerSummary {
+  /** Due entries looked at. */
+  due: number;
+  /** Partitions this run claimed (new jobs, resumed jobs and take-overs). */
+  claimed: number;
+  /** Messages accepted by the queue. */
+  enqueued: number;
+  /** Messages the queue did not accept (their partitions come back at the requeue deadline) and entries that errored. */
+  failed: number;
+  /** Due entries not claimed: another planner got them first, or the deadline or maxPartitions was reached. */
+  skipped: number;
+  /** Partitions paused because their source is gone or no longer syncable. */
+  paused: number;
+  /** Claims that resumed a job from its checkpoint. */
+  resumed: number;
+  /** Claims that took over from a job whose lease expired or whose message was lost. */
+  takenOver: number;
+  /** How late the most overdue partition looked at was (0 when none was due). */
+  oldestOverdueSeconds: number;
+  sendBatchCalls: number;
+  /** True when the deadline or maxPartitions stopped the run before every due entry was handled. */
+  stoppedEarly: boolean;
+}
+
+/** The longest SQS delay a continuation can carry: a queued partition's deadline is at most this beyond the window. */
+const MAX_CONTINUATION_DELAY_MS = 900_000;
+
+/** Runs one planning pass. Never throws for one bad partition: it is counted in `failed` and logged. */
+export async function runPlanner(deps: PlannerDeps, input: PlanInput): Promise<PlannerSummary> {
+  const options = { ...DEFAULT_PLANNER_OPTIONS, ...deps.options };
+  const { repos, clock, log } = deps;
+  const summary: PlannerSummary = {
+    due: 0,
+    claimed: 0,
+    enqueued: 0,
+    failed: 0,
+    skipped: 0,
+    paused: 0,
+    resumed: 0,
+    takenOver: 0,
+    oldestOverdueSeconds: 0,
+    sendBatchCalls: 0,
+    stoppedEarly: false,
+  };
+  const nowIso = iso(input.now);
+  const until = input.reclaimQueued
+    ? iso(input.now + options.requeueWindowMs + MAX_CONTINUATION_DELAY_MS + 60_000)
+    : nowIso;
+  const maxPartitions = input.maxPartitions ?? Number.POSITIVE_INFINITY;
+  const sources = new Map<string, Promise<Source | undefined>>();
+  const outbox: SyncMessage[] = [];
+
+  const flush = async (all: boolean) => {
+    while (outbox.length >= 10 || (all && outbox.length > 0)) {
+      const batch = outbox.splice(0, 10);
+      const result = await deps.queue.send(batch);
+      summary.sendBatchCalls += result.sendBatchCalls;
+      summary.enqueued += batch.length - result.failed.length;
+      summary.failed += result.failed.length;
+      if (result.failed.length > 0) {
+        log.warn("planner could not enqueue some partitions; they come back at their requeue deadline", {
+          count: result.failed.length,
+        });
+      }
+    }
+  };
+
+  const sourceOf = (ref: PartitionRef): Promise<Source | undefined> => {
+    const key = `${ref.tenantId}\u0000${ref.integrationId}\u0000${ref.dataType}`;
+    let source = sources.get(key);
+    if (!source) {
+      source = repos.sources.get(ref.tenantId, ref.integrationId, ref.dataType);
+      sources.set(key, source);
+    }
+    return source;
+  };
+
+  /** Plans one due entry; true when it claimed the partition. */
+  const handle = async (entry: DueEntry): Promise<boolean> => {
+    const { ref } = entry;
+    const now = clock.now();
+    const requeueDeadline = now + options.requeueWindowMs;
+    const source = await sourceOf(ref);
+    const inFlight = entry.status === "queued" || entry.status === "syncing";
+    const oldJob =
+      inFlight && entry.currentJobId
+        ? await repos.jobs.get(ref.tenantId, ref.integrationId, entry.currentJobId)
+        : undefined;
+
+    if (!source?.referenceData.syncable) {
+      await repos.partitions.pause(ref, "source_deleted", now);
+      if (oldJob) await failOldJob(oldJob, "SOURCE_NOT_FOUND", "the source was deleted");
+      summary.paused++;
+      return false;
+    }
+
+    if (
+      oldJob?.status === "syncing" &&
+      oldJob.checkpoint !== undefined &&
+      oldJob.invocations < options.maxResumeInvocations
+    ) {
+      if (!(await claim(ref, { jobId: oldJob.jobId, now, requeueDeadline, expectedDueSk: entry.dueSk }))) return false;
+      outbox.push({
+        v: 1,
+        kind: "sync",
+        ...refFields(ref),
+        trigger: oldJob.trigger,
+        jobId: oldJob.jobId,
+        continuation: { page: oldJob.checkpoint.page },
+      });
+      summary.resumed++;
+      return true;
+    }
+
+    const jobId = ulid(now);
+    const partition = await claim(ref, { jobId, now, requeueDeadline, expectedDueSk: entry.dueSk });
+    if (!partition) return false;
+    const message: SyncMessage = { v: 1, kind: "sync", ...refFields(ref), trigger: "schedule", jobId };
+    if (inFlight) {
+      summary.takenOver++;
+      if (oldJob) {
+        await failOldJob(
+          oldJob,
+          entry.status === "syncing" ? "LEASE_EXPIRED" : "NOT_PICKED_UP",
+          `superseded by job ${jobId}: ${entry.status === "syncing" ? "the worker's lease expired" : "its message was not picked up in time"}`,
+        );
+      }
+      // A job that never started wrote nothing; any other may have left uncommitted rows.
+      if (entry.status === "syncing" || !oldJob || oldJob.status !== "pending" || oldJob.invocations > 0) {
+        message.reconcile = true;
+      }
+    }
+    try {
+      await repos.jobs.create({
+        ref,
+        jobId,
+        trigger: "schedule",
+        mode: decideMode(source.referenceData, partition, undefined, now),
+        actionSlug: source.actionSlug,
+        now,
+      });
+    } catch (error) {
+      // The worker adopts a job the partition points at but that was never written.
+      log.warn("planner could not create a job; the worker will", { jobId, error });
+    }
+    outbox.push(message);
+    await flush(false);
+    return true;
+  };
+
+  const claim = async (
+    ref: PartitionRef,
+    claimInput: { jobId: string; now: number; requeueDeadline: number; expectedDueSk: string },
+  ): Promise<Partition | undefined> => {
+    try {
+      const partition = await repos.partitions.claim(ref, claimInput);
+      summary.claimed++;
+      return partition;
+    } catch (error) {
+      if (error instanceof ConflictError || error instanceof NotFoundError) {
+        summary.skipped++;
+        return undefined;
+      }
+      throw error;
+    }
+  };
+
+  const failOldJob = async (job: Job, code: string, message: string) => {
+    try {
+      await repos.jobs.update(
+        job.tenantId,
+        job.integrationId,
+        job.jobId,
+        { status: "failed", completedAt: iso(clock.now()), error: { code, message, retryable: true } },
+        { expectStatus: ["pending", "syncing"] },
+      );
+    } catch (error) {
+      if (!(error instanceof ConflictError || error instanceof NotFoundError)) throw error;
+    }
+  };
+
+  // Round-robin over the shards, one page each per round, so a backlog in one shard does not starve the others.
+  const cursors = new Map<number, PageKey | undefined>();
+  for (let shard = 0; shard < TABLE_DEFINITION.dueShards; shard++) cursors.set(shard, undefined);
+  let unseen = 0;
+  /** Claims made or under way, so concurrent handlers never overshoot maxPartitions. */
+  let reserved = 0;
+  const outOfBudget = () => clock.now() >= input.deadline || reserved >= maxPartitions;
+  outer: while (cursors.size > 0) {
+    for (const [shard, startKey] of [...cursors]) {
+      if (outOfBudget()) {
+        summary.stoppedEarly = true;
+        break outer;
+      }
+      const page = await repos.partitions.queryDue(shard, until, {
+        limit: options.pageLimit,
+        ...(startKey === undefined ? {} : { startKey }),
+      });
+      if (page.nextKey) cursors.set(shard, page.nextKey);
+      else cursors.delete(shard);
+      const entries = page.items.filter((entry) => entry.dueAt <= nowIso || entry.status === "queued");
+      let next = 0;
+      let stopped = false;
+      const worker = async () => {
+        while (next < entries.length) {
+          if (outOfBudget()) {
+            stopped = true;
+            return;
+          }
+          const entry = entries[next++] as DueEntry;
+          summary.due++;
+          const overdue = Math.max(0, Math.floor((input.now - Date.parse(entry.dueAt)) / 1000));
+          if (overdue > summary.oldestOverdueSeconds) summary.oldestOverdueSeconds = overdue;
+          reserved++;
+          let claimed = false;
+          try {
+            claimed = await handle(entry);
+          } catch (error) {
+            summary.failed++;
+            log.error("planner could not plan a partition", { ref: entry.ref, error });
+          }
+          if (!claimed) reserved--;
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(options.concurrency, entries.length) }, worker));
+      if (stopped) {
+        summary.stoppedEarly = true;
+        unseen += entries.length - next;
+        break outer;
+      }
+    }
+  }
+  await flush(true);
+  summary.skipped += unseen;
+  log.info("planner run", { ...summary });
+  return summary;
+}
+
+function refFields(ref: PartitionRef): PartitionRef {
+  return {
+    tenantId: ref.tenantId,
+    integrationId: ref.integrationId,
+    connectionId: ref.connectionId,
+    dataType: ref.dataType,
+  };
+}
+
+/** A CloudWatch Embedded Metric Format line: the planner's log becomes the `StalenessSeconds` metric. */
+export function plannerMetricsLine(summary: PlannerSummary, timestamp: number): string {
+  return JSON.stringify({
+    _aws: {
+      Timestamp: timestamp,
+      CloudWatchMetrics: [
+        {
+          Namespace: "ReferenceDataSync",
+          Dimensions: [[]],
+          Metrics: [
+            { Name: "StalenessSeconds", Unit: "Seconds" },
+            { Name: "DuePartitions", Unit: "Count" },
+            { Name: "EnqueuedPartitions", Unit: "Count" },
+            { Name: "PlannerFailures", Unit: "Count" },
+          ],
+        },
+      ],
+    },
+    StalenessSeconds: summary.oldestOverdueSeconds,
+    DuePartitions: summary.due,
+    EnqueuedPartitions: summary.enqueued,
+    PlannerFailures: summary.failed,
+  });
+}
