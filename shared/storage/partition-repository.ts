@@ -14,14 +14,15 @@ import {
   QueryCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
+import { z } from "zod";
 import { iso } from "../domain/clock.js";
 import { ConflictError, NotFoundError, ValidationError } from "../domain/errors.js";
 import {
   type Partition,
   type PartitionRef,
-  type PartitionStatus,
   type PauseReason,
   partitionSchema,
+  partitionStatusSchema,
   pauseReasonSchema,
 } from "../domain/index.js";
 import { parseOrThrow } from "../domain/validate.js";
@@ -42,6 +43,8 @@ import { TABLE_DEFINITION } from "./table.js";
 
 /** Pause reasons that `ensure` lifts: the cause (source config, source, connection) was just fixed by the caller. */
 export const RESUMABLE_BY_ENSURE: readonly PauseReason[] = ["config", "source_deleted", "revoked"];
+
+const partitionStatusRowSchema = z.object({ status: partitionStatusSchema });
 
 /** Sorts after every character an ID may hold, so `{iso}#~` bounds every due key at exactly `iso`. */
 const DUE_SK_UPPER = "#~";
@@ -179,7 +182,7 @@ export class DynamoPartitionRepository implements PartitionRepository {
       const dueSk = String(row.GSI1SK);
       const entry: DueEntry = {
         ref: partitionRefFromDueSk(dueSk),
-        status: row.status as PartitionStatus,
+        status: parseRow(partitionStatusRowSchema, row, "due entry").status,
         dueSk,
         dueAt: dueSk.slice(0, dueSk.indexOf("#")),
       };
