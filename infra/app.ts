@@ -1,0 +1,20 @@
+/**
+ * CDK app entry (cdk.json runs it with tsx). It bundles every function with the options of esbuild.config.mjs first,
+ * so what `npm run build` and the benchmarks measure is what deploys, then synthesizes the stack with cdk-nag's
+ * AwsSolutions checks: an unacknowledged finding fails the synth. Needs no AWS credentials and no Docker.
+ */
+import { App, Validations } from "aws-cdk-lib";
+import { AwsSolutionsChecks } from "cdk-nag";
+import { buildAll } from "../esbuild.config.mjs";
+import { bundleDirectories } from "./constructs/app-function.js";
+import { ReferenceDataStack } from "./reference-data-stack.js";
+
+const app = new App();
+const bundles = bundleDirectories(await buildAll());
+new ReferenceDataStack(app, "ReferenceDataSync", {
+  bundles,
+  // Deploys to the account and region of the CLI's credentials; synth needs neither.
+  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+});
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+app.synth();

@@ -1,0 +1,106 @@
+/**
+ * State that outlives a deployment: the one DynamoDB table (built from the shared TABLE_DEFINITION, so the table the
+ * code, dynalite and AWS use cannot drift) and the Secrets Manager secret holding the gateway token and cursor key.
+ */
+import { RemovalPolicy, Validations } from "aws-cdk-lib";
+import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
+import { Grant, type IGrantable } from "aws-cdk-lib/aws-iam";
+import { Secret } from "aws-cdk-lib/aws-secretsmanager";
+import { Construct } from "constructs";
+import { TABLE_DEFINITION } from "../../shared/storage/table.js";
+import type { TableAccess } from "./app-function.js";
+
+/**
+ * The DynamoDB actions the repositories use. Deliberately narrower than `grantReadData`/`grantReadWriteData`: no
+ * Scan (nothing scans), no streams, no transactions (every state change is one conditional write).
+ * test/infra/iam-coverage.test.ts checks every command the code sends is in these lists.
+ */
+export const TABLE_READ_ACTIONS = [
+  "dynamodb:GetItem",
+  "dynamodb:BatchGetItem",
+  "dynamodb:Query",
+  "dynamodb:ConditionCheckItem",
+] as const;
+export const TABLE_WRITE_ACTIONS = [
+  "dynamodb:PutItem",
+  "dynamodb:UpdateItem",
+  "dynamodb:DeleteItem",
+  "dynamodb:BatchWriteItem",
+] as const;
+
+/** The placeholder the generated secret starts with; the operator replaces it with a Waygate API key (README). */
+export const GATEWAY_TOKEN_PLACEHOLDER = "REPLACE_WITH_WAYGATE_API_KEY";
+
+export interface DataStoreProps {
+  /** Development stacks may be deleted with their data; production ones keep the table and secret. */
+  dev: boolean;
+}
+
+/** The table and the gateway secret, with least-privilege grants for the functions. */
+export class DataStore extends Construct implements TableAccess {
+  readonly table: Table;
+  readonly secret: Secret;
+
+  constructor(scope: Construct, id: string, props: DataStoreProps) {
+    super(scope, id);
+    const { partitionKey, sortKey, ttlAttribute, dueIndex } = TABLE_DEFINITION;
+    const removalPolicy = props.dev ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+
+    this.table = new Table(this, "Table", {
+      partitionKey: { name: partitionKey, type: AttributeType.STRING },
+      sortKey: { name: sortKey, type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: ttlAttribute,
+      encryption: TableEncryption.AWS_MANAGED,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: !props.dev,
+      removalPolicy,
+    });
+    this.table.addGlobalSecondaryIndex({
+      indexName: dueIndex.name,
+      partitionKey: { name: dueIndex.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: dueIndex.sortKey, type: AttributeType.STRING },
+      projectionType: ProjectionType.ALL,
+    });
+
+    this.secret = new Secret(this, "GatewaySecret", {
+      description:
+        'Reference Data Sync: JSON { "gatewayToken": Waygate API key the worker calls the gateway with, "cursorSecret": HMAC key of pagination cursors }',
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ gatewayToken: GATEWAY_TOKEN_PLACEHOLDER }),
+        generateStringKey: "cursorSecret",
+        passwordLength: 64,
+        excludePunctuation: true,
+      },
+      removalPolicy,
+    });
+    Validations.of(this.secret).acknowledge({
+      id: "AwsSolutions-SMG4",
+      reason:
+        "The gateway token is issued by Waygate and rotated there, then written here (README); rotating the cursor key would only invalidate open pagination cursors, so it is rotated by hand with the token rather than by a rotation Lambda",
+    });
+  }
+
+  get tableName(): string {
+    return this.table.tableName;
+  }
+
+  /** GetItem/BatchGetItem/Query on the table and the due index: no write action. */
+  grantReadItems(grantee: IGrantable): Grant {
+    return this.grant(grantee, TABLE_READ_ACTIONS);
+  }
+
+  /** The read actions plus item writes. */
+  grantReadWriteItems(grantee: IGrantable): Grant {
+    return this.grant(grantee, [...TABLE_READ_ACTIONS, ...TABLE_WRITE_ACTIONS]);
+  }
+
+  private grant(grantee: IGrantable, actions: readonly string[]): Grant {
+    return Grant.addToPrincipal({
+      grantee,
+      actions: [...actions],
+      // The table and its one index by name: no `index/*` wildcard.
+      resourceArns: [this.table.tableArn, `${this.table.tableArn}/index/${TABLE_DEFINITION.dueIndex.name}`],
+    });
+  }
+}
