@@ -105,6 +105,32 @@ export async function ensureDemo(options: DemoOptions): Promise<Demo> {
   return demo;
 }
 
+/**
+ * Waits until every demo partition has finished its first sync (or failed it), polling every `intervalMs` for at most
+ * `timeoutMs`; false when some were still running, so the banner can say so instead of printing commands that would
+ * find nothing yet.
+ */
+export async function waitForFirstSync(
+  repos: Repositories,
+  options: { sources?: readonly SampleSource[]; timeoutMs: number; intervalMs?: number; now?: () => number },
+): Promise<boolean> {
+  const now = options.now ?? Date.now;
+  const integrations = [...new Set((options.sources ?? SAMPLE_SOURCES).map((s) => s.integrationId))];
+  const until = now() + options.timeoutMs;
+  for (;;) {
+    const partitions = (
+      await Promise.all(integrations.map((id) => repos.partitions.listByIntegration(DEMO_TENANT_ID, id)))
+    ).flat();
+    const settled = partitions.every(
+      (p) =>
+        p.status === "paused" || (p.lastJobStatus !== undefined && p.status !== "queued" && p.status !== "syncing"),
+    );
+    if (settled) return true;
+    if (now() >= until) return false;
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 250));
+  }
+}
+
 /** The commands printed after start: lookups (one ambiguous), a channel by `#name`, AI context, trigger, status. */
 export function demoCommands(): DemoCommand[] {
   const slack = "/integrations/slack/reference-data";
@@ -143,6 +169,8 @@ export function demoBanner(input: {
   scheduleSeconds: number;
   /** The embedded DynamoDB's port: `npm run api-key` needs it when it is not the default. */
   dynamoPort: number;
+  /** Whether the first sync had finished when the banner was printed. */
+  synced: boolean;
 }): string {
   const { demo, apiUrl } = input;
   const lines = [
@@ -158,7 +186,9 @@ export function demoBanner(input: {
     `  Demo API key    ${demo.apiKey}${demo.created ? "   (new)" : ""}`,
     demo.keyFile ? `                  kept in ${demo.keyFile} - a local development key, never use it elsewhere` : "",
     "",
-    "The first sync runs now; it takes a few seconds. Then try:",
+    input.synced
+      ? "The first sync has finished (`sync/status` below shows how it went). Try:"
+      : "The first sync is still running (see the logs); in a few seconds, try:",
     "",
   ];
   for (const command of demo.commands) {
