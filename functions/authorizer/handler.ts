@@ -10,8 +10,30 @@ import type {
   APIGatewayRequestAuthorizerEvent,
   APIGatewayRequestAuthorizerEventHeaders,
 } from "aws-lambda";
-import { getRuntime } from "../../shared/runtime.js";
+import { loadConfig } from "../../shared/config.js";
+import { createLogger, type Logger } from "../../shared/log.js";
+import { DynamoApiKeyRepository } from "../../shared/storage/api-key-repository.js";
+import { createDocumentClient } from "../../shared/storage/client.js";
 import type { ApiKeyRepository } from "../../shared/storage/ports.js";
+
+// Only DynamoDB, not the whole runtime (SQS, Secrets Manager): the authorizer sits in front of every cold request.
+let deps: { apiKeys: ApiKeyRepository; log: Logger } | undefined;
+function authorizerDeps(): { apiKeys: ApiKeyRepository; log: Logger } {
+  if (!deps) {
+    const config = loadConfig({ ...process.env });
+    const doc = createDocumentClient({ endpoint: config.DYNAMODB_ENDPOINT, region: config.AWS_REGION });
+    deps = {
+      apiKeys: new DynamoApiKeyRepository(doc, config.TABLE_NAME),
+      log: createLogger({ service: "reference-data-sync", component: "authorizer" }, config.LOG_LEVEL),
+    };
+  }
+  return deps;
+}
+
+/** Forgets the authorizer's clients so the next call re-reads process.env (tests, the local stack). */
+export function resetAuthorizer(): void {
+  deps = undefined;
+}
 
 /** What the authorizer puts in `requestContext.authorizer`: context values must be strings. */
 export interface AuthorizerContext {
@@ -36,11 +58,11 @@ export function bearerToken(headers: APIGatewayRequestAuthorizerEventHeaders | n
 
 /**
  * Resolves the caller of a request from its headers; undefined when the key is missing, malformed, unknown or revoked.
- * `apiKeys` defaults to the runtime's repository.
+ * `apiKeys` defaults to a repository over the table of the environment.
  */
 export async function authorize(
   headers: APIGatewayRequestAuthorizerEventHeaders | null | undefined,
-  apiKeys: ApiKeyRepository = getRuntime().repos.apiKeys,
+  apiKeys: ApiKeyRepository = authorizerDeps().apiKeys,
 ): Promise<AuthorizerContext | undefined> {
   const token = bearerToken(headers);
   if (token === undefined) return undefined;
@@ -58,8 +80,8 @@ export function apiWildcardArn(methodArn: string): string {
 
 /** The REQUEST authorizer Lambda. */
 export async function handler(event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
-  const { log, repos } = getRuntime();
-  const caller = await authorize(event.headers, repos.apiKeys);
+  const { log, apiKeys } = authorizerDeps();
+  const caller = await authorize(event.headers, apiKeys);
   if (!caller) {
     // API Gateway turns exactly this message into a 401; the key itself is never logged.
     log.info("authorizer denied", {
