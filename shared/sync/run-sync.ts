@@ -53,6 +53,9 @@ import { holdLease, type Lease, LeaseLostError } from "./lease.js";
 import { decideMode, INCREMENTAL_SKEW_MS, incrementalSince } from "./mode.js";
 import type { SyncQueue } from "./sync-queue.js";
 
+/** A job handed over after a transient failure waits this long (throttling needs a moment to pass). */
+const TRANSIENT_RETRY_DELAY_SECONDS = 10;
+
 export interface SyncEngineOptions {
   /** Lease length; renewed every `heartbeatMs`. */
   leaseMs: number;
@@ -954,7 +957,18 @@ class SyncRun {
     let decision = decideFailure(error, this.failureContext());
     if (decision.action === "transient") {
       this.log.error("transient failure; the message will be redelivered", { jobId: this.jobId, error });
-      await this.releaseForRedelivery();
+      const released = await this.releaseForRedelivery();
+      if (released && this.message.jobId === undefined) {
+        // A redelivered jobless message would find the partition claimed by this very job and skip it: hand the job
+        // over to a copy that names it. If that send fails, SQS redelivers the original and the due index backs it up.
+        const { reconcile: _reconcile, ...rest } = this.message;
+        const sent = await this.deps.queue
+          .send([{ ...rest, jobId: this.jobId }], { delaySeconds: TRANSIENT_RETRY_DELAY_SECONDS })
+          .catch(() => ({ failed: [rest] }));
+        if (sent.failed.length === 0) {
+          return { status: "continued", jobId: this.jobId, page: 0, delaySeconds: TRANSIENT_RETRY_DELAY_SECONDS };
+        }
+      }
       throw error;
     }
     if (decision.action === "continue_later") {
@@ -1012,7 +1026,7 @@ class SyncRun {
   }
 
   /** Hands the lease back (same job, queued) so the redelivered message can take it at once. Best effort. */
-  private async releaseForRedelivery(): Promise<void> {
+  private async releaseForRedelivery(): Promise<boolean> {
     try {
       await this.lease.stop();
       const now = this.now();
@@ -1022,9 +1036,11 @@ class SyncRun {
         now,
         deadline: now + this.options.requeueWindowMs,
       });
+      return true;
     } catch (error) {
       // The lease then simply expires and the due index brings the partition back.
       this.log.warn("could not release the lease after a transient failure", { jobId: this.jobId, error });
+      return false;
     }
   }
 }
