@@ -1,0 +1,91 @@
+/**
+ * What every query route reads first: the connection (a revoked one's data is not served), the partition (its
+ * committed version, sync type and freshness) and the source (lookup fields, fuzzy flag, TTL). The three GetItems of a
+ * one-type read go out together, so a warm lookup costs one round trip to DynamoDB.
+ */
+import type { Clock } from "../../domain/clock.js";
+import type { Partition } from "../../domain/entities.js";
+import { NotFoundError } from "../../domain/errors.js";
+import type { PartitionRef } from "../../domain/ids.js";
+import { lookupFieldsOf, type Source } from "../../domain/source-config.js";
+import type { IndexSettings, LookupIndexCache } from "../../lookup/cache.js";
+import type { Repositories } from "../../storage/ports.js";
+
+/** The dependencies of the query services; integration tests pass dynalite-backed repositories. */
+export interface QueryDeps {
+  repos: Pick<Repositories, "sources" | "connections" | "partitions" | "items" | "objects">;
+  clock: Clock;
+  /** Default: the process-wide cache of shared/lookup/cache.ts. */
+  cache?: LookupIndexCache;
+}
+
+/** DESIGN.md: `defaultTtlSeconds` defaults to a day. */
+const DEFAULT_TTL_SECONDS = 86_400;
+
+/** Throws NOT_FOUND when the connection was revoked: its cached data is no longer served. */
+export function assertServed(
+  connection: { status: string } | undefined,
+  integrationId: string,
+  connectionId: string,
+): void {
+  if (connection?.status === "revoked") {
+    throw new NotFoundError(`Connection '${connectionId}' of integration '${integrationId}' is revoked`, {
+      integrationId,
+      connectionId,
+    });
+  }
+}
+
+/** Reads the connection and throws NOT_FOUND when it is revoked. */
+export async function checkConnection(
+  repos: QueryDeps["repos"],
+  tenantId: string,
+  integrationId: string,
+  connectionId: string,
+): Promise<void> {
+  assertServed(await repos.connections.get(tenantId, integrationId, connectionId), integrationId, connectionId);
+}
+
+/** The partition of `ref` and its source, read together; NOT_FOUND when revoked or when the partition does not exist. */
+export async function readPartition(
+  repos: QueryDeps["repos"],
+  ref: PartitionRef,
+): Promise<{ partition: Partition; source: Source | undefined }> {
+  const [partition, connection, source] = await Promise.all([
+    repos.partitions.get(ref),
+    repos.connections.get(ref.tenantId, ref.integrationId, ref.connectionId),
+    repos.sources.get(ref.tenantId, ref.integrationId, ref.dataType),
+  ]);
+  assertServed(connection, ref.integrationId, ref.connectionId);
+  if (!partition) {
+    throw new NotFoundError(
+      `No reference data '${ref.dataType}' for integration '${ref.integrationId}' (connection '${ref.connectionId}')`,
+      { integrationId: ref.integrationId, dataType: ref.dataType, connectionId: ref.connectionId },
+    );
+  }
+  return { partition, source };
+}
+
+/** Freshness: never synced; stale when past its TTL, or failed or paused; else fresh. */
+export function freshness(partition: Partition, source: Source | undefined, now: number): "fresh" | "stale" | "never" {
+  if (!partition.lastSyncedAt) return "never";
+  if (partition.status === "failed" || partition.status === "paused") return "stale";
+  const ttlSeconds = source?.referenceData.defaultTtlSeconds ?? DEFAULT_TTL_SECONDS;
+  return now > Date.parse(partition.lastSyncedAt) + ttlSeconds * 1000 ? "stale" : "fresh";
+}
+
+/** How the partition's lookup index is built: the source's lookup fields and fuzzy flag, when it still has a source. */
+export function indexSettings(source: Source | undefined): IndexSettings {
+  if (!source) return {};
+  return { fields: lookupFieldsOf(source.referenceData), fuzzy: source.referenceData.fuzzyMatch };
+}
+
+/** The reference of one partition. */
+export function partitionRef(
+  tenantId: string,
+  integrationId: string,
+  connectionId: string,
+  dataType: string,
+): PartitionRef {
+  return { tenantId, integrationId, connectionId, dataType };
+}

@@ -1,0 +1,137 @@
+/**
+ * The query routes' zod schemas: path and query-string parsing (the edge validation) and the wire shapes of their
+ * answers (the OpenAPI document). Wire format: DESIGN.md "REST API".
+ */
+import { z } from "zod";
+import { itemStatusSchema } from "../../domain/entities.js";
+import { connectionIdSchema, DEFAULT_CONNECTION_ID, dataTypeSchema, integrationIdSchema } from "../../domain/ids.js";
+
+/** Query-string booleans: exactly `true` or `false`, so a typo is a 400 rather than a silent `false`. */
+const booleanParam = z.enum(["true", "false"]).transform((value) => value === "true");
+
+const connectionParam = connectionIdSchema
+  .default(DEFAULT_CONNECTION_ID)
+  .describe("Connection whose data is read; `default` (integration-level data) when omitted");
+
+const statusParam = z
+  .enum(["active", "inactive", "deleted", "all"])
+  .default("active")
+  .describe("Item status to list; `all` for every status");
+
+const searchParam = z
+  .string()
+  .max(200)
+  .describe("Every word must start a word of the item's ID, name or lookup fields");
+
+export const integrationPathSchema = z.object({ integrationId: integrationIdSchema });
+export const dataTypePathSchema = z.object({ integrationId: integrationIdSchema, dataType: dataTypeSchema });
+
+export const listQuerySchema = z.object({
+  dataType: dataTypeSchema.optional(),
+  connectionId: connectionParam,
+  status: statusParam,
+  search: searchParam.optional(),
+  q: searchParam.optional().describe("Alias of `search`"),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  cursor: z.string().min(1).max(4096).optional(),
+  summary: booleanParam.default(false).describe("`true`: per-type counts instead of items"),
+});
+export type ListQuery = z.output<typeof listQuerySchema>;
+
+export const byTypeQuerySchema = listQuerySchema.omit({ dataType: true, summary: true });
+export type ByTypeQuery = z.output<typeof byTypeQuerySchema>;
+
+export const lookupQuerySchema = z.object({
+  query: z.string().trim().min(1).max(256).describe("The name, handle, email or ID to resolve"),
+  connectionId: connectionParam,
+  limit: z.coerce.number().int().min(1).max(50).default(5),
+  includeInactive: booleanParam.default(false).describe("Also match inactive and deleted items"),
+});
+export type LookupQuery = z.output<typeof lookupQuerySchema>;
+
+export const contextQuerySchema = z.object({
+  connectionId: connectionParam,
+  dataTypes: z
+    .string()
+    .max(2000)
+    .transform((value) => [
+      ...new Set(
+        value
+          .split(",")
+          .map((part) => part.trim())
+          .filter((part) => part !== ""),
+      ),
+    ])
+    .pipe(z.array(dataTypeSchema).max(50))
+    .optional()
+    .describe("Comma-separated data types; all of the connection's when omitted"),
+  maxTokens: z.coerce.number().int().min(100).max(200_000).default(4000),
+  query: z.string().max(1000).optional().describe("What the agent is about to do: matching items come first"),
+});
+export type ContextQuery = z.output<typeof contextQuerySchema>;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Wire shapes
+
+export const referenceItemWireSchema = z.object({
+  externalId: z.string(),
+  name: z.string(),
+  dataType: z.string(),
+  connectionId: z.string(),
+  status: itemStatusSchema,
+  metadata: z.record(z.string(), z.unknown()),
+  /** The partition's last successful sync (not a per-item time). */
+  lastSyncedAt: z.string().nullable(),
+  updatedAt: z.string().nullable(),
+});
+export type ReferenceItemWire = z.infer<typeof referenceItemWireSchema>;
+
+export const objectWireSchema = z.object({
+  dataType: z.string(),
+  object: z.unknown(),
+  syncedAt: z.string().nullable(),
+});
+export type ObjectWire = z.infer<typeof objectWireSchema>;
+
+export const summaryWireSchema = z.object({
+  dataType: z.string(),
+  connectionId: z.string(),
+  syncType: z.enum(["list", "object"]),
+  /** Active items as of the last successful sync. */
+  count: z.number().int(),
+  lastSyncedAt: z.string().nullable(),
+  freshness: z.enum(["fresh", "stale", "never"]),
+});
+export type SummaryWire = z.infer<typeof summaryWireSchema>;
+
+export const listResultSchema = z.union([z.array(referenceItemWireSchema), z.array(summaryWireSchema)]);
+export const byTypeResultSchema = z.union([z.array(referenceItemWireSchema), objectWireSchema]);
+
+export const lookupMatchWireSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  score: z.number(),
+  matchedField: z.string(),
+  matchType: z.enum(["exact", "prefix", "fuzzy"]),
+  metadata: z.record(z.string(), z.unknown()),
+});
+export const lookupResultSchema = z.object({
+  matches: z.array(lookupMatchWireSchema),
+  ambiguous: z.boolean(),
+  lastSyncedAt: z.string().nullable(),
+  stale: z.boolean(),
+});
+export type LookupResultWire = z.infer<typeof lookupResultSchema>;
+
+export const contextResultSchema = z.object({
+  referenceData: z.record(
+    z.string(),
+    z.array(z.object({ id: z.string(), name: z.string(), metadata: z.record(z.string(), z.unknown()).optional() })),
+  ),
+  objects: z.record(z.string(), z.unknown()),
+  text: z.string(),
+  truncated: z.record(z.string(), z.boolean()),
+  estimatedTokens: z.number().int(),
+});
+
+export const healthResultSchema = z.object({ status: z.literal("ok"), time: z.string() });
