@@ -17,6 +17,7 @@ import type { ReferenceDataStack } from "../../infra/reference-data-stack.js";
 import { errorEnvelopeSchema } from "../../shared/http/envelope.js";
 import { ROUTES } from "../../shared/http/routes.js";
 import { TABLE_DEFINITION } from "../../shared/storage/table.js";
+import { plannerMetricsLine } from "../../shared/sync/plan.js";
 import {
   allowedActions,
   type CfnResourceJson,
@@ -489,6 +490,39 @@ describe("alarms and outputs", () => {
       Statistic: "Maximum",
       Threshold: 3600,
     });
+  });
+
+  it("watches the very metric the planner emits: same namespace and name, no dimensions", () => {
+    const line = plannerMetricsLine(
+      {
+        due: 3,
+        claimed: 3,
+        enqueued: 3,
+        failed: 0,
+        skipped: 0,
+        paused: 0,
+        resumed: 0,
+        takenOver: 0,
+        oldestOverdueSeconds: 42,
+        sendBatchCalls: 1,
+        stoppedEarly: false,
+      },
+      Date.now(),
+    );
+    const emf = JSON.parse(line) as {
+      _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] };
+      [metric: string]: unknown;
+    };
+    const directive = emf._aws.CloudWatchMetrics.find((d) => d.Metrics.some((m) => m.Name === "StalenessSeconds"));
+    expect(directive).toBeDefined();
+    expect(emf.StalenessSeconds).toBe(42);
+    const [, alarm] = resourcesOfType(json, "AWS::CloudWatch::Alarm").find(
+      ([, a]) => a.Properties?.MetricName === "StalenessSeconds",
+    ) ?? [undefined, undefined];
+    expect(alarm?.Properties?.Namespace).toBe(directive?.Namespace);
+    // EMF `Dimensions: [[]]` publishes the metric without dimensions; an alarm with any dimension would see nothing.
+    expect(directive?.Dimensions).toEqual([[]]);
+    expect(alarm?.Properties?.Dimensions).toBeUndefined();
   });
 
   it("outputs the API URL, table name, queue URL, alarm topic and gateway secret", () => {
