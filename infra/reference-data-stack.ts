@@ -48,6 +48,8 @@ export const stackSettingsSchema = z.object({
   /** Subscribed to the alarm topic. */
   alarmEmail: z.email().optional(),
   logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  /** Set the account's API Gateway CloudWatch Logs role; false where the account already has one. */
+  apiGatewayCloudWatchRole: flag.default(true),
   apiRateLimit: integer(1, 10_000, 50),
   apiBurstLimit: integer(1, 5_000, 100),
   /** Alarm when the oldest due partition is overdue by more than this many minutes. */
@@ -122,6 +124,7 @@ export class ReferenceDataStack extends Stack {
       queue: this.pipeline.queue,
       defaults,
       allowedOrigins: settings.allowedOrigins,
+      cloudWatchRole: settings.apiGatewayCloudWatchRole,
       throttlingRateLimit: settings.apiRateLimit,
       throttlingBurstLimit: settings.apiBurstLimit,
     });

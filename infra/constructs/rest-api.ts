@@ -176,6 +176,11 @@ export interface ReferenceDataApiProps {
   defaults: FunctionDefaults;
   /** Origins allowed by CORS (the Waygate UI); `*` for any; empty for none. */
   allowedOrigins: readonly string[];
+  /**
+   * Whether to set the account's API Gateway CloudWatch Logs role (an account-and-region-wide setting that execution
+   * and access logs need). Turn off where the account already has one, so this stack does not replace it.
+   */
+  cloudWatchRole: boolean;
   /** Stage throttling: steady requests per second and burst. */
   throttlingRateLimit: number;
   throttlingBurstLimit: number;
@@ -222,8 +227,7 @@ export class ReferenceDataApi extends Construct {
     this.api = new RestApi(this, "Api", {
       description: "Reference Data Sync REST API",
       endpointTypes: [EndpointType.REGIONAL],
-      // Execution and access logs need the account's API Gateway CloudWatch role.
-      cloudWatchRole: true,
+      cloudWatchRole: props.cloudWatchRole,
       minCompressionSize: Size.kibibytes(1),
       defaultCorsPreflightOptions: corsOptions(props.allowedOrigins),
       deployOptions: {

@@ -3,6 +3,7 @@
  * development stack (`-c dev=true`): deletable data, short log retention, no termination protection.
  */
 import { App } from "aws-cdk-lib";
+import { Match } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type BuiltBundle, bundleDirectories, FUNCTION_NAMES } from "../../infra/constructs/app-function.js";
 import { readStackSettings, stackSettingsSchema } from "../../infra/reference-data-stack.js";
@@ -90,7 +91,13 @@ describe("development stack (-c dev=true)", () => {
 
   beforeAll(async () => {
     synth = await synthesize({
-      context: { dev: "true", scheduleMinutes: "15", workerBatchSize: "10", workerMaxConcurrency: "50" },
+      context: {
+        dev: "true",
+        scheduleMinutes: "15",
+        workerBatchSize: "10",
+        workerMaxConcurrency: "50",
+        apiGatewayCloudWatchRole: "false",
+      },
     });
     resources = synth.json.Resources;
   });
@@ -130,6 +137,13 @@ describe("development stack (-c dev=true)", () => {
     for (const [id, response] of resourcesOfType(synth.json, "AWS::ApiGateway::GatewayResponse")) {
       expect(JSON.stringify(response.Properties?.ResponseParameters ?? {}), id).not.toContain("Allow-Origin");
     }
+  });
+
+  it("leaves the account's API Gateway logging role alone when told to", () => {
+    expect(resourcesOfType(synth.json, "AWS::ApiGateway::Account")).toEqual([]);
+    synth.template.hasResourceProperties("AWS::ApiGateway::Stage", {
+      AccessLogSetting: Match.objectLike({ DestinationArn: Match.anyValue() }),
+    });
   });
 
   it("leaves the gateway URL to a deploy-time parameter when the context has none", () => {

@@ -394,6 +394,10 @@ describe("REST API", () => {
     });
   });
 
+  it("sets the account's API Gateway logging role by default, which access logs need", () => {
+    synth.template.resourceCountIs("AWS::ApiGateway::Account", 1);
+  });
+
   it("answers CORS preflights for the configured origin only", () => {
     const preflights = resourcesOfType(json, "AWS::ApiGateway::Method").filter(
       ([, m]) => m.Properties?.HttpMethod === "OPTIONS",
