@@ -130,7 +130,8 @@ export interface JobCounts {
 
 export type SyncOutcome =
   | { status: "completed"; jobId: string; counts: JobCounts; warnings: string[]; itemWrites: number }
-  | { status: "continued"; jobId: string; page: number; delaySeconds: number }
+  /** Item rows this invocation wrote before handing over. */
+  | { status: "continued"; jobId: string; page: number; delaySeconds: number; itemWrites: number }
   | { status: "failed"; jobId: string; error: JobError; paused?: PauseReason }
   | { status: "skipped"; reason: string; jobId?: string }
   /** A valid message that can never be processed (no such partition): the caller dead-letters it. */
@@ -710,7 +711,13 @@ class SyncRun {
       delaySeconds,
       seen: this.seen.size,
     });
-    return { status: "continued", jobId: this.jobId, page: continuation?.page ?? 0, delaySeconds };
+    return {
+      status: "continued",
+      jobId: this.jobId,
+      page: continuation?.page ?? 0,
+      delaySeconds,
+      itemWrites: this.itemWrites,
+    };
   }
 
   private async finishList(config: ReferenceDataConfig): Promise<SyncOutcome> {
@@ -966,7 +973,13 @@ class SyncRun {
           .send([{ ...rest, jobId: this.jobId }], { delaySeconds: TRANSIENT_RETRY_DELAY_SECONDS })
           .catch(() => ({ failed: [rest] }));
         if (sent.failed.length === 0) {
-          return { status: "continued", jobId: this.jobId, page: 0, delaySeconds: TRANSIENT_RETRY_DELAY_SECONDS };
+          return {
+            status: "continued",
+            jobId: this.jobId,
+            page: 0,
+            delaySeconds: TRANSIENT_RETRY_DELAY_SECONDS,
+            itemWrites: this.itemWrites,
+          };
         }
       }
       throw error;

@@ -174,6 +174,40 @@ describe("list sync", () => {
     expect((await env.items(users)).get("U09MARCJ")?.status).toBe("active");
   });
 
+  it("finishes soft deletes in the next invocation when time runs out half-way through them", async () => {
+    env = await createEnv(servers, { deactivateChunk: 1 });
+    [users] = (await env.seed({
+      integrationId: "slack",
+      dataTypes: ["users"],
+      override: {
+        pagination: {
+          strategy: "cursor",
+          cursorPath: "response_metadata.next_cursor",
+          cursorParam: "cursor",
+          pageSize: 5,
+          limitParam: "limit",
+        },
+      },
+    })) as [PartitionRef];
+    await sync();
+    const gone = ["U03SCONN", "U07LENAM", "U10ZOEWI"];
+    servers.gateway.data.slackUsers = servers.gateway.data.slackUsers.filter((u) => !gone.includes(u.id));
+    env.clock.advance(60_000);
+
+    // Both pages (9 users) fit the budget; the time is up after the first soft delete.
+    await env.request(users);
+    const { results, invocations } = await env.drain({ pageBudget: 2 });
+
+    expect(invocations).toBe(2);
+    const [continued, completed] = outcomes(results);
+    expect(continued).toMatchObject({ status: "continued", page: 1 });
+    expect(completed).toMatchObject({ status: "completed", counts: { itemsFound: 9, itemsDeleted: 3 } });
+    const items = await env.items(users);
+    for (const id of gone) expect(items.get(id)?.status).toBe("inactive");
+    // The second invocation fetched no page again: 3 pages for the first sync, 2 for this one.
+    expect(servers.gateway.calls).toHaveLength(5);
+  });
+
   it("syncs channels across an empty page that still has a next cursor", async () => {
     const [channels] = (await env.seed({ integrationId: "slack", dataTypes: ["channels"] })) as [PartitionRef];
     await env.request(channels);
