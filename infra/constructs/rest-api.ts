@@ -239,16 +239,16 @@ export class ReferenceDataApi extends Construct {
         // Full request/response logging would write API keys and tenant data into the logs.
         dataTraceEnabled: false,
         accessLogDestination: new LogGroupLogDestination(this.accessLogs),
+        // Only values API Gateway produces itself: access logs interpolate without escaping, so a client-chosen
+        // string (a user agent with a quote) could break the JSON line.
         accessLogFormat: AccessLogFormat.custom(
           JSON.stringify({
             requestId: "$context.requestId",
             extendedRequestId: "$context.extendedRequestId",
             time: "$context.requestTime",
             ip: "$context.identity.sourceIp",
-            userAgent: "$context.identity.userAgent",
             method: "$context.httpMethod",
             resource: "$context.resourcePath",
-            path: "$context.path",
             status: "$context.status",
             responseLength: "$context.responseLength",
             latencyMs: "$context.responseLatency",
