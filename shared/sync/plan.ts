@@ -4,6 +4,9 @@
  * the messages in tens. It stops before its deadline and leaves the rest for the next run; it never Scans, so its
  * reads grow with the number of due partitions, not with the number of partitions.
  *
+ * Its reads are the due entries, plus one job read per partition taken over from a dead job; sources are the
+ * worker's business (see `readSources`).
+ *
  * A due `queued` or `syncing` partition is one whose message was lost or whose worker died. If its job has a
  * checkpoint it is resumed (same job, continuation message); otherwise the old job is failed and a new one takes over,
  * marked `reconcile` because the dead job may have written rows it never committed.
@@ -31,6 +34,14 @@ export interface PlannerOptions {
   maxResumeInvocations: number;
   /** Partitions planned at once. */
   concurrency: number;
+  /**
+   * Read each due partition's source (cached per run): pause partitions whose source is gone, and decide the job's
+   * mode and action up front. Off by default: it adds one read per distinct source to every run, which can exceed the
+   * due entries themselves, and the worker makes the same checks with fresher data when the sync starts (it pauses a
+   * deleted-source or revoked-connection partition and fixes the job's mode and action). Without it a pending job
+   * shows mode "full" until its worker starts.
+   */
+  readSources: boolean;
 }
 
 export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = {
@@ -38,6 +49,7 @@ export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = {
   pageLimit: 100,
   maxResumeInvocations: 50,
   concurrency: 8,
+  readSources: false,
 };
 
 export interface PlannerDeps {
@@ -144,14 +156,15 @@ export async function runPlanner(deps: PlannerDeps, input: PlanInput): Promise<P
     const { ref } = entry;
     const now = clock.now();
     const requeueDeadline = now + options.requeueWindowMs;
-    const source = await sourceOf(ref);
+    // `null`: not looked up (the worker checks the source and decides the mode when it starts).
+    const source = options.readSources ? await sourceOf(ref) : null;
     const inFlight = entry.status === "queued" || entry.status === "syncing";
     const oldJob =
       inFlight && entry.currentJobId
         ? await repos.jobs.get(ref.tenantId, ref.integrationId, entry.currentJobId)
         : undefined;
 
-    if (!source?.referenceData.syncable) {
+    if (source !== null && !source?.referenceData.syncable) {
       await repos.partitions.pause(ref, "source_deleted", now);
       if (oldJob) await failOldJob(oldJob, "SOURCE_NOT_FOUND", "the source was deleted");
       summary.paused++;
@@ -199,8 +212,8 @@ export async function runPlanner(deps: PlannerDeps, input: PlanInput): Promise<P
         ref,
         jobId,
         trigger: "schedule",
-        mode: decideMode(source.referenceData, partition, undefined, now),
-        actionSlug: source.actionSlug,
+        mode: source ? decideMode(source.referenceData, partition, undefined, now) : "full",
+        ...(source ? { actionSlug: source.actionSlug } : {}),
         now,
       });
     } catch (error) {

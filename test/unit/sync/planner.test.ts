@@ -182,7 +182,7 @@ describe("runPlanner", () => {
     expect(summary).toMatchObject({ claimed: 0, enqueued: 0, stoppedEarly: true });
   });
 
-  it("pauses a partition whose source was deleted instead of enqueuing it", async () => {
+  it("pauses a partition whose source was deleted instead of enqueuing it, when it reads sources", async () => {
     const [kept, orphan] = [refs(1)[0] as PartitionRef, { ...(refs(1)[0] as PartitionRef), dataType: "gone" }];
     const { repos, paused } = fakeRepos(
       [
@@ -193,12 +193,24 @@ describe("runPlanner", () => {
     );
     const queue = fakeQueue();
     const summary = await runPlanner(
-      { repos, queue, clock: { now: () => NOW }, log },
+      { repos, queue, clock: { now: () => NOW }, log, options: { readSources: true } },
       { now: NOW, deadline: NOW + 60_000 },
     );
     expect(summary).toMatchObject({ due: 2, claimed: 1, enqueued: 1, paused: 1 });
     expect(paused).toEqual(["t1/slack/c0/gone"]);
     expect(queue.sent.map((m) => m.dataType)).toEqual(["users"]);
+  });
+
+  it("leaves sources to the worker by default: one read per due entry, provisional full mode", async () => {
+    const gone = { ...(refs(1)[0] as PartitionRef), dataType: "gone" };
+    const { repos, jobs, paused } = fakeRepos([{ ref: gone, dueAt: NOW - 1000 }], []);
+    const summary = await runPlanner(
+      { repos, queue: fakeQueue(), clock: { now: () => NOW }, log },
+      { now: NOW, deadline: NOW + 60_000 },
+    );
+    expect(summary).toMatchObject({ claimed: 1, enqueued: 1, paused: 0 });
+    expect(paused).toEqual([]);
+    expect([...jobs.values()][0]).toMatchObject({ mode: "full", status: "pending" });
   });
 
   it("counts messages the queue refused as failed", async () => {
