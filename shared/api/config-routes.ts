@@ -23,13 +23,14 @@ import {
   sourceWireSchema,
 } from "./config-service.js";
 import { buildOpenApiDocument, type OpenApiDocument } from "./openapi.js";
+import { queryRoutes } from "./query/routes.js";
 import { syncRoutes } from "./sync-routes.js";
 import { integrationPathSchema } from "./sync-service.js";
 
 let document: OpenApiDocument | undefined;
 /** Built once per warm Lambda: it depends only on the route table and the schemas. */
 const openApiDocument = () => {
-  document ??= buildOpenApiDocument({ ...syncRoutes, ...configRoutes });
+  document ??= buildOpenApiDocument({ ...queryRoutes, ...syncRoutes, ...configRoutes });
   return document;
 };
 

@@ -474,6 +474,10 @@ describe("GET /api/v1/openapi.json", () => {
     expect(body).toContain("extractionPath");
     expect(body).toContain("fuzzyMatch");
     expect(Object.keys(put?.responses ?? {})).toEqual(expect.arrayContaining(["201", "400", "401", "403", "413"]));
+    const lookup = doc.paths["/api/v1/integrations/{integrationId}/reference-data/{dataType}/lookup"]?.get;
+    expect(lookup?.parameters.map((p) => `${p.in}:${p.name}`)).toEqual(
+      expect.arrayContaining(["path:dataType", "query:query", "query:connectionId", "query:limit"]),
+    );
     const trigger = doc.paths["/api/v1/integrations/{integrationId}/reference-data/sync"]?.post;
     expect(Object.keys(trigger?.responses ?? {})).toContain("202");
   });

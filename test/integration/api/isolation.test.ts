@@ -107,7 +107,7 @@ async function runMatrix(): Promise<{ route: string; status: number; body: strin
 }
 
 describe("tenant isolation", () => {
-  it("covers every authenticated route of the sync and config functions (and query once it exists)", () => {
+  it("covers every authenticated route of the query, sync and config functions", () => {
     const covered = ROUTES.filter((r) => r.auth !== "public" && handlers[r.function] !== undefined).map(
       (r) => r.operationId,
     );
@@ -122,6 +122,10 @@ describe("tenant isolation", () => {
         "listConnections",
         "enrollConnection",
         "revokeConnection",
+        "listReferenceData",
+        "getReferenceDataByType",
+        "lookup",
+        "getContext",
       ]),
     );
   });
@@ -177,6 +181,39 @@ describe("tenant isolation", () => {
     expect(messages.every((m) => m.tenantId === B)).toBe(true);
   });
 
+  it("rejects A's cursors presented by B with 400, on the query and the status routes", async () => {
+    const pages = [
+      {
+        fn: "api-query",
+        template: "/api/v1/integrations/{integrationId}/reference-data",
+        query: { connectionId: "default" },
+      },
+      { fn: "api-sync", template: "/api/v1/integrations/{integrationId}/reference-data/sync/status", query: {} },
+    ] as const;
+    for (const page of pages) {
+      const handler = handlers[page.fn] as Handler;
+      const path = concretePath(page.template, params);
+      const own = await stack.call(handler, {
+        method: "GET",
+        path,
+        query: { ...page.query, limit: "1" },
+        caller: caller(A),
+      });
+      const cursor = own.body.pagination?.cursor;
+      expect(cursor, page.template).toEqual(expect.any(String));
+
+      const res = await stack.call(handler, {
+        method: "GET",
+        path,
+        query: { ...page.query, limit: "1", cursor: cursor ?? "" },
+        caller: caller(B),
+      });
+
+      expect(res.status, page.template).toBe(400);
+      expect(res.body.error?.code).toBe("INVALID_REQUEST");
+    }
+  });
+
   it("A's own key still reads A's data afterwards (the matrix is not vacuous)", async () => {
     const handler = handlers["api-sync"] as Handler;
 
@@ -188,5 +225,14 @@ describe("tenant isolation", () => {
 
     expect(res.status).toBe(200);
     expect(JSON.stringify(res.body)).toContain("01JOBTENANTA");
+
+    const lookup = await stack.call(handlers["api-query"] as Handler, {
+      method: "GET",
+      path: concretePath("/api/v1/integrations/{integrationId}/reference-data/{dataType}/lookup", params),
+      query: { query: "alice", connectionId: "default" },
+      caller: caller(A),
+    });
+    expect(lookup.status).toBe(200);
+    expect(JSON.stringify(lookup.body)).toContain("U-ALICE-1");
   });
 });
