@@ -8,7 +8,7 @@ import { parseOrThrow } from "../domain/validate.js";
 import { batchWriteAll, type RetryOptions, type WriteRequest } from "./batch-write.js";
 import { isConditionFailed } from "./ddb.js";
 import { dataPk, keys } from "./keys.js";
-import type { ItemListFilter, ItemRepository, Manifest, Page } from "./ports.js";
+import type { ItemListFilter, ItemRepository, ItemSummary, Manifest, Page } from "./ports.js";
 import { checkLimit, checkStartKey, mapConcurrent, parseRow, type Row, UpdateBuilder } from "./rows.js";
 
 /** DynamoDB's item size limit. The JSON length of a row slightly overestimates its stored size, erring safe. */
@@ -138,6 +138,34 @@ export class DynamoItemRepository implements ItemRepository {
     return items;
   }
 
+  /**
+   * The fields a lookup index needs, through a projection and without a full schema parse: the cold path of the
+   * first lookup after a sync reads every item of the partition.
+   */
+  async listSummaries(ref: PartitionRef): Promise<ItemSummary[]> {
+    const items: ItemSummary[] = [];
+    await this.queryAll(
+      ref,
+      "externalId, #name, lookup, metadata, #status, updatedAt",
+      (row) => {
+        const status = itemStatusSchema.safeParse(row.status);
+        if (typeof row.externalId !== "string" || typeof row.name !== "string" || !status.success) {
+          throw new InternalError(`Stored item row ${String(row.externalId)} has no name or status`);
+        }
+        items.push({
+          externalId: row.externalId,
+          name: row.name,
+          lookup: isRecord(row.lookup) ? (row.lookup as Record<string, string>) : {},
+          metadata: isRecord(row.metadata) ? row.metadata : {},
+          status: status.data,
+          updatedAt: typeof row.updatedAt === "string" ? row.updatedAt : "",
+        });
+      },
+      { "#name": "name" },
+    );
+    return items;
+  }
+
   /** Hash and status only, through a projection: a fraction of the network cost of listAll. */
   async loadHashes(ref: PartitionRef): Promise<Manifest> {
     const manifest: Manifest = new Map();
@@ -151,7 +179,12 @@ export class DynamoItemRepository implements ItemRepository {
     return manifest;
   }
 
-  private async queryAll(ref: PartitionRef, projection: string | undefined, visit: (row: Row) => void): Promise<void> {
+  private async queryAll(
+    ref: PartitionRef,
+    projection: string | undefined,
+    visit: (row: Row) => void,
+    extraNames: Record<string, string> = {},
+  ): Promise<void> {
     const pk = dataPk(ref);
     let startKey: Record<string, unknown> | undefined;
     do {
@@ -161,7 +194,7 @@ export class DynamoItemRepository implements ItemRepository {
           KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
           ExpressionAttributeValues: { ":pk": pk, ":prefix": keys.itemPrefix },
           ...(projection
-            ? { ProjectionExpression: projection, ExpressionAttributeNames: { "#status": "status" } }
+            ? { ProjectionExpression: projection, ExpressionAttributeNames: { "#status": "status", ...extraNames } }
             : {}),
           ExclusiveStartKey: startKey,
         }),
@@ -170,4 +203,8 @@ export class DynamoItemRepository implements ItemRepository {
       startKey = page.LastEvaluatedKey;
     } while (startKey);
   }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -164,6 +164,9 @@ export interface ItemListFilter {
   startKey?: PageKey;
 }
 
+/** What lookup indexes and index-backed listings need of an item. */
+export type ItemSummary = Pick<Item, "externalId" | "name" | "lookup" | "metadata" | "status" | "updatedAt">;
+
 export interface ItemRepository {
   /**
    * Writes items with BatchWriteItem, 25 per request, retrying unprocessed items with exponential backoff.
@@ -181,6 +184,8 @@ export interface ItemRepository {
   list(ref: PartitionRef, filter: ItemListFilter): Promise<Page<Item>>;
   /** Every item of a partition (all pages). */
   listAll(ref: PartitionRef): Promise<Item[]>;
+  /** Every item of a partition with only the fields of ItemSummary, read with a projection (lookup index builds). */
+  listSummaries(ref: PartitionRef): Promise<ItemSummary[]>;
   /** Hash and status of every item, read with a projection: the fallback when a partition has no manifest. */
   loadHashes(ref: PartitionRef): Promise<Manifest>;
 }
