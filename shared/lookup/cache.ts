@@ -113,19 +113,20 @@ export interface IndexSettings {
 }
 
 /**
- * The lookup index of a partition at its committed `version`: from the cache, or read with `items.listAll` and built.
+ * The lookup index of a partition at its committed `version`: from the cache, or read (`items.listSummaries`, a
+ * projection) and built.
  * The index keeps every status (lookup filters per request); the fuzzy flag is the source's default and can be
  * overridden per query, so a source edit that only toggles it needs no rebuild.
  */
 export function partitionIndex(
-  deps: { items: Pick<ItemRepository, "listAll">; cache?: LookupIndexCache },
+  deps: { items: Pick<ItemRepository, "listSummaries">; cache?: LookupIndexCache },
   ref: PartitionRef,
   version: number,
   settings: IndexSettings = {},
 ): Promise<LookupIndex> {
   const cache = deps.cache ?? indexCache;
   return cache.get(ref, version, async () => {
-    const items = await deps.items.listAll(ref);
+    const items = await deps.items.listSummaries(ref);
     const options: { fields?: readonly string[]; fuzzy?: boolean } = {};
     if (settings.fields) options.fields = settings.fields;
     if (settings.fuzzy !== undefined) options.fuzzy = settings.fuzzy;

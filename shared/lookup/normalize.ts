@@ -24,6 +24,10 @@ const UNDECOMPOSED_MAP: Readonly<Record<string, string>> = {
 };
 /** Most stored values are already plain ASCII words; they skip the Unicode work. */
 const ALREADY_NORMAL = /^[a-z0-9]+(?: [a-z0-9]+)*$/;
+/** ASCII needs no decomposition: lower-casing and the separator rule give the same result, several times faster. */
+const ASCII = /^[\x00-\x7f]*$/;
+const ASCII_APOSTROPHES = /['`]/g;
+const ASCII_SEPARATORS = /[^a-z0-9]+/g;
 
 /**
  * Folds `value` for matching: lower case, no diacritics, punctuation and runs of whitespace as single spaces,
@@ -31,6 +35,9 @@ const ALREADY_NORMAL = /^[a-z0-9]+(?: [a-z0-9]+)*$/;
  */
 export function normalize(value: string): string {
   if (ALREADY_NORMAL.test(value)) return value;
+  if (ASCII.test(value)) {
+    return value.toLowerCase().replace(ASCII_APOSTROPHES, "").replace(ASCII_SEPARATORS, " ").trim();
+  }
   // Lower-case before decomposing: `İ`.toLowerCase() is `i` + a combining dot, which the mark strip then removes.
   return value
     .toLowerCase()

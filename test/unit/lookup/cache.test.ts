@@ -26,12 +26,12 @@ function items(n: number, prefix = "Item"): Item[] {
   }));
 }
 
-/** An item repository that counts listAll calls and serves whatever `data` holds now. */
+/** An item repository that counts listSummaries calls and serves whatever `data` holds now. */
 function fakeItems(data: Map<string, Item[]>) {
   const calls: string[] = [];
   return {
     calls,
-    async listAll(r: PartitionRef) {
+    async listSummaries(r: PartitionRef) {
       calls.push(r.dataType);
       return data.get(r.dataType) ?? [];
     },
@@ -121,7 +121,7 @@ describe("LookupIndexCache", () => {
     const cache = new LookupIndexCache();
     let fail = true;
     const repo = {
-      async listAll() {
+      async listSummaries() {
         if (fail) throw new Error("throttled");
         return items(1);
       },

@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { normalize, tokenize } from "../../../shared/lookup/normalize.js";
 
@@ -45,5 +46,17 @@ describe("tokenize", () => {
 
   it("has no tokens for a value without letters or digits", () => {
     expect(tokenize("#@!")).toEqual([]);
+  });
+});
+
+describe("normalize: the ASCII fast path", () => {
+  it("folds ASCII exactly as the Unicode path does", () => {
+    // A trailing combining mark forces the Unicode path and is itself removed, so both must agree.
+    fc.assert(
+      fc.property(fc.string({ unit: fc.integer({ min: 0, max: 127 }).map((c) => String.fromCharCode(c)) }), (s) => {
+        expect(normalize(s)).toBe(normalize(`${s}\u0301`));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
