@@ -6,10 +6,16 @@
 import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { build } from "esbuild";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleOptions, functionsDir, rootDir } from "../../esbuild.config.mjs";
 import { type BuiltBundle, FUNCTION_NAMES, type FunctionName } from "../../infra/constructs/app-function.js";
-import { allowedActions, logicalId, type Synthesized, synthesize } from "./support/synth.js";
+import {
+  allowedActions,
+  logicalId,
+  removeTemporaryDirectories,
+  type Synthesized,
+  synthesize,
+} from "./support/synth.js";
 
 const BUDGET_BYTES = 1_048_576;
 
@@ -121,6 +127,7 @@ beforeAll(async () => {
   synth = await synthesize();
   bundles = synth.bundles;
 });
+afterAll(removeTemporaryDirectories);
 
 describe("function bundles", () => {
   it("builds one bundle per function of the route table", () => {

@@ -12,7 +12,7 @@ import { Queue } from "aws-cdk-lib/aws-sqs";
 import { AwsSolutionsChecks } from "cdk-nag";
 import type { IConstruct } from "constructs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Synthesized, synthesize } from "./support/synth.js";
+import { removeTemporaryDirectories, type Synthesized, synthesize } from "./support/synth.js";
 
 /** The part of `@aws/cloudformation-validate` (a dependency of aws-cdk-lib, not of ours) this test uses. */
 interface Diagnostic {
@@ -66,6 +66,7 @@ beforeAll(async () => {
     },
   });
 });
+afterAll(removeTemporaryDirectories);
 
 describe("cdk-nag AwsSolutions", () => {
   it("reports no unacknowledged finding of any severity for the stack", () => {

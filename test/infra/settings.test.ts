@@ -4,13 +4,14 @@
  */
 import { App } from "aws-cdk-lib";
 import { Match } from "aws-cdk-lib/assertions";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BuiltBundle, bundleDirectories, FUNCTION_NAMES } from "../../infra/constructs/app-function.js";
 import { readStackSettings, stackSettingsSchema } from "../../infra/reference-data-stack.js";
 import {
   type CfnResourceJson,
   cdkJsonContext,
   logicalId,
+  removeTemporaryDirectories,
   resourcesOfType,
   type Synthesized,
   synthesize,
@@ -101,6 +102,7 @@ describe("development stack (-c dev=true)", () => {
     });
     resources = synth.json.Resources;
   });
+  afterAll(removeTemporaryDirectories);
 
   it("lets the table, the secret, the DLQ and the logs go with the stack", () => {
     const { stack } = synth;

@@ -5,7 +5,7 @@
  * runtime, and API Gateway's own errors in the service's envelope.
  */
 import { Match } from "aws-cdk-lib/assertions";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FUNCTION_NAMES, type FunctionName } from "../../infra/constructs/app-function.js";
 import {
   GATEWAY_TOKEN_PLACEHOLDER,
@@ -23,6 +23,7 @@ import {
   type CfnResourceJson,
   type CfnTemplate,
   logicalId,
+  removeTemporaryDirectories,
   resourcesOfType,
   roleStatements,
   type Synthesized,
@@ -39,6 +40,7 @@ beforeAll(async () => {
   json = synth.json;
   stack = synth.stack;
 });
+afterAll(removeTemporaryDirectories);
 
 function resource(id: string): CfnResourceJson {
   const found = json.Resources[id];

@@ -3,7 +3,7 @@
  * of cdk.json, cdk-nag's AwsSolutions checks — into temporary directories, so parallel test files never share a
  * bundle or a cloud assembly. Synthesis with bundling is slow on 2 cores: call it once per test file.
  */
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { App, Stack, Validations } from "aws-cdk-lib";
@@ -38,6 +38,19 @@ export interface CfnResourceJson {
   DependsOn?: string[];
 }
 
+const temporaryDirectories: string[] = [];
+
+function temporaryDirectory(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  temporaryDirectories.push(dir);
+  return dir;
+}
+
+/** Deletes the bundles and cloud assemblies this test file made; call it in afterAll. */
+export function removeTemporaryDirectories(): void {
+  for (const dir of temporaryDirectories.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
 /** The context cdk.json gives `npx cdk synth`. */
 export function cdkJsonContext(): Record<string, unknown> {
   const cdkJson = JSON.parse(readFileSync(join(rootDir, "cdk.json"), "utf8")) as { context?: Record<string, unknown> };
@@ -46,7 +59,7 @@ export function cdkJsonContext(): Record<string, unknown> {
 
 /** Bundles every function into a fresh temporary directory with the project's esbuild options. */
 export async function buildBundles(): Promise<BuiltBundle[]> {
-  return buildAll({ quiet: true, outDir: mkdtempSync(join(tmpdir(), "rds-infra-bundles-")) });
+  return buildAll({ quiet: true, outDir: temporaryDirectory("rds-infra-bundles-") });
 }
 
 /**
@@ -57,7 +70,7 @@ export async function synthesize(
   options: { context?: Record<string, unknown>; nag?: boolean; bundles?: BuiltBundle[] } = {},
 ): Promise<Synthesized> {
   const bundles = options.bundles ?? (await buildBundles());
-  const assemblyDir = mkdtempSync(join(tmpdir(), "rds-infra-cdk-out-"));
+  const assemblyDir = temporaryDirectory("rds-infra-cdk-out-");
   const app = new App({
     outdir: assemblyDir,
     context: { ...cdkJsonContext(), ...options.context },
