@@ -100,7 +100,7 @@ export async function runApiKeyCommand(apiKeys: ApiKeyRepository, argv: string[]
     }
   } catch (error) {
     io.err(`error: ${isAppError(error) || error instanceof Error ? error.message : String(error)}`);
-    if ((error as { code?: unknown }).code === "ECONNREFUSED") {
+    if (error instanceof Error && (error as { code?: unknown }).code === "ECONNREFUSED") {
       io.err("Is the local stack running (npm start)? Set DYNAMODB_ENDPOINT, or pass --aws for the AWS table.");
     }
     return isAppError(error) && error.status < 500 ? 1 : 2;
