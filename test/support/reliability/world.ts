@@ -100,6 +100,8 @@ export interface DrainOptions {
    * due index can bring the partition back).
    */
   afterCrash?: "redeliver" | "lose";
+  /** Runs after a crash, once the dead lease has expired and before the batch is redelivered (e.g. a planner run). */
+  onCrash?: () => Promise<void>;
   /** Guard against a pipeline that never settles. */
   maxBatches?: number;
 }
@@ -324,9 +326,11 @@ export async function freshWorld(servers: ReliabilityServers, options: WorldOpti
           report.crashes++;
           if (drainOptions.afterCrash === "lose") {
             for (const message of messages) await remove(message);
+            await drainOptions.onCrash?.();
           } else {
             // SQS hands the batch out again only after the visibility timeout, which is longer than the lease.
             clock.advance(leaseMs + 1_000);
+            await drainOptions.onCrash?.();
             for (const message of messages) await release(message);
           }
         }

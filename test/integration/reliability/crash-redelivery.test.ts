@@ -1,0 +1,235 @@
+/**
+ * Crash and redelivery, property-based (issue 7). The sync engine's own tests (test/integration/sync/recovery.test.ts)
+ * cover one crash at one page; this goes wider: random upstream data before and after, one to three crashes at random
+ * pages of one sync (killed after a page by a hook, or killed right after a gateway call returned), with and without
+ * checkpoints in between (each page costs clock time, so long syncs continue in new invocations), and three ways back:
+ * SQS redelivers the message, the message is lost and the planner takes over when the lease expires, or both race.
+ * Whatever happened, the pipeline converges on the state of one clean run in another table: same items, same
+ * committed manifest (what the next sync diffs against) and version, same job counts and warnings, and every other job
+ * settled as failed.
+ */
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SAMPLE_SOURCES, type SlackUser } from "../../../infra/local/sample-gateway/index.js";
+import type { Job } from "../../../shared/domain/entities.js";
+import type { PartitionRef } from "../../../shared/domain/ids.js";
+import type { SourceInput } from "../../../shared/domain/source-config.js";
+import type { GatewayClient } from "../../../shared/gateway/client.js";
+import { SimulatedCrash, type SyncHooks } from "../../../shared/sync/run-sync.js";
+import {
+  type DrainOptions,
+  freshWorld,
+  itemState,
+  manifestState,
+  type ReliabilityServers,
+  startReliabilityServers,
+  type World,
+} from "../../support/reliability/world.js";
+
+const TENANT = "t-crash";
+const PAGE_SIZE = 8;
+const slackUsers = SAMPLE_SOURCES.find((s) => s.integrationId === "slack" && s.dataType === "users");
+if (!slackUsers) throw new Error("the sample gateway has no Slack users source");
+const SOURCE = {
+  integrationSlug: slackUsers.integrationSlug,
+  actionSlug: slackUsers.actionSlug,
+  referenceData: {
+    ...slackUsers.referenceData,
+    pagination: { ...slackUsers.referenceData.pagination, pageSize: PAGE_SIZE },
+  },
+} as SourceInput;
+
+const NAMES = ["Ada Lovelace", "Alan Turing", "Grace Hopper", "Sarah Chen", "Sarah Connor", "Zoë Wu", "José Álvarez"];
+
+const userArb = fc.record({
+  n: fc.integer({ min: 1, max: 80 }),
+  name: fc.constantFrom(...NAMES),
+  title: fc.constantFrom("Engineer", "Ops", "Sales"),
+  deleted: fc.oneof({ weight: 6, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+});
+type UserSpec = typeof userArb extends fc.Arbitrary<infer T> ? T : never;
+
+function slackUser(spec: UserSpec): SlackUser {
+  const id = `U${String(spec.n).padStart(8, "0")}`;
+  const handle = `${spec.name.split(" ")[0]?.toLowerCase()}${spec.n}`;
+  return {
+    id,
+    team_id: "T0SAMPLE01",
+    name: handle,
+    deleted: spec.deleted,
+    is_bot: false,
+    is_admin: false,
+    updated: 1_735_689_600,
+    profile: { real_name: spec.name, display_name: handle, email: `${handle}@crash.example`, title: spec.title },
+  };
+}
+
+type Path = "redeliver" | "lose" | "both";
+
+interface Scenario {
+  before: UserSpec[];
+  after: UserSpec[];
+  kill: "afterPage" | "gatewayCall";
+  /** Pages (afterPage) or 1-based gateway call numbers of the second sync at which the worker dies, in order. */
+  crashes: number[];
+  path: Path;
+  /** Clock time each page costs: with 10 s, an invocation checkpoints and continues every few pages. */
+  pageMs: 0 | 10_000;
+}
+
+let servers: ReliabilityServers;
+beforeAll(async () => {
+  servers = await startReliabilityServers();
+});
+afterAll(async () => {
+  await servers.stop();
+});
+
+interface Outcome {
+  items: ReturnType<typeof itemState>;
+  manifest: Record<string, string>;
+  version: number;
+  itemCount: number;
+  counts: Pick<Job, "itemsFound" | "itemsCreated" | "itemsUpdated" | "itemsDeleted" | "itemsFailed" | "itemsDuplicate">;
+  warnings: number;
+}
+
+async function outcome(world: World, ref: PartitionRef): Promise<Outcome> {
+  const partition = await world.partition(ref);
+  expect(partition.status).toBe("idle");
+  const job = await world.repos.jobs.get(ref.tenantId, ref.integrationId, partition.lastJobId ?? "");
+  expect(job?.status).toBe("completed");
+  return {
+    items: itemState(await world.items(ref)),
+    manifest: manifestState(await world.manifest(ref)),
+    version: partition.version,
+    itemCount: partition.itemCount,
+    counts: {
+      itemsFound: job?.itemsFound ?? -1,
+      itemsCreated: job?.itemsCreated ?? -1,
+      itemsUpdated: job?.itemsUpdated ?? -1,
+      itemsDeleted: job?.itemsDeleted ?? -1,
+      itemsFailed: job?.itemsFailed ?? -1,
+      itemsDuplicate: job?.itemsDuplicate ?? -1,
+    },
+    warnings: job?.warnings.length ?? -1,
+  };
+}
+
+/** Plans and drains until the partition is idle again, bringing it back through the due index when it is stuck. */
+async function syncToRest(world: World, ref: PartitionRef, options: DrainOptions = {}): Promise<void> {
+  const partition = await world.partition(ref);
+  world.clock.advanceTo(Date.parse(partition.nextSyncAt) + 1_000);
+  for (let attempt = 0; attempt < 12; attempt++) {
+    await world.plan();
+    await world.drain(options);
+    const now = await world.partition(ref);
+    if (now.status === "idle") return;
+    // A lost message or a dead worker: the partition comes due again at its requeue deadline or lease expiry.
+    world.clock.advanceTo(Date.parse(now.deadlineAt ?? now.nextSyncAt) + 1_000);
+  }
+  throw new Error(`partition did not come to rest: ${JSON.stringify(await world.partition(ref))}`);
+}
+
+/** A worker that dies at the scripted points, keeping what the dead invocation wrote. */
+function killer(
+  world: World,
+  scenario: Scenario,
+): { hooks: SyncHooks; gateway: GatewayClient | undefined; killed: () => number } {
+  const pending = [...scenario.crashes];
+  let calls = 0;
+  const killed = () => scenario.crashes.length - pending.length;
+  const hooks: SyncHooks = {
+    afterPage: ({ page }) => {
+      world.clock.advance(scenario.pageMs);
+      if (scenario.kill === "afterPage" && pending[0] === page) {
+        pending.shift();
+        throw new SimulatedCrash(`killed after page ${page}`);
+      }
+    },
+  };
+  const gateway: GatewayClient | undefined =
+    scenario.kill === "gatewayCall"
+      ? {
+          async invoke(request) {
+            const response = await world.gatewayClient.invoke(request);
+            calls++;
+            if (pending[0] === calls) {
+              pending.shift();
+              throw new SimulatedCrash(`killed after gateway call ${calls}`);
+            }
+            return response;
+          },
+        }
+      : undefined;
+  return { hooks, gateway, killed };
+}
+
+/** An initial clean sync, then the sync under test (killed or not); returns its outcome. */
+async function run(scenario: Scenario, crash: boolean): Promise<{ second: Outcome; jobs: Job[]; kills: number }> {
+  const world = await freshWorld(servers, { engine: { writeBufferItems: 25 } });
+  const [ref] = await world.seed({ tenantId: TENANT, integrationId: "slack", sources: [SOURCE] });
+  if (!ref) throw new Error("no partition");
+  world.gateway.data.slackUsers = scenario.before.map(slackUser);
+  await syncToRest(world, ref);
+
+  world.gateway.data.slackUsers = scenario.after.map(slackUser);
+  const pacing: SyncHooks = { afterPage: () => world.clock.advance(scenario.pageMs) };
+  let kills = 0;
+  if (crash) {
+    const { hooks, gateway, killed } = killer(world, scenario);
+    const options: DrainOptions = {
+      hooks,
+      ...(gateway ? { gateway } : {}),
+      afterCrash: scenario.path === "lose" ? "lose" : "redeliver",
+      ...(scenario.path === "both"
+        ? {
+            onCrash: async () => {
+              await world.plan();
+            },
+          }
+        : {}),
+    };
+    await syncToRest(world, ref, options);
+    kills = killed();
+  } else {
+    await syncToRest(world, ref, { hooks: pacing });
+  }
+  const second = await outcome(world, ref);
+  const jobs = await world.jobs(TENANT, "slack");
+  return { second, jobs, kills };
+}
+
+describe("a worker killed mid-sync", () => {
+  it("converges on the state and counts of one clean run, whatever the data, crash points and way back", async () => {
+    const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
+      before: fc.array(userArb, { maxLength: 32, size: "large" }),
+      // Two to six pages, so most crash points fall inside the sync.
+      after: fc.array(userArb, { minLength: 12, maxLength: 40, size: "large" }),
+      kill: fc.constantFrom("afterPage" as const, "gatewayCall" as const),
+      crashes: fc.array(fc.integer({ min: 0, max: 6 }), { minLength: 1, maxLength: 3 }),
+      path: fc.constantFrom<Path>("redeliver", "lose", "both"),
+      pageMs: fc.constantFrom<0 | 10_000>(0, 10_000),
+    });
+    let crashed = 0;
+    await fc.assert(
+      fc.asyncProperty(scenarioArb, async (raw) => {
+        // Gateway calls are numbered from 1 and only a growing sequence can all be reached.
+        const crashes =
+          raw.kill === "gatewayCall" ? [...new Set(raw.crashes.map((c) => c + 1))].sort((a, b) => a - b) : raw.crashes;
+        const scenario = { ...raw, crashes };
+        const clean = await run(scenario, false);
+        const killed = await run(scenario, true);
+
+        expect(killed.second).toEqual(clean.second);
+        // Every job the crashes left behind was settled: none pending or syncing forever.
+        for (const job of killed.jobs) expect(["completed", "failed"]).toContain(job.status);
+        expect(killed.jobs.filter((job) => job.status === "completed")).toHaveLength(2);
+        crashed += killed.kills;
+      }),
+      { numRuns: 10, seed: 7_007, endOnFailure: true },
+    );
+    // Not vacuous: workers really were killed.
+    expect(crashed).toBeGreaterThan(0);
+  });
+});
