@@ -200,7 +200,9 @@ export function buildApiEvent(input: ApiEventInput): APIGatewayProxyEvent {
     requestContext: {
       accountId: LOCAL_ACCOUNT_ID,
       apiId: "local",
-      authorizer: input.authorizer ? { ...input.authorizer, principalId: input.authorizer.tenantId } : null,
+      authorizer: input.authorizer
+        ? { ...input.authorizer, principalId: `${input.authorizer.tenantId}/${input.authorizer.keyId}` }
+        : null,
       protocol: "HTTP/1.1",
       httpMethod: input.method,
       identity: {
