@@ -81,7 +81,9 @@ interface ListState {
 
 /**
  * Renders the context of `sections` within `options.maxTokens`. Inactive and deleted items are left out. The result's
- * `truncated[dataType]` is true when a type is not complete in it.
+ * `truncated[dataType]` is true when a type is not complete in it. The skeleton (intro, one header and at most one
+ * note per type) is always rendered, so a budget too small even for that yields `estimatedTokens` above `maxTokens`
+ * and no items.
  */
 export function renderContext(sections: readonly ContextSection[], options: RenderContextOptions): ContextResult {
   const budget = Math.max(0, Math.floor(options.maxTokens)) * CHARS_PER_TOKEN;

@@ -206,18 +206,6 @@ export class LookupIndex {
     this.gramIndex ??= buildGramIndex(this.dict);
     return gramTypoCandidates(this.gramIndex, this.dict, token, maxDistance);
   }
-
-  /** A rough size of the index's own arrays (not the item strings and metadata it shares), for cache accounting. */
-  get indexBytes(): number {
-    return (
-      this.postStart.byteLength +
-      this.postings.byteLength +
-      this.slotStart.byteLength +
-      this.slotTokens.byteLength +
-      this.statusCodes.byteLength +
-      (this.gramIndex ? this.gramIndex.tokens.byteLength + this.gramIndex.start.byteLength : 0)
-    );
-  }
 }
 
 function compare(a: string, b: string): number {
