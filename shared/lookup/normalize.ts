@@ -25,7 +25,7 @@ const UNDECOMPOSED_MAP: Readonly<Record<string, string>> = {
 /** Most stored values are already plain ASCII words; they skip the Unicode work. */
 const ALREADY_NORMAL = /^[a-z0-9]+(?: [a-z0-9]+)*$/;
 /** ASCII needs no decomposition: lower-casing and the separator rule give the same result, several times faster. */
-const ASCII = /^[\x00-\x7f]*$/;
+const ASCII = /^[^\u0080-\uffff]*$/;
 const ASCII_APOSTROPHES = /['`]/g;
 const ASCII_SEPARATORS = /[^a-z0-9]+/g;
 
