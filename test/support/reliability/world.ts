@@ -15,6 +15,7 @@ import {
   SendMessageBatchCommand,
 } from "@aws-sdk/client-sqs";
 import { QueryCommand } from "@aws-sdk/lib-dynamodb";
+import type { z } from "zod";
 import {
   DEFAULT_SAMPLE_GATEWAY_TOKEN,
   mulberry32,
@@ -24,7 +25,7 @@ import {
 } from "../../../infra/local/sample-gateway/index.js";
 import type { Item, Job, Partition } from "../../../shared/domain/entities.js";
 import type { PartitionRef } from "../../../shared/domain/ids.js";
-import { type SourceInput, sourceInputSchema } from "../../../shared/domain/source-config.js";
+import { sourceInputSchema } from "../../../shared/domain/source-config.js";
 import { createGatewayClient, type GatewayClient } from "../../../shared/gateway/client.js";
 import { createLogger, type Logger } from "../../../shared/log.js";
 import { createRepositories } from "../../../shared/storage/index.js";
@@ -49,6 +50,9 @@ import { createSqsSyncQueue, type SyncQueue } from "../../../shared/sync/sync-qu
 import { startDynamo, type TestDynamo } from "../dynamo.js";
 import { startSqs, type TestSqs } from "../sqs.js";
 import { type ManualClock, manualClock } from "./clock.js";
+
+/** A source as a tenant would PUT it (defaults not yet applied). */
+export type SourceSpec = z.input<typeof sourceInputSchema>;
 
 export interface ReliabilityServers {
   dynamo: TestDynamo;
@@ -132,7 +136,7 @@ export interface World {
   seed(input: {
     tenantId: string;
     integrationId: string;
-    sources: SourceInput[];
+    sources: SourceSpec[];
     connections?: string[];
   }): Promise<PartitionRef[]>;
   workerDeps(overrides?: { hooks?: SyncHooks; gateway?: GatewayClient }): WorkerDeps;

@@ -1,0 +1,49 @@
+/**
+ * Points the deployed handlers (functions/*) at a reliability world: the environment the CDK stack would set, the
+ * runtime rebuilt over it (shared/runtime.ts), and the world's manual clock and a silent logger injected. Also builds
+ * SQS events the way Lambda's event source mapping does.
+ */
+import { randomUUID } from "node:crypto";
+import type { Message } from "@aws-sdk/client-sqs";
+import type { SQSEvent } from "aws-lambda";
+import { DEFAULT_SAMPLE_GATEWAY_TOKEN } from "../../../infra/local/sample-gateway/index.js";
+import { toSqsEvent } from "../../../infra/local/sqs-poller.js";
+import { overrideRuntime, resetRuntime } from "../../../shared/runtime.js";
+import type { World } from "./world.js";
+
+/** Sets the handlers' environment to the world's table, queues and gateway; returns a function that undoes it. */
+export function useWorldRuntime(world: World): () => void {
+  const values: Record<string, string> = {
+    TABLE_NAME: world.tableName,
+    QUEUE_URL: world.queueUrl,
+    DLQ_URL: world.dlqUrl,
+    DYNAMODB_ENDPOINT: world.servers.dynamo.endpoint,
+    SQS_ENDPOINT: world.servers.sqs.endpoint,
+    GATEWAY_URL: world.gateway.url,
+    GATEWAY_TOKEN: DEFAULT_SAMPLE_GATEWAY_TOKEN,
+    CURSOR_SECRET: "reliability-suite-cursor-secret",
+    LOG_LEVEL: "error",
+  };
+  const previous = Object.fromEntries(Object.keys(values).map((name) => [name, process.env[name]]));
+  Object.assign(process.env, values);
+  resetRuntime();
+  overrideRuntime({ clock: world.clock, log: world.log });
+  return () => {
+    resetRuntime();
+    for (const [name, value] of Object.entries(previous)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
+}
+
+/** An SQS event with one record per body, as Lambda delivers a batch. */
+export function sqsEvent(bodies: string[], queueArn = "arn:aws:sqs:us-east-1:000000000000:reliability"): SQSEvent {
+  const messages: Message[] = bodies.map((body) => ({
+    MessageId: randomUUID(),
+    ReceiptHandle: randomUUID(),
+    Body: body,
+    Attributes: { SentTimestamp: String(Date.now()), ApproximateReceiveCount: "1" },
+  }));
+  return toSqsEvent(messages, queueArn, "us-east-1");
+}
