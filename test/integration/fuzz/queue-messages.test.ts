@@ -9,7 +9,6 @@ import type { Context, SQSBatchResponse } from "aws-lambda";
 import fc from "fast-check";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SAMPLE_SOURCES } from "../../../infra/local/sample-gateway/index.js";
-import type { SourceInput } from "../../../shared/domain/source-config.js";
 import { queueMessageSchema } from "../../../shared/domain/sync-message.js";
 import { lambdaContext } from "../../support/api-events.js";
 import { sqsEvent, useWorldRuntime } from "../../support/reliability/handler-env.js";
