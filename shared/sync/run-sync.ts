@@ -336,17 +336,29 @@ async function settleStaleJob(deps: SyncEngineDeps, ref: PartitionRef, job: Job,
   const partition = await deps.repos.partitions.get(ref);
   if (partition?.currentJobId === job.jobId) return;
   const now = iso(deps.clock.now());
-  const patch: JobPatch =
-    partition?.lastJobId === job.jobId && partition.lastJobStatus === "completed"
-      ? { status: "completed", completedAt: now }
-      : {
-          status: "failed",
-          completedAt: now,
-          error:
-            partition?.lastJobId === job.jobId && partition.lastError
-              ? partition.lastError
-              : { code: "SUPERSEDED", message: "the partition moved on to another job before this one finished" },
-        };
+  let patch: JobPatch;
+  if (partition?.lastJobId === job.jobId && partition.lastJobStatus === "completed") {
+    patch = { status: "completed", completedAt: now };
+  } else if (partition?.lastJobId === job.jobId && partition.lastError) {
+    patch = { status: "failed", completedAt: now, error: partition.lastError };
+  } else if (partition?.status === "paused") {
+    patch = {
+      status: "failed",
+      completedAt: now,
+      error: { code: "PARTITION_PAUSED", message: `the partition was paused (${partition.pauseReason ?? "manual"})` },
+    };
+  } else {
+    patch = {
+      status: "failed",
+      completedAt: now,
+      error: {
+        code: partition ? "SUPERSEDED" : "PARTITION_NOT_FOUND",
+        message: partition
+          ? "the partition moved on to another job before this one ran"
+          : "the partition no longer exists",
+      },
+    };
+  }
   try {
     await deps.repos.jobs.update(ref.tenantId, ref.integrationId, job.jobId, patch, {
       expectStatus: ["pending", "syncing"],

@@ -3,15 +3,18 @@
  * class of gateway error has its outcome (retry with backoff, pause, continue later); bad messages go to the DLQ with a
  * reason; transient storage errors are redelivered; a worker that lost its lease commits nothing.
  */
-import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import { PurgeQueueCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { defaultDatasets, type ScriptedFailure } from "../../../infra/local/sample-gateway/index.js";
 import type { PartitionRef } from "../../../shared/domain/ids.js";
 import { sourceInputSchema } from "../../../shared/domain/source-config.js";
+import { createLogger } from "../../../shared/log.js";
 import { keys } from "../../../shared/storage/keys.js";
+import { runPlanner } from "../../../shared/sync/plan.js";
 import { createEnv, type Env, outcomes, type Servers, startServers, TENANT } from "./harness.js";
 
+const silent = createLogger({}, "silent");
 let servers: Servers;
 let env: Env;
 let users: PartitionRef;
@@ -147,6 +150,48 @@ describe("failed syncs", () => {
     const outcome = await sync();
     expect(outcome).toMatchObject({ status: "failed", paused: "source_deleted", error: { code: "SOURCE_NOT_FOUND" } });
     expect(await env.partition(users)).toMatchObject({ status: "paused", pauseReason: "source_deleted" });
+  });
+});
+
+describe("stale messages", () => {
+  it("fail their job, not the partition, when the partition was paused after planning", async () => {
+    const now = env.clock.now();
+    await runPlanner(
+      { repos: env.repos, queue: env.queue, clock: env.clock, log: silent },
+      { now, deadline: now + 60_000 },
+    );
+    // The connection is revoked between planning and syncing: the API pauses its partitions.
+    await env.repos.partitions.pause(users, "revoked", env.clock.now());
+
+    const [outcome] = outcomes((await env.drain()).results);
+
+    expect(outcome).toMatchObject({ status: "skipped" });
+    const [job] = await env.jobs(users);
+    expect(job).toMatchObject({ status: "failed", error: { code: "PARTITION_PAUSED" } });
+    expect(await env.partition(users)).toMatchObject({ status: "paused", pauseReason: "revoked" });
+    expect(servers.gateway.calls).toHaveLength(0);
+  });
+
+  it("lose nothing when the planner's message is lost: the partition comes back under a new job", async () => {
+    const now = env.clock.now();
+    const deps = { repos: env.repos, queue: env.queue, clock: env.clock, log: silent };
+    await runPlanner(deps, { now, deadline: now + 60_000 });
+    await servers.sqs.sqs.send(new PurgeQueueCommand({ QueueUrl: env.queueUrl }));
+    env.clock.advance(16 * 60_000);
+
+    const later = env.clock.now();
+    expect(await runPlanner(deps, { now: later, deadline: later + 60_000 })).toMatchObject({
+      claimed: 1,
+      takenOver: 1,
+    });
+    const [outcome] = outcomes((await env.drain()).results);
+
+    expect(outcome).toMatchObject({ status: "completed", counts: { itemsCreated: 12 } });
+    const [newest, lost] = await env.jobs(users);
+    expect(newest?.status).toBe("completed");
+    expect(lost).toMatchObject({ status: "failed", error: { code: "NOT_PICKED_UP" } });
+    // The lost job never ran, so the new one had nothing to reconcile.
+    expect(env.queue.sends.at(-1)?.messages[0]).not.toHaveProperty("reconcile");
   });
 });
 
