@@ -747,7 +747,8 @@ class SyncRun {
       if (isSuspiciousDrop(activeBefore, vanished.length)) {
         const marker = `[drop:${dropFingerprint(vanished)}]`;
         apply = this.force || (await this.previousJobWarned(marker));
-        if (!apply) {
+        // A finish that runs again after a crash must not repeat the warning.
+        if (!apply && !warnings.some((warning) => warning.includes(marker))) {
           warnings.push(
             `Suspicious drop: ${vanished.length} of ${activeBefore} active items were not returned; soft deletes ` +
               `skipped until a later sync confirms the drop or a sync is forced ${marker}`,
