@@ -291,9 +291,8 @@ async function triggerOne(
 
   // A queued/syncing partition whose deadline passed was taken over: its old job will never finish.
   const previous = target.partition;
-  if (previous?.currentJobId && (previous.status === "queued" || previous.status === "syncing")) {
-    await failStaleJob(deps, ref, previous.currentJobId, now);
-  }
+  const tookOver = Boolean(previous?.currentJobId && (previous.status === "queued" || previous.status === "syncing"));
+  if (tookOver && previous?.currentJobId) await failStaleJob(deps, ref, previous.currentJobId, now);
 
   const incremental = source.referenceData.incremental !== undefined;
   const mode: SyncMode = incremental && body.mode !== "full" ? "incremental" : "full";
@@ -318,6 +317,8 @@ async function triggerOne(
   // Without an explicit mode the worker decides (it knows when the last full sync ran).
   if (body.mode) message.mode = mode;
   if (body.force) message.force = true;
+  // The dead job may have written rows it never committed: the worker reads them back before diffing.
+  if (tookOver) message.reconcile = true;
   return { job: { ...base, jobId, status: "pending", deduplicated: false }, message };
 }
 

@@ -222,7 +222,7 @@ describe("POST .../reference-data/sync", () => {
     expect(byType).toEqual({ users: "throttled", channels: "pending" });
   });
 
-  it("takes over a queued partition whose requeue deadline passed and fails its old job", async () => {
+  it("takes over a queued partition whose requeue deadline passed, fails its old job and asks for reconciliation", async () => {
     const stack = await seeded();
     const ref = { tenantId: A, integrationId: "slack", connectionId: "default", dataType: "users" };
     await stack.call(handler, {
@@ -232,6 +232,8 @@ describe("POST .../reference-data/sync", () => {
       caller: caller(A),
     });
     const oldJob = (await stack.repos.partitions.get(ref))?.currentJobId ?? "";
+    const [firstMessage] = await stack.drain();
+    expect(firstMessage?.reconcile).toBeUndefined();
     stack.clock.t += REQUEUE_WINDOW_MS + 1_000;
 
     const res = await stack.call<TriggerData>(handler, {
@@ -246,6 +248,8 @@ describe("POST .../reference-data/sync", () => {
     expect(newJob).not.toBe(oldJob);
     expect((await stack.repos.partitions.get(ref))?.currentJobId).toBe(newJob);
     expect((await stack.repos.jobs.get(A, "slack", oldJob))?.status).toBe("failed");
+    // The dead job may have left uncommitted rows: the worker is told to read them back before diffing.
+    expect(await stack.drain()).toEqual([expect.objectContaining({ jobId: newJob, reconcile: true })]);
   });
 
   it("creates a partition the fan-out has not created yet, then triggers it", async () => {
