@@ -19,7 +19,7 @@ import { parseOrThrow } from "../domain/validate.js";
 import { conditional, isConditionFailed, sleep as realSleep } from "./ddb.js";
 import { hashApiKey, keys } from "./keys.js";
 import type { ApiKeyRepository, ResolvedApiKey } from "./ports.js";
-import { parseRow, type Row } from "./rows.js";
+import { parseRow, queryPrefix, type Row } from "./rows.js";
 import { TABLE_DEFINITION } from "./table.js";
 
 /** `rds_` and 32 random bytes in base64url (43 characters). */
@@ -106,21 +106,11 @@ export class DynamoApiKeyRepository implements ApiKeyRepository {
   }
 
   async list(tenantId: string): Promise<ApiKey[]> {
-    const pk = keys.apiKeyListing(tenantId, "x").PK;
     const apiKeys: ApiKey[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
-          ExpressionAttributeValues: { ":pk": pk, ":prefix": keys.apiKeyListingPrefix },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const row of page.Items ?? []) apiKeys.push(parseRow(apiKeySchema, row, "API key listing"));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const query = { pk: keys.apiKeyListing(tenantId, "x").PK, prefix: keys.apiKeyListingPrefix };
+    for await (const row of queryPrefix(this.doc, this.tableName, query)) {
+      apiKeys.push(parseRow(apiKeySchema, row, "API key listing"));
+    }
     return apiKeys;
   }
 

@@ -10,7 +10,7 @@ import { type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb
 import { NotFoundError, ValidationError } from "../domain/errors.js";
 import { batchWriteAll, type RetryOptions, type WriteRequest } from "./batch-write.js";
 import type { Key } from "./keys.js";
-import type { Entity, Row } from "./rows.js";
+import { type Entity, queryPrefix, type Row } from "./rows.js";
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
@@ -126,22 +126,11 @@ export class BlobStore {
 
   /** Deletes every chunk under the prefix, including leftovers of an earlier, longer write. */
   async deleteAll(location: BlobLocation): Promise<void> {
-    const pk = location.chunkKey(0).PK;
     const requests: WriteRequest[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
-          ExpressionAttributeValues: { ":pk": pk, ":prefix": location.prefix },
-          ProjectionExpression: "PK, SK",
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const row of page.Items ?? []) requests.push({ DeleteRequest: { Key: { PK: row.PK, SK: row.SK } } });
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const query = { pk: location.chunkKey(0).PK, prefix: location.prefix, projection: "PK, SK" };
+    for await (const row of queryPrefix(this.doc, this.tableName, query)) {
+      requests.push({ DeleteRequest: { Key: { PK: row.PK, SK: row.SK } } });
+    }
     await batchWriteAll(this.doc, this.tableName, requests, this.retry);
   }
 }

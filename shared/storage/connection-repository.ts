@@ -1,12 +1,12 @@
 /** Connections enrolled for syncing: one row per (integration, connection); revoking keeps the row as a tombstone. */
-import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { iso } from "../domain/clock.js";
 import { ConflictError, NotFoundError } from "../domain/errors.js";
 import { type Connection, connectionSchema } from "../domain/index.js";
 import { isConditionFailed } from "./ddb.js";
 import { integrationPk, keys } from "./keys.js";
 import type { ConnectionRepository } from "./ports.js";
-import { parseRow, UpdateBuilder } from "./rows.js";
+import { parseRow, queryPrefix, UpdateBuilder } from "./rows.js";
 
 export class DynamoConnectionRepository implements ConnectionRepository {
   constructor(
@@ -80,21 +80,11 @@ export class DynamoConnectionRepository implements ConnectionRepository {
   }
 
   async list(tenantId: string, integrationId: string): Promise<Connection[]> {
-    const pk = integrationPk(tenantId, integrationId);
     const connections: Connection[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
-          ExpressionAttributeValues: { ":pk": pk, ":prefix": keys.connectionPrefix },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const row of page.Items ?? []) connections.push(parseRow(connectionSchema, row, "connection"));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const query = { pk: integrationPk(tenantId, integrationId), prefix: keys.connectionPrefix };
+    for await (const row of queryPrefix(this.doc, this.tableName, query)) {
+      connections.push(parseRow(connectionSchema, row, "connection"));
+    }
     return connections;
   }
 }

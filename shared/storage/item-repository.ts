@@ -9,7 +9,7 @@ import { batchWriteAll, type RetryOptions, type WriteRequest } from "./batch-wri
 import { isConditionFailed } from "./ddb.js";
 import { dataPk, keys } from "./keys.js";
 import type { ItemListFilter, ItemRepository, ItemSummary, Manifest, Page } from "./ports.js";
-import { checkLimit, checkStartKey, mapConcurrent, parseRow, type Row, UpdateBuilder } from "./rows.js";
+import { checkLimit, checkStartKey, mapConcurrent, parseRow, queryPrefix, type Row, UpdateBuilder } from "./rows.js";
 
 /** DynamoDB's item size limit. The JSON length of a row slightly overestimates its stored size, erring safe. */
 export const MAX_ITEM_BYTES = 400 * 1024;
@@ -185,23 +185,12 @@ export class DynamoItemRepository implements ItemRepository {
     visit: (row: Row) => void,
     extraNames: Record<string, string> = {},
   ): Promise<void> {
-    const pk = dataPk(ref);
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
-          ExpressionAttributeValues: { ":pk": pk, ":prefix": keys.itemPrefix },
-          ...(projection
-            ? { ProjectionExpression: projection, ExpressionAttributeNames: { "#status": "status", ...extraNames } }
-            : {}),
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const row of page.Items ?? []) visit(row);
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const query = {
+      pk: dataPk(ref),
+      prefix: keys.itemPrefix,
+      ...(projection ? { projection, names: { "#status": "status", ...extraNames } } : {}),
+    };
+    for await (const row of queryPrefix(this.doc, this.tableName, query)) visit(row);
   }
 }
 

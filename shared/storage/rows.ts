@@ -2,6 +2,7 @@
  * Row helpers shared by the repositories: turning stored rows back into domain objects, checking paging input,
  * and building update expressions whose attribute names never collide with DynamoDB reserved words.
  */
+import { type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { z } from "zod";
 import { InternalError, ValidationError } from "../domain/errors.js";
 import type { PageKey } from "./ports.js";
@@ -159,4 +160,35 @@ export async function mapConcurrent<T, R>(
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, inputs.length) }, worker));
   return results;
+}
+
+/** What `queryPrefix` reads: every row of `pk` whose sort key starts with `prefix`, optionally projected. */
+export interface PrefixQuery {
+  pk: string;
+  prefix: string;
+  projection?: string;
+  names?: Record<string, string>;
+}
+
+/** Yields every row under a key prefix, page after page (the repositories' "list all" reads). */
+export async function* queryPrefix(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  query: PrefixQuery,
+): AsyncGenerator<Row> {
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await doc.send(
+      new QueryCommand({
+        TableName: tableName,
+        KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
+        ExpressionAttributeValues: { ":pk": query.pk, ":prefix": query.prefix },
+        ProjectionExpression: query.projection,
+        ExpressionAttributeNames: query.names && Object.keys(query.names).length > 0 ? query.names : undefined,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    yield* page.Items ?? [];
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
 }

@@ -1,11 +1,5 @@
 /** Sources: how each dataType of an integration is fetched. Validated when saved, never discovered broken at sync time. */
-import {
-  DeleteCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-} from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { iso } from "../domain/clock.js";
 import { ConflictError, NotFoundError, ValidationError } from "../domain/errors.js";
 import { dataTypeSchema, type Source, type SourceInput, sourceInputSchema, sourceSchema } from "../domain/index.js";
@@ -13,7 +7,7 @@ import { parseOrThrow } from "../domain/validate.js";
 import { isConditionFailed } from "./ddb.js";
 import { integrationPk, keys } from "./keys.js";
 import type { SourceRepository } from "./ports.js";
-import { parseRow } from "./rows.js";
+import { parseRow, queryPrefix } from "./rows.js";
 
 export class DynamoSourceRepository implements SourceRepository {
   constructor(
@@ -90,21 +84,10 @@ export class DynamoSourceRepository implements SourceRepository {
   }
 
   async list(tenantId: string, integrationId: string): Promise<Source[]> {
-    const pk = integrationPk(tenantId, integrationId);
     const sources: Source[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
-          ExpressionAttributeValues: { ":pk": pk, ":prefix": keys.sourcePrefix },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const row of page.Items ?? []) sources.push(parseRow(sourceSchema, row, "source"));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const query = { pk: integrationPk(tenantId, integrationId), prefix: keys.sourcePrefix };
+    for await (const row of queryPrefix(this.doc, this.tableName, query))
+      sources.push(parseRow(sourceSchema, row, "source"));
     return sources;
   }
 
