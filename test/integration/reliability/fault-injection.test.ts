@@ -1,15 +1,17 @@
 /**
  * Fault injection (issue 7): the sample gateway fails 20% of calls at random — 500, 503, 429 with Retry-After,
- * timeouts and truncated JSON — with a fixed seed, while the upstream data changes between rounds. After every round:
- * each sync either completed with exactly the upstream data, or failed having deactivated nothing and written only
- * upstream-current versions; no partition is left queued or syncing, and every one comes back through the due index
- * (the next planner run claims all of them). Time moves on the manual clock only.
+ * timeouts and truncated JSON — with a fixed seed, while the upstream data changes between rounds; now and then the
+ * worker itself dies after a page and its message is lost. After every round: each sync either completed with
+ * exactly the upstream data, or failed (or died) having deactivated nothing, committed nothing and written only
+ * upstream-current versions; and no partition is stuck: every one is back in the due index (a dead worker's at its
+ * lease expiry), and the next planner run claims all of them. Time moves on the manual clock only.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   DEFAULT_SAMPLE_GATEWAY_TOKEN,
   defaultDatasets,
   type FaultKind,
+  mulberry32,
   SAMPLE_SOURCES,
   type SampleDatasets,
   syntheticSlackUsers,
@@ -19,6 +21,7 @@ import type { PartitionRef } from "../../../shared/domain/ids.js";
 import type { SourceInput } from "../../../shared/domain/source-config.js";
 import { canonicalJson } from "../../../shared/extraction/extract.js";
 import { createGatewayClient } from "../../../shared/gateway/client.js";
+import { SimulatedCrash, type SyncHooks } from "../../../shared/sync/run-sync.js";
 import { upstreamItems, wholeResponse } from "../../support/reliability/upstream.js";
 import {
   freshWorld,
@@ -31,6 +34,9 @@ const TENANT = "t-faults";
 const FAULT_SEED = 20_260_301;
 const FAULT_KINDS: FaultKind[] = ["500", "503", "429", "timeout", "truncated"];
 const FAULT_ROUNDS = 6;
+const KILL_SEED = 77;
+/** Chance that the worker dies after any one page. */
+const KILL_RATE = 0.06;
 
 /** The sample sources with small pages, so one sync is many gateway calls (and many chances to fail). */
 function sources(): { integrationId: string; source: SourceInput }[] {
@@ -122,43 +128,60 @@ async function snapshot(world: World, tracked: Tracked[]): Promise<Map<string, S
 
 const refKey = (ref: PartitionRef) => `${ref.integrationId}/${ref.dataType}`;
 
-/** Every invariant of one round, for every partition; returns the outcome of each partition's job. */
+/** How a partition's sync of one round ended: with its job, or with its worker killed and its message lost. */
+type Outcome = "completed" | "failed" | "killed" | "lost";
+
+/** Every invariant of one round, for every partition; returns how each partition's sync ended. */
 async function checkRound(
   world: World,
   tracked: Tracked[],
   before: Map<string, Snapshot>,
-): Promise<{ outcomes: Record<string, Job["status"]>; writtenByFailed: number }> {
-  const outcomes: Record<string, Job["status"]> = {};
+): Promise<{ outcomes: Record<string, Outcome>; writtenByFailed: number }> {
+  const outcomes: Record<string, Outcome> = {};
   let writtenByFailed = 0;
   for (const { ref, source } of tracked) {
     const where = `${refKey(ref)}`;
     const partition = await world.partition(ref);
     const previous = before.get(refKey(ref));
-    // Settled and schedulable: never left queued or syncing, always back in the due index.
-    expect(["idle", "failed"], where).toContain(partition.status);
+    // Always schedulable: an idle or failed partition at its next sync, a dead worker's at its lease expiry, a lost
+    // message's at its requeue deadline. The next round's planner must claim every one of them.
     expect(await world.dueKey(ref), where).toMatch(/^\d{4}-\d\d-\d\dT.*#/);
-    expect(partition.lastJobId, where).toBeDefined();
-    expect(partition.lastJobId, `${where}: one job ran this round`).not.toBe(previous?.lastJobId);
-    const job = await world.repos.jobs.get(ref.tenantId, ref.integrationId, partition.lastJobId ?? "");
-    expect(job?.status, where).toBe(partition.lastJobStatus);
-    expect(["completed", "failed"], where).toContain(job?.status);
-    outcomes[where] = job?.status ?? "pending";
-    if (job?.status === "failed") expect(job.error?.code, where).toEqual(expect.any(String));
+    let outcome: Outcome;
+    let job: Job | undefined;
+    if (partition.status === "syncing" || partition.status === "queued") {
+      expect(partition.deadlineAt, where).toBeDefined();
+      expect(Date.parse(partition.deadlineAt ?? "")).toBeLessThanOrEqual(world.clock.now() + 30 * 60_000);
+      job = await world.repos.jobs.get(ref.tenantId, ref.integrationId, partition.currentJobId ?? "");
+      outcome = partition.status === "syncing" ? "killed" : "lost";
+      expect(["pending", "syncing"], where).toContain(job?.status ?? "pending");
+      expect(partition.currentJobId, `${where}: a new job this round`).not.toBe(previous?.lastJobId);
+    } else {
+      expect(["idle", "failed"], where).toContain(partition.status);
+      expect(partition.lastJobId, `${where}: one job ran this round`).not.toBe(previous?.lastJobId);
+      job = await world.repos.jobs.get(ref.tenantId, ref.integrationId, partition.lastJobId ?? "");
+      expect(job?.status, where).toBe(partition.lastJobStatus);
+      expect(["completed", "failed"], where).toContain(job?.status);
+      outcome = job?.status === "completed" ? "completed" : "failed";
+      if (job?.status === "failed") expect(job.error?.code, where).toEqual(expect.any(String));
+    }
+    outcomes[where] = outcome;
 
     const response = wholeResponse(source.integrationSlug, source.actionSlug, world.gateway.data);
     if (source.referenceData.syncType === "object") {
-      if (job?.status === "completed") {
+      if (outcome === "completed") {
         const stored = await world.repos.objects.read(ref, partition.version, partition.objectChunks, "x");
         expect(canonicalJson(stored?.object), where).toBe(canonicalJson(response));
       } else {
-        expect(partition.version, `${where}: a failed object sync keeps the committed version`).toBe(previous?.version);
+        expect(partition.version, `${where}: an unfinished object sync keeps the committed version`).toBe(
+          previous?.version,
+        );
       }
       continue;
     }
 
     const upstream = upstreamItems(source.referenceData, response);
     const stored = await world.items(ref);
-    if (job?.status === "completed") {
+    if (outcome === "completed") {
       // Exactly the upstream: every upstream record current, everything else no longer active.
       for (const [id, entry] of upstream) {
         const item = stored.find((candidate) => candidate.externalId === id);
@@ -168,16 +191,17 @@ async function checkRound(
       for (const item of stored.filter((candidate) => !upstream.has(candidate.externalId))) {
         expect(item.status, `${where} ${item.externalId} vanished upstream`).not.toBe("active");
       }
-      expect(job.itemsFound, where).toBe(upstream.size);
+      expect(job?.itemsFound, where).toBe(upstream.size);
       expect(partition.itemCount, where).toBe([...upstream.values()].filter((e) => e.status === "active").length);
     } else {
-      // Failed: nothing deactivated; any row that changed holds the upstream-current version.
+      // Failed or killed: nothing deactivated; any row that changed holds the upstream-current version.
+      expect(partition.version, `${where}: nothing committed`).toBe(previous?.version);
       for (const item of stored) {
         const old = previous?.items.get(item.externalId);
         const changed =
           !old || old.contentHash !== item.contentHash || old.status !== item.status || old.jobId !== item.jobId;
         if (old?.status === "active") {
-          expect(item.status, `${where} ${item.externalId} deactivated by a failed sync`).not.toBe("inactive");
+          expect(item.status, `${where} ${item.externalId} deactivated by an unfinished sync`).not.toBe("inactive");
         }
         if (changed) {
           writtenByFailed++;
@@ -187,7 +211,9 @@ async function checkRound(
           expect(item.status, `${where} ${item.externalId}`).toBe(entry?.status);
         }
       }
-      expect(stored.length, `${where}: a failed sync removes no row`).toBeGreaterThanOrEqual(previous?.items.size ?? 0);
+      expect(stored.length, `${where}: an unfinished sync removes no row`).toBeGreaterThanOrEqual(
+        previous?.items.size ?? 0,
+      );
     }
   }
   return { outcomes, writtenByFailed };
@@ -224,8 +250,15 @@ describe("syncs under 20% random gateway faults (fixed seed)", () => {
     const callsBefore = world.gateway.calls.length;
     world.gateway.setFaults({ rate: 0.2, seed: FAULT_SEED, kinds: FAULT_KINDS, timeoutMs: 3_000, retryAfterMs: 1_000 });
 
-    const seen: Job["status"][] = [];
+    const seen: Outcome[] = [];
     let writtenByFailed = 0;
+    // Now and then the worker dies after a page and its message is lost: only the due index can bring it back.
+    const killRandom = mulberry32(KILL_SEED);
+    const killer: SyncHooks = {
+      afterPage: () => {
+        if (killRandom() < KILL_RATE) throw new SimulatedCrash("worker killed mid-sync");
+      },
+    };
     try {
       for (let round = 0; round < FAULT_ROUNDS; round++) {
         if (round > 0) mutate(world.gateway.data, round);
@@ -233,19 +266,25 @@ describe("syncs under 20% random gateway faults (fixed seed)", () => {
         const planned = await world.plan();
         // Every partition came back through the due index, whatever happened to it last round.
         expect(planned.claimed, `round ${round}`).toBe(tracked.length);
-        await world.drain(round % 2 === 0 ? {} : { gateway: retrying });
+        await world.drain({
+          batchSize: 1,
+          hooks: killer,
+          afterCrash: "lose",
+          ...(round % 2 === 0 ? {} : { gateway: retrying }),
+        });
         const checked = await checkRound(world, tracked, before);
         seen.push(...Object.values(checked.outcomes));
         writtenByFailed += checked.writtenByFailed;
-        await advancePastNextSync(world, tracked);
+        await advancePastDue(world, tracked);
       }
     } finally {
       world.gateway.setFaults(undefined);
     }
 
-    // The seed produced both outcomes and every kind of fault; otherwise this test proves little.
+    // The seeds produced every outcome and every kind of fault; otherwise this test proves little.
     expect(seen).toContain("completed");
     expect(seen).toContain("failed");
+    expect(seen).toContain("killed");
     expect(writtenByFailed, "failed syncs that had written some pages").toBeGreaterThan(0);
     const statuses = new Set(world.gateway.calls.slice(callsBefore).map((call) => call.status));
     for (const status of [500, 503, 429, 504]) expect(statuses).toContain(status);
@@ -264,12 +303,27 @@ describe("syncs under 20% random gateway faults (fixed seed)", () => {
     await world.drain({ gateway: patient });
     const { outcomes } = await checkRound(world, tracked, before);
     expect(Object.values(outcomes)).toEqual(tracked.map(() => "completed"));
+    // No job is left pending or syncing: the planner failed every job whose worker died or whose message was lost.
+    const integrations = [...new Set(tracked.map(({ ref }) => ref.integrationId))];
+    const jobs = (await Promise.all(integrations.map((integrationId) => world.jobs(TENANT, integrationId)))).flat();
+    for (const job of jobs) expect(["completed", "failed"], job.jobId).toContain(job.status);
+    const abandoned = jobs.filter((job) => ["LEASE_EXPIRED", "NOT_PICKED_UP"].includes(job.error?.code ?? ""));
+    // (A dead job with a checkpoint is resumed instead, so there may be fewer of these than deaths.)
+    expect(abandoned.length).toBeGreaterThan(0);
+    expect(abandoned.length).toBeLessThanOrEqual(seen.filter((o) => o === "killed" || o === "lost").length);
   });
 });
 
-/** Moves the clock past every partition's next sync (failed ones retry after their backoff), so all are due. */
-async function advancePastNextSync(world: World, tracked: Tracked[]): Promise<void> {
+/**
+ * Moves the clock past the moment every partition is due again: the next sync of an idle one, the backoff of a failed
+ * one, the lease expiry of one whose worker died, the requeue deadline of one whose message was lost.
+ */
+async function advancePastDue(world: World, tracked: Tracked[]): Promise<void> {
   let latest = world.clock.now();
-  for (const { ref } of tracked) latest = Math.max(latest, Date.parse((await world.partition(ref)).nextSyncAt));
+  for (const { ref } of tracked) {
+    const partition = await world.partition(ref);
+    const inFlight = partition.status === "queued" || partition.status === "syncing";
+    latest = Math.max(latest, Date.parse(inFlight ? (partition.deadlineAt ?? "") : partition.nextSyncAt));
+  }
   world.clock.advanceTo(latest + 1_000);
 }
