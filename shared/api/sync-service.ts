@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { type Clock, iso } from "../domain/clock.js";
 import type { Job, Partition, SyncMode } from "../domain/entities.js";
-import { jobStatusSchema, syncModeSchema } from "../domain/entities.js";
+import { jobStatusSchema, pauseReasonSchema, syncModeSchema } from "../domain/entities.js";
 import { ConflictError, InternalError, NotFoundError, RateLimitedError, ValidationError } from "../domain/errors.js";
 import { connectionIdSchema, dataTypeSchema, integrationIdSchema, type PartitionRef } from "../domain/ids.js";
 import type { Source } from "../domain/source-config.js";
@@ -50,9 +50,11 @@ export const triggerJobSchema = z.object({
   connectionId: z.string(),
   dataType: z.string(),
   actionSlug: z.string(),
-  status: z.enum(["pending", "syncing", "throttled"]),
+  status: z.enum(["pending", "syncing", "throttled", "paused"]),
   deduplicated: z.boolean(),
   retryAfterSeconds: z.number().int().optional(),
+  /** Why a paused partition was not triggered: enroll the connection again (credentials, revoked) or fix the source. */
+  pauseReason: pauseReasonSchema.optional(),
 });
 export type TriggerJob = z.infer<typeof triggerJobSchema>;
 export const triggerResultSchema = z.object({ jobs: z.array(triggerJobSchema) });
@@ -174,8 +176,15 @@ export async function triggerSync(
     }
   }
 
-  const throttled = jobs.filter((job) => job.status === "throttled");
-  if (jobs.length > 0 && throttled.length === jobs.length) {
+  const actionable = jobs.filter((job) => job.status !== "paused");
+  if (jobs.length > 0 && actionable.length === 0) {
+    throw new ConflictError(
+      "Every matching partition is paused: enroll the connection again (credentials, revoked) or save the source (config)",
+      { jobs },
+    );
+  }
+  const throttled = actionable.filter((job) => job.status === "throttled");
+  if (throttled.length > 0 && throttled.length === actionable.length) {
     const retryAfterSeconds = Math.max(1, Math.min(...throttled.map((job) => job.retryAfterSeconds ?? 60)));
     throw new RateLimitedError(
       `Every matching partition was triggered less than ${MANUAL_MIN_INTERVAL_MS / 1000} seconds ago`,
@@ -283,6 +292,16 @@ async function triggerOne(
             retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)),
           },
         };
+      }
+      if (partition.status === "paused") {
+        const paused: TriggerJob = {
+          ...base,
+          jobId: partition.lastJobId ?? null,
+          status: "paused",
+          deduplicated: false,
+        };
+        if (partition.pauseReason) paused.pauseReason = partition.pauseReason;
+        return { job: paused };
       }
       // The partition changed between our read and the claim (a worker finished): try again, briefly.
       if (attempt >= 2) throw error;

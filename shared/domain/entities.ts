@@ -52,6 +52,7 @@ export const partitionSchema = z.object({
   lastSyncedAt: z.string().optional(),
   /** Start of the last successful sync: the base of the next incremental `since`. */
   lastSyncStartedAt: z.string().optional(),
+  /** Start of the last successful full sync (a change made while it ran may have been missed). */
   lastFullSyncAt: z.string().optional(),
   consecutiveFailures: z.number().int().min(0).default(0),
   lastError: jobErrorSchema.optional(),

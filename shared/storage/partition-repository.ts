@@ -205,7 +205,7 @@ export class DynamoPartitionRepository implements PartitionRepository {
     } else {
       const s = update.n("status");
       conditions.push(
-        `attribute_exists(PK) AND (${s} IN (${update.v("idle")}, ${update.v("failed")}, ${update.v("paused")}) OR ` +
+        `attribute_exists(PK) AND (${s} IN (${update.v("idle")}, ${update.v("failed")}) OR ` +
           `(${s} IN (${update.v("queued")}, ${update.v("syncing")}) AND ${update.n("deadlineAt")} < ${update.v(now)}))`,
       );
     }
@@ -230,7 +230,13 @@ export class DynamoPartitionRepository implements PartitionRepository {
       details.reason = "throttled";
       details.retryAfterMs = Date.parse(current.lastManualTriggerAt) + (input.manualMinIntervalMs ?? 0) - input.now;
     } else {
-      details.reason = current.status === "queued" || current.status === "syncing" ? "in_flight" : "not_due";
+      details.reason =
+        current.status === "queued" || current.status === "syncing"
+          ? "in_flight"
+          : current.status === "paused"
+            ? "paused"
+            : "not_due";
+      if (current.pauseReason) details.pauseReason = current.pauseReason;
     }
     throw new ConflictError(`Partition is not claimable (${details.reason})`, details);
   }
@@ -281,7 +287,8 @@ export class DynamoPartitionRepository implements PartitionRepository {
         nextSyncAt,
         lastSyncedAt: now,
         lastSyncStartedAt: iso(input.startedAt),
-        lastFullSyncAt: input.full ? now : undefined,
+        // The start, not the end: a change made while a full sync ran may have been missed by it.
+        lastFullSyncAt: input.full ? iso(input.startedAt) : undefined,
         consecutiveFailures: 0,
         lastJobId: input.jobId,
         lastJobStatus: "completed",
@@ -322,11 +329,22 @@ export class DynamoPartitionRepository implements PartitionRepository {
   }
 
   async pause(ref: PartitionRef, reason: PauseReason, now: number): Promise<void> {
-    const update = new UpdateBuilder()
-      .setAll({ status: "paused", pauseReason: parseOrThrow(pauseReasonSchema, reason, "pause reason", "reason") })
-      .set("updatedAt", iso(now))
-      .remove("GSI1PK", "GSI1SK", ...LEASE_FIELDS);
-    await this.mustExist(update, ref);
+    const pauseUpdate = () =>
+      new UpdateBuilder()
+        .setAll({ status: "paused", pauseReason: parseOrThrow(pauseReasonSchema, reason, "pause reason", "reason") })
+        .set("updatedAt", iso(now))
+        .remove("GSI1PK", "GSI1SK", ...LEASE_FIELDS);
+    // A sync cut off by the pause may have written rows it never committed: recording its job as the last, failed
+    // one makes the next sync read the rows back before diffing (the worker reconciles after a failed job).
+    const cutOff = pauseUpdate();
+    cutOff.set("lastJobStatus", "failed").setExpression("lastJobId", cutOff.n("currentJobId"));
+    try {
+      await this.send(cutOff, ref, `attribute_exists(${cutOff.n("currentJobId")})`);
+      return;
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+    }
+    await this.mustExist(pauseUpdate(), ref);
   }
 
   /**

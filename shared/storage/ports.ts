@@ -66,8 +66,9 @@ export interface ClaimInput {
   requeueDeadline: number;
   /**
    * Planner: claim only if the due-index key is still exactly this (`GSI1SK = :sk`).
-   * Without it (trigger endpoint, external messages): claim if status is idle, failed or paused, or if a
-   * queued/syncing partition's deadline has passed.
+   * Without it (trigger endpoint, external messages): claim if status is idle or failed, or if a queued/syncing
+   * partition's deadline has passed. A paused partition is never claimed: enrolling the connection again or saving
+   * the source resumes it (the ConflictError's `details.reason` is then "paused").
    */
   expectedDueSk?: string;
   /** Manual trigger: also require `lastManualTriggerAt` older than now - minIntervalMs, and stamp it. */

@@ -252,6 +252,24 @@ describe("POST .../reference-data/sync", () => {
     expect(await stack.drain()).toEqual([expect.objectContaining({ jobId: newJob, reconcile: true })]);
   });
 
+  it("answers 409 naming the pause reason when every matching partition is paused, and enqueues nothing", async () => {
+    const stack = await seeded();
+    const ref = { tenantId: A, integrationId: "slack", connectionId: "default", dataType: "users" };
+    await stack.repos.partitions.pause(ref, "credentials", stack.clock.now());
+
+    const res = await stack.call<TriggerData>(handler, {
+      method: "POST",
+      path: syncPath,
+      body: { dataType: "users", connectionId: "default" },
+      caller: caller(A),
+    });
+
+    expect(res.status).toBe(409);
+    expect(JSON.stringify(res.body)).toContain('"pauseReason":"credentials"');
+    expect((await stack.repos.partitions.get(ref))?.status).toBe("paused");
+    expect(await stack.drain()).toHaveLength(0);
+  });
+
   it("creates a partition the fan-out has not created yet, then triggers it", async () => {
     const stack = await seeded();
     await stack.repos.sources.put(

@@ -269,12 +269,30 @@ describe("DynamoPartitionRepository", () => {
       expect(reclaimed.currentJobId).toBe("JOB2");
     });
 
-    it("claims a paused partition on a trigger and clears the pause", async () => {
+    it("never claims a paused partition: only enrolment or a saved source resumes it", async () => {
       await partitions.create(ref, { syncType: "list", now: T0 });
       await partitions.pause(ref, "credentials", T0);
-      const claimed = await partitions.claim(ref, { jobId: "JOB1", now: T0, requeueDeadline: T0 + 15 * MIN });
-      expect(claimed.status).toBe("queued");
-      expect(claimed.pauseReason).toBeUndefined();
+      const claim = partitions.claim(ref, { jobId: "JOB1", now: T0, requeueDeadline: T0 + 15 * MIN });
+      await expect(claim).rejects.toBeInstanceOf(ConflictError);
+      await expect(claim).rejects.toMatchObject({ details: { reason: "paused", pauseReason: "credentials" } });
+      expect((await partitions.get(ref))?.status).toBe("paused");
+    });
+
+    it("records the job a pause cut off as failed, so the next sync reconciles its uncommitted rows", async () => {
+      await partitions.create(ref, { syncType: "list", now: T0 });
+      await claimAndLease();
+      await partitions.pause(ref, "revoked", T0 + MIN);
+      const paused = await partitions.get(ref);
+      expect(paused).toMatchObject({ status: "paused", lastJobId: "JOB1", lastJobStatus: "failed" });
+      expect(paused?.currentJobId).toBeUndefined();
+    });
+
+    it("keeps the last job's outcome when pausing an idle partition", async () => {
+      await partitions.create(ref, { syncType: "list", now: T0 });
+      await claimAndLease();
+      await partitions.recordSuccess(ref, success("JOB1", "worker-a"));
+      await partitions.pause(ref, "credentials", T0 + 5 * MIN);
+      expect(await partitions.get(ref)).toMatchObject({ status: "paused", lastJobStatus: "completed" });
     });
 
     it("throttles manual claims inside the minimum interval, and says how long to wait", async () => {
@@ -401,7 +419,8 @@ describe("DynamoPartitionRepository", () => {
         nextSyncAt: iso(T0 + 60 * MIN),
         lastSyncedAt: iso(T0 + 3 * MIN),
         lastSyncStartedAt: iso(T0 + 2 * MIN),
-        lastFullSyncAt: iso(T0 + 3 * MIN),
+        // The start of the full sync: a change made while it ran may have been missed by it.
+        lastFullSyncAt: iso(T0 + 2 * MIN),
         consecutiveFailures: 0,
         lastJobId: "JOB2",
         lastJobStatus: "completed",
