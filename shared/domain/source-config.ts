@@ -86,7 +86,13 @@ export const referenceDataConfigSchema = z
     deletedField: dotPathSchema.optional(),
     pagination: paginationSchema.default({ strategy: "none" }),
     incremental: incrementalSchema.optional(),
-    request: z.record(z.string(), z.unknown()).optional(),
+    request: z
+      .record(z.string(), z.unknown())
+      .superRefine((value, ctx) => {
+        const bad = firstUnstorableNumber(value);
+        if (bad) ctx.addIssue({ code: "custom", path: bad.path, message: bad.message });
+      })
+      .optional(),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -132,4 +138,28 @@ export type Source = z.infer<typeof sourceSchema>;
 /** The fields searched by lookup: the configured lookup fields, else the name field. */
 export function lookupFieldsOf(config: ReferenceDataConfig): string[] {
   return config.lookupFields && config.lookupFields.length > 0 ? config.lookupFields : [config.nameField];
+}
+
+/** DynamoDB stores numbers of magnitude 1E-130 to 9.99E+125 (or 0); JSON can hold others. */
+function firstUnstorableNumber(
+  value: unknown,
+  path: (string | number)[] = [],
+): { path: (string | number)[]; message: string } | undefined {
+  if (typeof value === "number") {
+    const magnitude = Math.abs(value);
+    if (!Number.isFinite(value) || (magnitude !== 0 && (magnitude < 1e-130 || magnitude >= 1e126))) {
+      return { path, message: `number ${value} is outside the range that can be stored (1E-130 to 9.99E+125)` };
+    }
+    if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
+      return { path, message: `integer ${value} is too large to be exact; send it as a string` };
+    }
+    return undefined;
+  }
+  if (value !== null && typeof value === "object") {
+    for (const [key, child] of Object.entries(value)) {
+      const bad = firstUnstorableNumber(child, [...path, Array.isArray(value) ? Number(key) : key]);
+      if (bad) return bad;
+    }
+  }
+  return undefined;
 }

@@ -9,6 +9,7 @@ export function createDocumentClient(options: { endpoint?: string; region?: stri
     config.credentials = { accessKeyId: "local", secretAccessKey: "local" };
   }
   return DynamoDBDocumentClient.from(new DynamoDBClient(config), {
-    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+    // Upstream JSON has already rounded numbers beyond 2^53 (JSON.parse); store them as parsed instead of failing the write.
+    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false, allowImpreciseNumbers: true },
   });
 }

@@ -67,6 +67,26 @@ describe("referenceDataConfigSchema", () => {
     }
   });
 
+  it.each([
+    [{ since_id: JSON.parse("12345678901234567890") as number }, "referenceData.request.since_id"],
+    [{ nested: { tiny: 1e-200 } }, "referenceData.request.nested.tiny"],
+    [{ list: [1, 1e130] }, "referenceData.request.list.1"],
+  ])("rejects fixed input DynamoDB cannot store exactly: %j", (request, field) => {
+    const input = { integrationSlug: "slack", actionSlug: "list-users", referenceData: { ...slackUsers, request } };
+    try {
+      parseOrThrow(sourceInputSchema, input, "source");
+      expect.unreachable();
+    } catch (error) {
+      const issues = (error as ValidationError).details?.issues as { field: string }[];
+      expect(issues.map((i) => i.field)).toEqual([field]);
+    }
+  });
+
+  it("accepts ordinary fixed input", () => {
+    const request = { limit: 200, ratio: 0.5, zero: 0, big: 2 ** 53 - 1, tags: ["a"], nested: { on: true } };
+    expect(referenceDataConfigSchema.parse({ ...slackUsers, request }).request).toEqual(request);
+  });
+
   it("requires an extraction path for list syncs but not for object syncs", () => {
     const { extractionPath: _omit, ...withoutPath } = slackUsers;
     expect(referenceDataConfigSchema.safeParse(withoutPath).success).toBe(false);
