@@ -116,15 +116,20 @@ async function outcome(world: World, ref: PartitionRef): Promise<Outcome> {
   };
 }
 
-/** Plans and drains until the partition is idle again, bringing it back through the due index when it is stuck. */
-async function syncToRest(world: World, ref: PartitionRef, options: DrainOptions = {}): Promise<void> {
+/**
+ * Plans and drains until the partition is idle again, bringing it back through the due index when it is stuck.
+ * Returns how many times a sync checkpointed and continued in a new invocation.
+ */
+async function syncToRest(world: World, ref: PartitionRef, options: DrainOptions = {}): Promise<number> {
   const partition = await world.partition(ref);
   world.clock.advanceTo(Date.parse(partition.nextSyncAt) + 1_000);
+  let continued = 0;
   for (let attempt = 0; attempt < 12; attempt++) {
     await world.plan();
-    await world.drain(options);
+    const { results } = await world.drain(options);
+    continued += results.filter((r) => r.status === "synced" && r.outcome.status === "continued").length;
     const now = await world.partition(ref);
-    if (now.status === "idle") return;
+    if (now.status === "idle") return continued;
     // A lost message or a dead worker: the partition comes due again at its requeue deadline or lease expiry.
     world.clock.advanceTo(Date.parse(now.deadlineAt ?? now.nextSyncAt) + 1_000);
   }
@@ -166,8 +171,12 @@ function killer(
 }
 
 /** An initial clean sync, then the sync under test (killed or not); returns its outcome. */
-async function run(scenario: Scenario, crash: boolean): Promise<{ second: Outcome; jobs: Job[]; kills: number }> {
-  const world = await freshWorld(servers, { engine: { writeBufferItems: 25 } });
+async function run(
+  scenario: Scenario,
+  crash: boolean,
+): Promise<{ second: Outcome; jobs: Job[]; kills: number; continued: number }> {
+  // A one-minute invocation with a 30 s margin: at 10 s a page, a sync checkpoints and continues every 3 pages.
+  const world = await freshWorld(servers, { budgetMs: 60_000, engine: { writeBufferItems: 25 } });
   const [ref] = await world.seed({ tenantId: TENANT, integrationId: "slack", sources: [SOURCE] });
   if (!ref) throw new Error("no partition");
   world.gateway.data.slackUsers = scenario.before.map(slackUser);
@@ -176,6 +185,7 @@ async function run(scenario: Scenario, crash: boolean): Promise<{ second: Outcom
   world.gateway.data.slackUsers = scenario.after.map(slackUser);
   const pacing: SyncHooks = { afterPage: () => world.clock.advance(scenario.pageMs) };
   let kills = 0;
+  let continued: number;
   if (crash) {
     const { hooks, gateway, killed } = killer(world, scenario);
     const options: DrainOptions = {
@@ -190,14 +200,14 @@ async function run(scenario: Scenario, crash: boolean): Promise<{ second: Outcom
           }
         : {}),
     };
-    await syncToRest(world, ref, options);
+    continued = await syncToRest(world, ref, options);
     kills = killed();
   } else {
-    await syncToRest(world, ref, { hooks: pacing });
+    continued = await syncToRest(world, ref, { hooks: pacing });
   }
   const second = await outcome(world, ref);
   const jobs = await world.jobs(TENANT, "slack");
-  return { second, jobs, kills };
+  return { second, jobs, kills, continued };
 }
 
 describe("a worker killed mid-sync", () => {
@@ -212,6 +222,7 @@ describe("a worker killed mid-sync", () => {
       pageMs: fc.constantFrom<0 | 10_000>(0, 10_000),
     });
     let crashed = 0;
+    let continuedAfterCrash = 0;
     await fc.assert(
       fc.asyncProperty(scenarioArb, async (raw) => {
         // Gateway calls are numbered from 1 and only a growing sequence can all be reached.
@@ -226,10 +237,12 @@ describe("a worker killed mid-sync", () => {
         for (const job of killed.jobs) expect(["completed", "failed"]).toContain(job.status);
         expect(killed.jobs.filter((job) => job.status === "completed")).toHaveLength(2);
         crashed += killed.kills;
+        if (killed.kills > 0) continuedAfterCrash += killed.continued;
       }),
       { numRuns: 10, seed: 7_007, endOnFailure: true },
     );
-    // Not vacuous: workers really were killed.
+    // Not vacuous: workers really were killed, some of them in syncs that also checkpointed and continued.
     expect(crashed).toBeGreaterThan(0);
+    expect(continuedAfterCrash).toBeGreaterThan(0);
   });
 });
