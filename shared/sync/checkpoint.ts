@@ -24,6 +24,11 @@ export interface SyncCheckpoint {
   /** "finishing": every page was read; `deactivated` soft deletes of the committed candidates are done. */
   phase: "paging" | "finishing";
   deactivated: number;
+  /**
+   * Where paging stopped, stored with the seen set it belongs to: the copy on the job is written after the chunks, so
+   * a crash between the two writes must not pair a newer seen set with an older page position.
+   */
+  pageState?: Record<string, unknown>;
 }
 
 const STATUS_LETTER: Record<ItemStatus, string> = { active: "a", inactive: "i", deleted: "d" };
@@ -41,6 +46,7 @@ const storedSchema = z.object({
   pages: z.number().int().min(0),
   phase: z.enum(["paging", "finishing"]),
   deactivated: z.number().int().min(0),
+  pageState: z.record(z.string(), z.unknown()).optional(),
 });
 
 /** The JSON stored in the checkpoint chunks: seen entries as compact `[id, hash, statusLetter]` tuples. */
@@ -59,6 +65,7 @@ export function encodeCheckpoint(checkpoint: SyncCheckpoint): unknown {
     pages: checkpoint.pages,
     phase: checkpoint.phase,
     deactivated: checkpoint.deactivated,
+    ...(checkpoint.pageState ? { pageState: checkpoint.pageState } : {}),
   };
 }
 

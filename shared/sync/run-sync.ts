@@ -451,7 +451,8 @@ class SyncRun {
           this.job.checkpoint.chunks,
         );
         checkpoint = decodeCheckpoint(raw);
-        pageState = decodePageState(this.job.checkpoint.state);
+        // The chunks carry their own page position (the job's copy may be older after a crash between the writes).
+        pageState = decodePageState(checkpoint?.pageState ?? this.job.checkpoint.state);
       } catch (error) {
         if (!(error instanceof NotFoundError)) throw error;
       }
@@ -673,6 +674,7 @@ class SyncRun {
       pages: this.pages,
       phase: this.phase,
       deactivated: this.deactivated,
+      pageState: pageStateRecord(pageState),
     };
     const { chunks } = await repos.jobs.saveCheckpoint(
       ref.tenantId,
