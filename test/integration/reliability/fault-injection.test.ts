@@ -261,7 +261,10 @@ describe("syncs under 20% random gateway faults (fixed seed)", () => {
     };
     try {
       for (let round = 0; round < FAULT_ROUNDS; round++) {
-        if (round > 0) mutate(world.gateway.data, round);
+        // A job that checkpointed before its worker died is resumed where it stopped: the pages it read before are
+        // not read again. Changing the upstream under it would make "exactly the upstream" a mix of two rounds, so the
+        // upstream changes only when no such job is in flight.
+        if (round > 0 && !(await resumableInFlight(world, tracked))) mutate(world.gateway.data, round);
         const before = await snapshot(world, tracked);
         const planned = await world.plan();
         // Every partition came back through the due index, whatever happened to it last round.
@@ -313,6 +316,17 @@ describe("syncs under 20% random gateway faults (fixed seed)", () => {
     expect(abandoned.length).toBeLessThanOrEqual(seen.filter((o) => o === "killed" || o === "lost").length);
   });
 });
+
+/** Whether some partition's job is in flight with a checkpoint (the planner resumes it rather than starting over). */
+async function resumableInFlight(world: World, tracked: Tracked[]): Promise<boolean> {
+  for (const { ref } of tracked) {
+    const partition = await world.partition(ref);
+    if (partition.status !== "queued" && partition.status !== "syncing") continue;
+    const job = await world.repos.jobs.get(ref.tenantId, ref.integrationId, partition.currentJobId ?? "");
+    if (job?.checkpoint) return true;
+  }
+  return false;
+}
 
 /**
  * Moves the clock past the moment every partition is due again: the next sync of an idle one, the backoff of a failed
