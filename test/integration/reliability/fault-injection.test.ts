@@ -35,6 +35,13 @@ const FAULT_SEED = 20_260_301;
 const FAULT_KINDS: FaultKind[] = ["500", "503", "429", "timeout", "truncated"];
 const FAULT_ROUNDS = 6;
 const KILL_SEED = 77;
+/**
+ * A short gateway timeout, but long enough that only injected hangs reach it, even on a loaded machine: then the
+ * sequence of calls, and so every fault drawn, is the same on every run.
+ */
+const CLIENT_TIMEOUT_MS = 1_000;
+/** How long an injected "timeout" fault hangs before answering 504 (the client gives up first). */
+const HANG_MS = 1_500;
 /** Chance that the worker dies after any one page. */
 const KILL_RATE = 0.06;
 
@@ -64,11 +71,8 @@ function sources(): { integrationId: string; source: SourceInput }[] {
 /** Deterministic upstream changes between rounds: renames, additions, removals, deletions, object edits. */
 function mutate(data: SampleDatasets, round: number): void {
   const users = data.slackUsers;
-  // A block of renames larger than one write batch, so a sync that fails late has written some of them.
-  for (let i = 0; i < 30; i++) {
-    const user = users[(round * 30 + i) % users.length];
-    if (user) user.profile.real_name = `${user.profile.real_name.split(" r")[0]} r${round}`;
-  }
+  // Every user renamed: each page brings changes, so a sync that fails after a few pages has written some of them.
+  for (const user of users) user.profile.real_name = `${user.profile.real_name.split(" r")[0]} r${round}`;
   users.push({
     id: `UR${String(round).padStart(7, "0")}`,
     team_id: "T0SAMPLE01",
@@ -222,7 +226,7 @@ async function checkRound(
 describe("syncs under 20% random gateway faults (fixed seed)", () => {
   it("complete with exactly the upstream data or fail without damage, and never leave a partition stuck", async () => {
     const world = await freshWorld(servers, {
-      requestTimeoutMs: 300,
+      requestTimeoutMs: CLIENT_TIMEOUT_MS,
       gatewayAttempts: 1,
       seed: 11,
       // Changed items go out in whole batches of 25 as they accumulate, so a failed sync may have written some.
@@ -235,7 +239,7 @@ describe("syncs under 20% random gateway faults (fixed seed)", () => {
       token: async () => DEFAULT_SAMPLE_GATEWAY_TOKEN,
       clock: world.clock,
       sleep: async (ms) => world.clock.advance(ms),
-      requestTimeoutMs: 300,
+      requestTimeoutMs: CLIENT_TIMEOUT_MS,
       maxAttempts: 3,
     });
     const data = defaultDatasets();
@@ -248,7 +252,13 @@ describe("syncs under 20% random gateway faults (fixed seed)", () => {
     }
     expect(tracked).toHaveLength(SAMPLE_SOURCES.length);
     const callsBefore = world.gateway.calls.length;
-    world.gateway.setFaults({ rate: 0.2, seed: FAULT_SEED, kinds: FAULT_KINDS, timeoutMs: 3_000, retryAfterMs: 1_000 });
+    world.gateway.setFaults({
+      rate: 0.2,
+      seed: FAULT_SEED,
+      kinds: FAULT_KINDS,
+      timeoutMs: HANG_MS,
+      retryAfterMs: 1_000,
+    });
 
     const seen: Outcome[] = [];
     let writtenByFailed = 0;
