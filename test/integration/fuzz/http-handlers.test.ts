@@ -359,9 +359,11 @@ describe("the API handlers under random API Gateway events", () => {
               fc.record({ sinceParam: fc.constant("since"), fullSyncEverySeconds: fc.integer({ min: 300, max: 9e6 }) }),
               fc.record({ sinceParam: fc.constant(""), fullSyncEverySeconds: fc.integer({ min: -5, max: 299 }) }),
             ),
-            // Numbers DynamoDB can store: the ones it cannot are a known bug with its own test
-            // (test/integration/reliability/source-configs.test.ts), kept out of here so this property tests the rest.
-            request: mostly(fc.dictionary(fc.string({ maxLength: 8 }), storableJson, { maxKeys: 3 }), fc.constant([])),
+            // Mostly numbers DynamoDB can store, so sources get saved; any JSON (2^64, 1e-300...) must be a 400.
+            request: mostly(
+              fc.dictionary(fc.string({ maxLength: 8 }), storableJson, { maxKeys: 3 }),
+              fc.oneof(fc.constant([]), fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }))),
+            ),
           },
           { requiredKeys: ["dataType", "syncType", "extractionPath"] },
         )
