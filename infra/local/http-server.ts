@@ -47,6 +47,13 @@ export interface HttpServerOptions {
   timeoutMs?: number;
   /** Origins that get CORS headers on the server's own error responses (the handlers add theirs). */
   allowedOrigins?: readonly string[];
+  /**
+   * Like API Gateway's authorizer result cache (keyed by the Authorization header): an allowed caller is not
+   * re-authorized for this long, so a revoked key keeps working until then. 0 (the default) disables it.
+   */
+  authorizerCacheMs?: number;
+  /** Clock of the authorizer cache (tests). */
+  now?: () => number;
 }
 
 export interface LocalHttpServer {
@@ -72,7 +79,8 @@ class GatewayFault extends Error {
 }
 
 /** Starts the server; resolves once it listens. */
-export async function startHttpServer(options: HttpServerOptions): Promise<LocalHttpServer> {
+export async function startHttpServer(serverOptions: HttpServerOptions): Promise<LocalHttpServer> {
+  const options = { ...serverOptions, authorize: cachedAuthorizer(serverOptions) };
   const timeoutMs = options.timeoutMs ?? INTEGRATION_TIMEOUT_MS;
   const inFlight = new Set<Promise<void>>();
   const server: Server = createServer((req, res) => {
@@ -379,4 +387,25 @@ function requestTime(epochMs: number): string {
   return `${pad(d.getUTCDate())}/${months[d.getUTCMonth()]}/${d.getUTCFullYear()}:${pad(d.getUTCHours())}:${pad(
     d.getUTCMinutes(),
   )}:${pad(d.getUTCSeconds())} +0000`;
+}
+
+/** Caches allowed callers by Authorization header for `authorizerCacheMs`, as API Gateway's authorizer cache does. */
+function cachedAuthorizer(options: HttpServerOptions): HttpServerOptions["authorize"] {
+  const ttl = options.authorizerCacheMs ?? 0;
+  if (ttl <= 0) return options.authorize;
+  const now = options.now ?? Date.now;
+  const cache = new Map<string, { context: AuthorizerContext; expiresAt: number }>();
+  return async (headers) => {
+    const key = Object.entries(headers).find(([name]) => name.toLowerCase() === "authorization")?.[1];
+    const hit = key === undefined ? undefined : cache.get(key);
+    if (hit && hit.expiresAt > now()) return hit.context;
+    const context = await options.authorize(headers);
+    if (key !== undefined) {
+      if (context) {
+        if (cache.size >= 1_000) cache.delete(cache.keys().next().value as string);
+        cache.set(key, { context, expiresAt: now() + ttl });
+      } else cache.delete(key);
+    }
+    return context;
+  };
 }

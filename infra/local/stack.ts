@@ -218,6 +218,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       port: options.port ?? 3000,
       handler: handlers.api,
       authorize: handlers.authorize,
+      // The deployed REST API caches the authorizer's answer for 60 s; so does the local one.
+      authorizerCacheMs: 60_000,
       timeoutMs: API_FUNCTION_TIMEOUT_MS,
       allowedOrigins: (process.env.ALLOWED_ORIGINS ?? "")
         .split(",")

@@ -227,3 +227,37 @@ describe("local HTTP server (API Gateway emulation)", () => {
     expect(invocations[0]?.event.httpMethod).toBe("OPTIONS");
   });
 });
+
+describe("local HTTP server authorizer cache", () => {
+  it("reuses an allowed caller for the cache period, as API Gateway does, and never caches a denial", async () => {
+    let now = 1_000_000;
+    let allowed = new Set([`Bearer ${VALID_KEY}`]);
+    let calls = 0;
+    const server = await startHttpServer({
+      port: 0,
+      log: createLogger({}, "silent"),
+      authorizerCacheMs: 60_000,
+      now: () => now,
+      handler: async () => async () => ({ statusCode: 200, body: JSON.stringify({ success: true, data: {} }) }),
+      authorize: async (headers) => {
+        calls++;
+        return allowed.has(headers.authorization ?? headers.Authorization ?? "") ? CALLER : undefined;
+      },
+    });
+    const get = (key: string) =>
+      fetch(`${server.url}/api/v1/integrations/slack/reference-data`, { headers: { Authorization: `Bearer ${key}` } });
+    try {
+      expect((await get("rds_other")).status).toBe(401);
+      expect((await get(VALID_KEY)).status).toBe(200);
+      allowed = new Set(); // the key is revoked
+      expect((await get(VALID_KEY)).status).toBe(200);
+      expect(calls).toBe(2);
+      now += 60_001;
+      expect((await get(VALID_KEY)).status).toBe(401);
+      expect((await get("rds_other")).status).toBe(401);
+      expect(calls).toBe(4);
+    } finally {
+      await server.stop(1_000);
+    }
+  });
+});
