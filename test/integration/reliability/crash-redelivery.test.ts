@@ -1,9 +1,10 @@
 /**
  * Crash and redelivery, property-based (issue 7). The sync engine's own tests (test/integration/sync/recovery.test.ts)
  * cover one crash at one page; this goes wider: random upstream data before and after, one to three crashes at random
- * pages of one sync (killed after a page by a hook, or killed right after a gateway call returned), with and without
- * checkpoints in between (each page costs clock time, so long syncs continue in new invocations), and three ways back:
- * SQS redelivers the message, the message is lost and the planner takes over when the lease expires, or both race.
+ * points of one sync (after a page, right after a gateway call returned, or at any of the worker's own DynamoDB writes,
+ * before it is sent or after it landed), with and without checkpoints in between (each page costs clock time, so long
+ * syncs continue in new invocations), and three ways back: SQS redelivers the message, the message is lost and the
+ * planner takes over when the lease expires, or both race.
  * Whatever happened, the pipeline converges on the state of one clean run in another table: same items, same
  * committed manifest (what the next sync diffs against) and version, same job counts and warnings, and every other job
  * settled as failed.
@@ -69,8 +70,14 @@ type Path = "redeliver" | "lose" | "both";
 interface Scenario {
   before: UserSpec[];
   after: UserSpec[];
-  kill: "afterPage" | "gatewayCall";
-  /** Pages (afterPage) or 1-based gateway call numbers of the second sync at which the worker dies, in order. */
+  /** After a page; right after a gateway call returned; or at one of the worker's own DynamoDB writes. */
+  kill: "afterPage" | "gatewayCall" | "write";
+  /** Whether a write kill strikes before the write is sent, or after it landed but before the worker saw it. */
+  when: "before" | "after";
+  /**
+   * Where the worker dies during the second sync, in order: pages (afterPage), or 1-based numbers of gateway calls or
+   * of the worker's writes (every write of every invocation: leases, jobs, items, checkpoints, manifests...).
+   */
   crashes: number[];
   path: Path;
   /** Clock time each page costs: with 10 s, an invocation checkpoints and continues every few pages. */
@@ -136,14 +143,35 @@ async function syncToRest(world: World, ref: PartitionRef, options: DrainOptions
   throw new Error(`partition did not come to rest: ${JSON.stringify(await world.partition(ref))}`);
 }
 
+const WRITE_COMMAND = /^(Put|Update|Delete|BatchWrite)(Item)?Command$/;
+
 /** A worker that dies at the scripted points, keeping what the dead invocation wrote. */
 function killer(
   world: World,
   scenario: Scenario,
-): { hooks: SyncHooks; gateway: GatewayClient | undefined; killed: () => number } {
+): { hooks: SyncHooks; gateway: GatewayClient | undefined; killed: () => number; stop: () => void } {
   const pending = [...scenario.crashes];
   let calls = 0;
+  let writes = 0;
   const killed = () => scenario.crashes.length - pending.length;
+  const doc = world.workerDoc;
+  if (scenario.kill === "write") {
+    if (!doc) throw new Error("write kills need the worker's own DynamoDB client");
+    doc.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (!WRITE_COMMAND.test(String(context.commandName))) return next(args);
+        writes++;
+        const strike = pending[0] === writes;
+        if (strike) pending.shift();
+        if (strike && scenario.when === "before") throw new SimulatedCrash(`killed before write ${writes}`);
+        const result = await next(args);
+        if (strike) throw new SimulatedCrash(`killed after write ${writes} (${String(context.commandName)})`);
+        return result;
+      },
+      { step: "initialize", name: "killAtWrite" },
+    );
+  }
+  const stop = () => doc?.middlewareStack.remove("killAtWrite");
   const hooks: SyncHooks = {
     afterPage: ({ page }) => {
       world.clock.advance(scenario.pageMs);
@@ -167,7 +195,7 @@ function killer(
           },
         }
       : undefined;
-  return { hooks, gateway, killed };
+  return { hooks, gateway, killed, stop };
 }
 
 /** An initial clean sync, then the sync under test (killed or not); returns its outcome. */
@@ -176,7 +204,11 @@ async function run(
   crash: boolean,
 ): Promise<{ second: Outcome; jobs: Job[]; kills: number; continued: number }> {
   // A one-minute invocation with a 30 s margin: at 10 s a page, a sync checkpoints and continues every 3 pages.
-  const world = await freshWorld(servers, { budgetMs: 60_000, engine: { writeBufferItems: 25 } });
+  const world = await freshWorld(servers, {
+    budgetMs: 60_000,
+    engine: { writeBufferItems: 25 },
+    dedicatedWorkerClient: true,
+  });
   const [ref] = await world.seed({ tenantId: TENANT, integrationId: "slack", sources: [SOURCE] });
   if (!ref) throw new Error("no partition");
   world.gateway.data.slackUsers = scenario.before.map(slackUser);
@@ -187,7 +219,7 @@ async function run(
   let kills = 0;
   let continued: number;
   if (crash) {
-    const { hooks, gateway, killed } = killer(world, scenario);
+    const { hooks, gateway, killed, stop } = killer(world, scenario);
     const options: DrainOptions = {
       hooks,
       ...(gateway ? { gateway } : {}),
@@ -200,13 +232,18 @@ async function run(
           }
         : {}),
     };
-    continued = await syncToRest(world, ref, options);
+    try {
+      continued = await syncToRest(world, ref, options);
+    } finally {
+      stop();
+    }
     kills = killed();
   } else {
     continued = await syncToRest(world, ref, { hooks: pacing });
   }
   const second = await outcome(world, ref);
   const jobs = await world.jobs(TENANT, "slack");
+  world.dispose();
   return { second, jobs, kills, continued };
 }
 
@@ -216,8 +253,9 @@ describe("a worker killed mid-sync", () => {
       before: fc.array(userArb, { maxLength: 32, size: "large" }),
       // Two to six pages, so most crash points fall inside the sync.
       after: fc.array(userArb, { minLength: 12, maxLength: 40, size: "large" }),
-      kill: fc.constantFrom("afterPage" as const, "gatewayCall" as const),
-      crashes: fc.array(fc.integer({ min: 0, max: 6 }), { minLength: 1, maxLength: 3 }),
+      kill: fc.constantFrom("afterPage" as const, "gatewayCall" as const, "write" as const),
+      when: fc.constantFrom("before" as const, "after" as const),
+      crashes: fc.array(fc.integer({ min: 0, max: 24 }), { minLength: 1, maxLength: 3 }),
       path: fc.constantFrom<Path>("redeliver", "lose", "both"),
       pageMs: fc.constantFrom<0 | 10_000>(0, 10_000),
     });
@@ -225,9 +263,11 @@ describe("a worker killed mid-sync", () => {
     let continuedAfterCrash = 0;
     await fc.assert(
       fc.asyncProperty(scenarioArb, async (raw) => {
-        // Gateway calls are numbered from 1 and only a growing sequence can all be reached.
+        // Pages are 0-6; calls and writes are numbered from 1 and only a growing sequence can all be reached.
         const crashes =
-          raw.kill === "gatewayCall" ? [...new Set(raw.crashes.map((c) => c + 1))].sort((a, b) => a - b) : raw.crashes;
+          raw.kill === "afterPage"
+            ? raw.crashes.map((c) => c % 7)
+            : [...new Set(raw.crashes.map((c) => c + 1))].sort((a, b) => a - b);
         const scenario = { ...raw, crashes };
         const clean = await run(scenario, false);
         const killed = await run(scenario, true);

@@ -14,7 +14,7 @@ import {
   ReceiveMessageCommand,
   SendMessageBatchCommand,
 } from "@aws-sdk/client-sqs";
-import { QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { z } from "zod";
 import {
   DEFAULT_SAMPLE_GATEWAY_TOKEN,
@@ -28,6 +28,7 @@ import type { PartitionRef } from "../../../shared/domain/ids.js";
 import { sourceInputSchema } from "../../../shared/domain/source-config.js";
 import { createGatewayClient, type GatewayClient } from "../../../shared/gateway/client.js";
 import { createLogger, type Logger } from "../../../shared/log.js";
+import { createDocumentClient } from "../../../shared/storage/client.js";
 import { createRepositories } from "../../../shared/storage/index.js";
 import { keys } from "../../../shared/storage/keys.js";
 import type { Manifest, Repositories } from "../../../shared/storage/ports.js";
@@ -88,6 +89,11 @@ export interface WorldOptions {
   /** Each worker invocation's time budget, on the manual clock (default 300 s, the AWS worker timeout). */
   budgetMs?: number;
   visibilityTimeoutSeconds?: number;
+  /**
+   * Give the worker its own DynamoDB client (`world.workerDoc`), so a test can inject failures or crashes into the
+   * worker's writes only, not the planner's or the test's own reads. Close it with `world.dispose()`.
+   */
+  dedicatedWorkerClient?: boolean;
 }
 
 export interface DrainOptions {
@@ -124,6 +130,8 @@ export interface World {
   queueUrl: string;
   dlqUrl: string;
   repos: Repositories;
+  /** The worker's own DynamoDB client, with `dedicatedWorkerClient`. */
+  workerDoc: DynamoDBDocumentClient | undefined;
   clock: ManualClock;
   log: Logger;
   gateway: SampleGateway;
@@ -155,6 +163,8 @@ export interface World {
   jobs(tenantId: string, integrationId: string): Promise<Job[]>;
   /** Whether the partition row carries due-index keys (it can come back through the planner). */
   dueKey(ref: PartitionRef): Promise<string | undefined>;
+  /** Closes what the world opened for itself (the worker's own client). */
+  dispose(): void;
 }
 
 let worlds = 0;
@@ -173,6 +183,12 @@ export async function freshWorld(servers: ReliabilityServers, options: WorldOpti
   const random = mulberry32(options.seed ?? 7);
   const log = createLogger({}, "silent");
   const repos = createRepositories({ doc, tableName, retry: { sleep: async () => undefined } });
+  const workerDoc = options.dedicatedWorkerClient
+    ? createDocumentClient({ endpoint: servers.dynamo.endpoint })
+    : undefined;
+  const workerRepos = workerDoc
+    ? createRepositories({ doc: workerDoc, tableName, retry: { sleep: async () => undefined } })
+    : repos;
   const sqsQueue = createSqsSyncQueue(sqs, queueUrl, { messageGroupIds: false, sleep: async () => undefined });
   const queue: SyncQueue = {
     async send(messages, sendOptions) {
@@ -198,7 +214,7 @@ export async function freshWorld(servers: ReliabilityServers, options: WorldOpti
 
   const workerDeps = (overrides: { hooks?: SyncHooks; gateway?: GatewayClient } = {}): WorkerDeps => {
     const deps: WorkerDeps = {
-      repos,
+      repos: workerRepos,
       gateway: overrides.gateway ?? gatewayClient,
       queue,
       clock,
@@ -256,6 +272,7 @@ export async function freshWorld(servers: ReliabilityServers, options: WorldOpti
     queueUrl,
     dlqUrl,
     repos,
+    workerDoc,
     clock,
     log,
     gateway: servers.gateway,
@@ -410,6 +427,10 @@ export async function freshWorld(servers: ReliabilityServers, options: WorldOpti
         startKey = page.nextKey;
       } while (startKey);
       return jobs.reverse();
+    },
+
+    dispose() {
+      workerDoc?.destroy();
     },
 
     async dueKey(ref) {
