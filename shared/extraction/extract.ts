@@ -172,6 +172,7 @@ const MAX_SCRUB_DEPTH = 32;
 
 /** Metadata kept whole (`profile`) must not smuggle nested secrets (`profile.api_token`) past the path check. */
 function scrubSecrets(value: unknown, depth: number): unknown {
+  if (typeof value === "number") return storableNumber(value);
   if (value === null || typeof value !== "object") return value;
   if (depth >= MAX_SCRUB_DEPTH) return null;
   if (Array.isArray(value)) return value.map((element) => scrubSecrets(element, depth + 1));
@@ -180,6 +181,16 @@ function scrubSecrets(value: unknown, depth: number): unknown {
     if (!isSecretPath(key)) out[key] = scrubSecrets(inner, depth + 1);
   }
   return out;
+}
+
+/**
+ * DynamoDB stores numbers of magnitude 1E-130 to 9.99E+125 (or 0). A metadata number outside that range (1e-300,
+ * 1e200 from some upstream) is kept as its string form rather than failing every write of the item.
+ */
+function storableNumber(value: number): number | string {
+  const magnitude = Math.abs(value);
+  if (!Number.isFinite(value) || (magnitude !== 0 && (magnitude < 1e-130 || magnitude >= 1e126))) return String(value);
+  return value;
 }
 
 /** A string (trimmed, non-empty) or a finite number as a string; anything else is no value. */

@@ -395,3 +395,23 @@ describe("extractObject", () => {
     expect(extractObject(data)).toEqual(data);
   });
 });
+
+describe("numbers DynamoDB cannot store", () => {
+  it("keeps metadata numbers outside DynamoDB's range as strings, and ordinary numbers as numbers", () => {
+    const config = referenceDataConfigSchema.parse({
+      dataType: "users",
+      extractionPath: "$.members",
+      metadataFields: ["tiny", "huge", "plain", "nested"],
+    });
+    const { items, failed } = extractItems(config, {
+      members: [{ id: "U1", name: "A", tiny: 1e-300, huge: 1e200, plain: 42.5, nested: { deep: [1e-200, 7] } }],
+    });
+    expect(failed).toBe(0);
+    expect(items[0]?.metadata).toEqual({
+      tiny: "1e-300",
+      huge: "1e+200",
+      plain: 42.5,
+      nested: { deep: ["1e-200", 7] },
+    });
+  });
+});
