@@ -285,4 +285,48 @@ describe("a worker killed mid-sync", () => {
     expect(crashed).toBeGreaterThan(0);
     expect(continuedAfterCrash).toBeGreaterThan(0);
   });
+
+  it("leaves no job syncing after dying between the partition's commit and the job's completion, message lost", async () => {
+    // Found by the property above with more runs (kill: write, after the partition's success write, path: lose).
+    const world = await freshWorld(servers, { dedicatedWorkerClient: true });
+    const [ref] = await world.seed({ tenantId: TENANT, integrationId: "slack", sources: [SOURCE] });
+    if (!ref) throw new Error("no partition");
+    world.gateway.data.slackUsers = Array.from({ length: 10 }, (_, n) =>
+      slackUser({ n: n + 1, name: "Ada Lovelace", title: "Ops", deleted: false }),
+    );
+    const doc = world.workerDoc;
+    if (!doc) throw new Error("no worker client");
+    let struck = false;
+    doc.middlewareStack.add(
+      (next, context) => async (args) => {
+        const result = await next(args);
+        // The partition's success write: an update of its PART# row that sets lastJobStatus "completed".
+        const input = JSON.stringify(args.input);
+        const committing =
+          /^Update(Item)?Command$/.test(String(context.commandName)) &&
+          /"SK":(\{"S":)?"PART#/.test(input) &&
+          input.includes('"completed"');
+        if (committing && !struck) {
+          struck = true;
+          throw new SimulatedCrash("killed right after the partition recorded its success");
+        }
+        return result;
+      },
+      { step: "initialize", name: "killAfterCommit" },
+    );
+    try {
+      await syncToRest(world, ref, { afterCrash: "lose" });
+    } finally {
+      doc.middlewareStack.remove("killAfterCommit");
+    }
+    expect(struck).toBe(true);
+    // The data is committed; the next scheduled sync runs as usual.
+    await syncToRest(world, ref);
+
+    const jobs = await world.jobs(TENANT, "slack");
+
+    expect(jobs).toHaveLength(2);
+    expect(jobs.map((job) => job.status)).toEqual(["completed", "completed"]);
+    world.dispose();
+  });
 });
