@@ -93,9 +93,12 @@ async function projectSources(name: FunctionName): Promise<string[]> {
   });
   const output = Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined);
   if (output === undefined) throw new Error(`no output for ${name}`);
-  return Object.entries(output.inputs)
-    .filter(([path, input]) => input.bytesInOutput > 0 && !path.includes("node_modules/"))
-    .map(([path]) => join(rootDir, path));
+  return (
+    Object.entries(output.inputs)
+      // Project files only: not dependencies, nor the virtual modules of esbuild plugins (`namespace:path`).
+      .filter(([path, input]) => input.bytesInOutput > 0 && !path.includes("node_modules/") && !/^[\w-]+:/.test(path))
+      .map(([path]) => join(rootDir, path))
+  );
 }
 
 /** The IAM actions the commands in these sources need; unknown commands are returned separately. */
