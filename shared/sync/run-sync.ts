@@ -201,6 +201,8 @@ export async function runSync(
     return { status: "skipped", reason: "the partition is leased by another worker or belongs to another job", jobId };
   }
 
+  await settleCommittedJob(deps, ref, partition, jobId, log);
+
   const lease = holdLease(repos.partitions, ref, acquiredAt, {
     jobId,
     owner,
@@ -367,6 +369,36 @@ async function settleStaleJob(deps: SyncEngineDeps, ref: PartitionRef, job: Job,
   } catch (error) {
     if (error instanceof ConflictError || error instanceof NotFoundError) return;
     log.warn("could not settle a stale job", { jobId: job.jobId, error });
+  }
+}
+
+/**
+ * A worker that died between the partition's commit and its job's completion, with its message lost, left that job
+ * `syncing` although the partition recorded it as completed: the next sync of the partition settles it. A read first,
+ * so the usual case (the job did complete) costs no write.
+ */
+async function settleCommittedJob(
+  deps: SyncEngineDeps,
+  ref: PartitionRef,
+  partition: Partition,
+  jobId: string,
+  log: Logger,
+): Promise<void> {
+  const previous = partition.lastJobId;
+  if (!previous || previous === jobId || partition.lastJobStatus !== "completed") return;
+  try {
+    const job = await deps.repos.jobs.get(ref.tenantId, ref.integrationId, previous);
+    if (job?.status !== "pending" && job?.status !== "syncing") return;
+    await deps.repos.jobs.update(
+      ref.tenantId,
+      ref.integrationId,
+      previous,
+      { status: "completed", completedAt: partition.lastSyncedAt ?? iso(deps.clock.now()) },
+      { expectStatus: ["pending", "syncing"], removeCheckpoint: true },
+    );
+  } catch (error) {
+    if (error instanceof ConflictError || error instanceof NotFoundError) return;
+    log.warn("could not settle the previous job", { jobId: previous, error });
   }
 }
 
