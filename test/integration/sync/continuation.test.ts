@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { syntheticSlackUsers } from "../../../infra/local/sample-gateway/index.js";
 import type { PartitionRef } from "../../../shared/domain/ids.js";
-import { createEnv, type Env, outcomes, type Servers, startServers } from "./harness.js";
+import { createEnv, type Env, outcomes, type Servers, slackCursorPages, startServers } from "./harness.js";
 
 let servers: Servers;
 let env: Env;
@@ -19,15 +19,7 @@ beforeAll(async () => {
   [users] = (await env.seed({
     integrationId: "slack",
     dataTypes: ["users"],
-    override: {
-      pagination: {
-        strategy: "cursor",
-        cursorPath: "response_metadata.next_cursor",
-        cursorParam: "cursor",
-        limitParam: "limit",
-        pageSize: 1000,
-      },
-    },
+    override: slackCursorPages(1000),
   })) as [PartitionRef];
 });
 afterAll(async () => {

@@ -12,22 +12,14 @@ import { sourceInputSchema } from "../../../shared/domain/source-config.js";
 import { createLogger } from "../../../shared/log.js";
 import { keys } from "../../../shared/storage/keys.js";
 import { runPlanner } from "../../../shared/sync/plan.js";
-import { createEnv, type Env, outcomes, type Servers, startServers, TENANT } from "./harness.js";
+import { createEnv, type Env, outcomes, type Servers, slackCursorPages, startServers, TENANT } from "./harness.js";
 
 const silent = createLogger({}, "silent");
 let servers: Servers;
 let env: Env;
 let users: PartitionRef;
 
-const CURSOR_5 = {
-  pagination: {
-    strategy: "cursor" as const,
-    cursorPath: "response_metadata.next_cursor",
-    cursorParam: "cursor",
-    limitParam: "limit",
-    pageSize: 5,
-  },
-};
+const CURSOR_5 = slackCursorPages(5);
 
 beforeAll(async () => {
   servers = await startServers();

@@ -43,6 +43,17 @@ import { startSqs, type TestSqs } from "../../support/sqs.js";
 
 export const TENANT = "acme";
 
+/** Source override: the sample Slack users paged by cursor, `pageSize` per page. */
+export const slackCursorPages = (pageSize: number) => ({
+  pagination: {
+    strategy: "cursor" as const,
+    cursorPath: "response_metadata.next_cursor",
+    cursorParam: "cursor",
+    limitParam: "limit",
+    pageSize,
+  },
+});
+
 export interface Servers {
   dynamo: TestDynamo;
   sqs: TestSqs;

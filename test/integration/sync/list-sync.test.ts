@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { SlackUser } from "../../../infra/local/sample-gateway/index.js";
 import type { PartitionRef } from "../../../shared/domain/ids.js";
-import { createEnv, type Env, outcomes, type Servers, startServers } from "./harness.js";
+import { createEnv, type Env, outcomes, type Servers, slackCursorPages, startServers } from "./harness.js";
 
 let servers: Servers;
 let env: Env;
@@ -26,15 +26,7 @@ beforeEach(async () => {
   [users] = (await env.seed({
     integrationId: "slack",
     dataTypes: ["users"],
-    override: {
-      pagination: {
-        strategy: "cursor",
-        cursorPath: "response_metadata.next_cursor",
-        cursorParam: "cursor",
-        limitParam: "limit",
-        pageSize: 5,
-      },
-    },
+    override: slackCursorPages(5),
   })) as [PartitionRef];
 });
 

@@ -9,20 +9,12 @@ import type { PartitionRef } from "../../../shared/domain/ids.js";
 import { createLogger } from "../../../shared/log.js";
 import { runPlanner } from "../../../shared/sync/plan.js";
 import { SimulatedCrash } from "../../../shared/sync/run-sync.js";
-import { createEnv, type Env, outcomes, type Servers, startServers } from "./harness.js";
+import { createEnv, type Env, outcomes, type Servers, slackCursorPages, startServers } from "./harness.js";
 
 let servers: Servers;
 let env: Env;
 
-const CURSOR = (pageSize: number) => ({
-  pagination: {
-    strategy: "cursor" as const,
-    cursorPath: "response_metadata.next_cursor",
-    cursorParam: "cursor",
-    limitParam: "limit",
-    pageSize,
-  },
-});
+const CURSOR = slackCursorPages;
 const log = createLogger({}, "silent");
 const HOUR = 3_600_000;
 
