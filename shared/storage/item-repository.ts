@@ -1,6 +1,6 @@
 /** Items of list partitions: one row per external ID under the partition's data key. */
 
-import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { iso } from "../domain/clock.js";
 import { InternalError, ValidationError } from "../domain/errors.js";
 import { type Item, type ItemStatus, itemSchema, itemStatusSchema, type PartitionRef } from "../domain/index.js";
@@ -9,7 +9,16 @@ import { batchWriteAll, type RetryOptions, type WriteRequest } from "./batch-wri
 import { isConditionFailed } from "./ddb.js";
 import { dataPk, keys } from "./keys.js";
 import type { ItemListFilter, ItemRepository, ItemSummary, Manifest, Page } from "./ports.js";
-import { checkLimit, checkStartKey, mapConcurrent, parseRow, queryPrefix, type Row, UpdateBuilder } from "./rows.js";
+import {
+  checkLimit,
+  checkStartKey,
+  fillPage,
+  mapConcurrent,
+  parseRow,
+  queryPrefix,
+  type Row,
+  UpdateBuilder,
+} from "./rows.js";
 
 /** DynamoDB's item size limit. The JSON length of a row slightly overestimates its stored size, erring safe. */
 export const MAX_ITEM_BYTES = 400 * 1024;
@@ -93,43 +102,30 @@ export class DynamoItemRepository implements ItemRepository {
   async list(ref: PartitionRef, filter: ItemListFilter): Promise<Page<Item>> {
     const limit = checkLimit(filter.limit);
     const pk = dataPk(ref);
-    let startKey: Record<string, unknown> | undefined = checkStartKey(filter.startKey, { PK: pk }, ["SK"], {
-      SK: keys.itemPrefix,
-    });
+    const startKey = checkStartKey(filter.startKey, { PK: pk }, ["SK"], { SK: keys.itemPrefix });
     const status =
       filter.status === undefined ? undefined : parseOrThrow(itemStatusSchema, filter.status, "item status", "status");
-    const items: Item[] = [];
-    let lastKey: Record<string, unknown> | undefined;
-    do {
-      const remaining = limit - items.length;
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
-          ...(status === undefined
-            ? { ExpressionAttributeValues: { ":pk": pk, ":prefix": keys.itemPrefix } }
-            : {
-                FilterExpression: "#status = :status",
-                ExpressionAttributeNames: { "#status": "status" },
-                ExpressionAttributeValues: { ":pk": pk, ":prefix": keys.itemPrefix, ":status": status },
-              }),
-          // Filtered queries read ahead: most rows usually match, and a page of one row per call would be slow.
-          Limit: status === undefined ? remaining : Math.min(1_000, Math.max(remaining, 100)),
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      const rows = (page.Items ?? []) as Row[];
-      const taken = rows.slice(0, remaining);
-      for (const row of taken) items.push(parseRow(itemSchema, row, "item"));
-      if (taken.length < rows.length) {
-        const last = taken[taken.length - 1] as Row;
-        lastKey = { PK: last.PK, SK: last.SK };
-        break;
-      }
-      lastKey = page.LastEvaluatedKey;
-      startKey = page.LastEvaluatedKey;
-    } while (startKey && items.length < limit);
-    return lastKey ? { items, nextKey: lastKey } : { items };
+    return fillPage(
+      this.doc,
+      this.tableName,
+      {
+        KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
+        ...(status === undefined
+          ? { ExpressionAttributeValues: { ":pk": pk, ":prefix": keys.itemPrefix } }
+          : {
+              FilterExpression: "#status = :status",
+              ExpressionAttributeNames: { "#status": "status" },
+              ExpressionAttributeValues: { ":pk": pk, ":prefix": keys.itemPrefix, ":status": status },
+            }),
+      },
+      {
+        limit,
+        startKey,
+        // Filtered queries read ahead: most rows usually match, and a page of one row per call would be slow.
+        readAhead: (remaining) => (status === undefined ? remaining : Math.min(1_000, Math.max(remaining, 100))),
+      },
+      (row) => parseRow(itemSchema, row, "item"),
+    );
   }
 
   async listAll(ref: PartitionRef): Promise<Item[]> {

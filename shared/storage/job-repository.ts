@@ -2,13 +2,7 @@
  * Jobs, the audit trail: one row per sync attempt under the integration, sorted by its ULID so a reverse Query lists
  * the newest first. A running sync's checkpoint is a blob of chunks beside its job row (`JOB#{id}#CP#{n}`).
  */
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { iso } from "../domain/clock.js";
 import { ConflictError, NotFoundError, ValidationError } from "../domain/errors.js";
 import {
@@ -25,7 +19,7 @@ import type { BlobLocation, BlobStore } from "./blob-store.js";
 import { isConditionFailed } from "./ddb.js";
 import { integrationPk, keys } from "./keys.js";
 import type { JobPatch, JobRepository, NewJob, Page, PageKey } from "./ports.js";
-import { checkLimit, checkStartKey, parseRow, type Row, UpdateBuilder } from "./rows.js";
+import { checkLimit, checkStartKey, fillPage, parseRow, UpdateBuilder } from "./rows.js";
 
 export class DynamoJobRepository implements JobRepository {
   constructor(
@@ -141,9 +135,7 @@ export class DynamoJobRepository implements JobRepository {
   ): Promise<Page<Job>> {
     const limit = checkLimit(filter.limit);
     const pk = integrationPk(tenantId, integrationId);
-    let startKey: Record<string, unknown> | undefined = checkStartKey(filter.startKey, { PK: pk }, ["SK"], {
-      SK: keys.jobPrefix,
-    });
+    const startKey = checkStartKey(filter.startKey, { PK: pk }, ["SK"], { SK: keys.jobPrefix });
     const names: Record<string, string> = { "#entity": "entity" };
     const values: Record<string, unknown> = { ":pk": pk, ":prefix": keys.jobPrefix, ":job": "job" };
     const filters = ["#entity = :job"];
@@ -160,35 +152,20 @@ export class DynamoJobRepository implements JobRepository {
     }
     if (filter.status !== undefined) equal("status", parseOrThrow(jobStatusSchema, filter.status, "status", "status"));
 
-    const jobs: Job[] = [];
-    let nextKey: Record<string, unknown> | undefined;
-    do {
-      const remaining = limit - jobs.length;
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
-          FilterExpression: filters.join(" AND "),
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ScanIndexForward: false,
-          // Read ahead: checkpoint rows and filtered-out jobs share the key range.
-          Limit: Math.min(1_000, Math.max(remaining * 2, 50)),
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      const rows = (page.Items ?? []) as Row[];
-      const taken = rows.slice(0, remaining);
-      for (const row of taken) jobs.push(parseRow(jobSchema, row, "job"));
-      if (taken.length < rows.length) {
-        const last = taken[taken.length - 1] as Row;
-        nextKey = { PK: last.PK, SK: last.SK };
-        break;
-      }
-      nextKey = page.LastEvaluatedKey;
-      startKey = page.LastEvaluatedKey;
-    } while (startKey && jobs.length < limit);
-    return nextKey ? { items: jobs, nextKey } : { items: jobs };
+    return fillPage(
+      this.doc,
+      this.tableName,
+      {
+        KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
+        FilterExpression: filters.join(" AND "),
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ScanIndexForward: false,
+      },
+      // Read ahead: checkpoint rows and filtered-out jobs share the key range.
+      { limit, startKey, readAhead: (remaining) => Math.min(1_000, Math.max(remaining * 2, 50)) },
+      (row) => parseRow(jobSchema, row, "job"),
+    );
   }
 
   async saveCheckpoint(

@@ -2,7 +2,7 @@
  * Row helpers shared by the repositories: turning stored rows back into domain objects, checking paging input,
  * and building update expressions whose attribute names never collide with DynamoDB reserved words.
  */
-import { type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, QueryCommand, type QueryCommandInput } from "@aws-sdk/lib-dynamodb";
 import type { z } from "zod";
 import { InternalError, ValidationError } from "../domain/errors.js";
 import type { PageKey } from "./ports.js";
@@ -191,4 +191,46 @@ export async function* queryPrefix(
     yield* page.Items ?? [];
     startKey = page.LastEvaluatedKey;
   } while (startKey);
+}
+
+/** A Query's conditions, without the paging fields `fillPage` manages. */
+export type PageQuery = Omit<QueryCommandInput, "TableName" | "Limit" | "ExclusiveStartKey">;
+
+/**
+ * Fills one page of at most `limit` rows from a (usually filtered) Query, reading `readAhead(remaining)` rows per
+ * request. When a request returns more rows than fit, `nextKey` is the key of the last row returned, so the next page
+ * starts right after it.
+ */
+export async function fillPage<T>(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  query: PageQuery,
+  page: { limit: number; startKey?: Record<string, unknown>; readAhead: (remaining: number) => number },
+  parse: (row: Row) => T,
+): Promise<{ items: T[]; nextKey?: Record<string, unknown> }> {
+  const items: T[] = [];
+  let startKey = page.startKey;
+  let nextKey: Record<string, unknown> | undefined;
+  do {
+    const remaining = page.limit - items.length;
+    const result = await doc.send(
+      new QueryCommand({
+        ...query,
+        TableName: tableName,
+        Limit: page.readAhead(remaining),
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    const rows = (result.Items ?? []) as Row[];
+    const taken = rows.slice(0, remaining);
+    for (const row of taken) items.push(parse(row));
+    if (taken.length < rows.length) {
+      const last = taken[taken.length - 1] as Row;
+      nextKey = { PK: last.PK, SK: last.SK };
+      break;
+    }
+    nextKey = result.LastEvaluatedKey;
+    startKey = result.LastEvaluatedKey;
+  } while (startKey && items.length < page.limit);
+  return nextKey ? { items, nextKey } : { items };
 }
