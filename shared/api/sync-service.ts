@@ -85,6 +85,8 @@ export const partitionStatusWireSchema = z.object({
 export type PartitionStatusWire = z.infer<typeof partitionStatusWireSchema>;
 
 export const jobWireSchema = z.object({
+  /** The seed's job `id`; the same value as `jobId`. */
+  id: z.string(),
   jobId: z.string(),
   connectionId: z.string(),
   dataType: z.string(),
@@ -471,6 +473,7 @@ function partitionWire(p: Partition, ttlSeconds: number, now: number): Partition
 
 function jobWire(job: Job): JobWire {
   const wire: JobWire = {
+    id: job.jobId,
     jobId: job.jobId,
     connectionId: job.connectionId,
     dataType: job.dataType,

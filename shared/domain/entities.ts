@@ -7,6 +7,8 @@ export const connectionSchema = z.object({
   integrationId: idSchema,
   connectionId: connectionIdSchema,
   status: connectionStatusSchema,
+  /** Waygate's primary connection of the integration (recorded by discovery): what reads without a connection use. */
+  isPrimary: z.boolean().optional(),
   enrolledAt: z.string(),
   revokedAt: z.string().optional(),
   updatedAt: z.string(),
@@ -47,7 +49,10 @@ export const partitionSchema = z.object({
   version: z.number().int().min(0),
   manifestChunks: z.number().int().min(0).default(0),
   objectChunks: z.number().int().min(0).default(0),
+  /** Active items as of the last successful sync. */
   itemCount: z.number().int().min(0).default(0),
+  /** Items of any status (active, inactive, deleted) as of the last successful sync; absent before it. */
+  totalCount: z.number().int().min(0).optional(),
   nextSyncAt: z.string(),
   lastSyncedAt: z.string().optional(),
   /** Start of the last successful sync: the base of the next incremental `since`. */

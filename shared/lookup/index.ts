@@ -17,7 +17,11 @@
  *   finds "Sarah Chen" here: a finished word that is only the start of another is treated as a typo, not a prefix.
  *   Typo candidates come from the dictionary alone (a trie walk with pruning), never from scoring every item.
  * Within a band, the score grows with the share of the field's tokens matched, the quality of each token match and
- * a match on the field's first token. `ambiguous` is true when more than one item ties for the best score.
+ * a match on the field's first token.
+ *
+ * `ambiguous` (an agent must not act on a guess): when the best match is exact, true only if another item ties with
+ * it (two items with the same name); when it is not exact, true whenever another item matched with the same match
+ * type (every query token matched, as every stage requires), however their scores compare.
  */
 import type { ItemStatus } from "../domain/entities.js";
 import { normalize, tokenize } from "./normalize.js";
@@ -55,7 +59,7 @@ export interface LookupMatch {
 
 export interface LookupResult {
   matches: LookupMatch[];
-  /** More than one item ties for the best score. */
+  /** Another item matches about as well as the best (see the module comment): do not act on the first match. */
   ambiguous: boolean;
 }
 
@@ -916,7 +920,9 @@ function scanRange(
 
 function collect(index: LookupIndex, s: Scratch, limit: number): { ranked: Ranked[]; ambiguous: boolean } {
   let bestScore = 0;
+  let bestType = TYPE_EXACT;
   let ties = 0;
+  const ofType = [0, 0, 0, 0];
   const top: number[] = [];
   const before = (a: number, b: number): boolean => {
     const sa = s.best[a]!;
@@ -930,8 +936,11 @@ function collect(index: LookupIndex, s: Scratch, limit: number): { ranked: Ranke
   for (let t = 0; t < s.count; t++) {
     const item = s.touched[t]!;
     const score = s.best[item]!;
+    const type = s.type[item]!;
+    ofType[type] = (ofType[type] ?? 0) + 1;
     if (score > bestScore) {
       bestScore = score;
+      bestType = type;
       ties = 1;
     } else if (score === bestScore) ties++;
     if (top.length === limit && !before(item, top[limit - 1]!)) continue;
@@ -947,7 +956,8 @@ function collect(index: LookupIndex, s: Scratch, limit: number): { ranked: Ranke
     field: s.slot[item]! % fieldCount,
     type: s.type[item]!,
   }));
-  return { ranked, ambiguous: ties > 1 };
+  const ambiguous = bestType === TYPE_EXACT ? ties > 1 : (ofType[bestType] ?? 0) > 1;
+  return { ranked, ambiguous };
 }
 
 /**

@@ -68,6 +68,31 @@ export class DynamoConnectionRepository implements ConnectionRepository {
     }
   }
 
+  /** Records whether it is the integration's primary connection. NotFoundError when it was never enrolled. */
+  async setPrimary(
+    tenantId: string,
+    integrationId: string,
+    connectionId: string,
+    isPrimary: boolean,
+    now: number,
+  ): Promise<void> {
+    const update = new UpdateBuilder().setAll({ isPrimary, updatedAt: iso(now) });
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.connection(tenantId, integrationId, connectionId),
+          UpdateExpression: update.updateExpression,
+          ConditionExpression: "attribute_exists(PK)",
+          ...update.attributes,
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailed(error)) throw new NotFoundError(`Connection ${connectionId} not found`, { connectionId });
+      throw error;
+    }
+  }
+
   async get(tenantId: string, integrationId: string, connectionId: string): Promise<Connection | undefined> {
     const result = await this.doc.send(
       new GetCommand({

@@ -284,6 +284,7 @@ export class DynamoPartitionRepository implements PartitionRepository {
         manifestChunks: input.manifestChunks,
         objectChunks: input.objectChunks,
         itemCount: input.itemCount,
+        totalCount: input.totalCount ?? input.itemCount,
         nextSyncAt,
         lastSyncedAt: now,
         lastSyncStartedAt: iso(input.startedAt),

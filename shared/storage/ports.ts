@@ -45,6 +45,14 @@ export interface ConnectionRepository {
   enroll(tenantId: string, integrationId: string, connectionId: string, now: number): Promise<Connection>;
   /** Marks it revoked; NotFoundError when it was never enrolled. */
   revoke(tenantId: string, integrationId: string, connectionId: string, now: number): Promise<Connection>;
+  /** Records whether it is the integration's primary connection; NotFoundError when it was never enrolled. */
+  setPrimary(
+    tenantId: string,
+    integrationId: string,
+    connectionId: string,
+    isPrimary: boolean,
+    now: number,
+  ): Promise<void>;
   get(tenantId: string, integrationId: string, connectionId: string): Promise<Connection | undefined>;
   list(tenantId: string, integrationId: string): Promise<Connection[]>;
 }
@@ -92,6 +100,8 @@ export interface SuccessInput {
   manifestChunks: number;
   objectChunks: number;
   itemCount: number;
+  /** Every item of the committed manifest, whatever its status (default: itemCount). */
+  totalCount?: number;
   /** Start of this sync (the next incremental `since` base). */
   startedAt: number;
   full: boolean;

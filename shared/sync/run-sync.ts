@@ -847,6 +847,7 @@ class SyncRun {
         return { version: this.partition.version + 1, manifestChunks: chunks, objectChunks: 0 };
       },
       countActive(manifest),
+      manifest.size,
     );
   }
 
@@ -868,6 +869,7 @@ class SyncRun {
     warnings: string[],
     write: () => Promise<{ version: number; manifestChunks: number; objectChunks: number }>,
     itemCount: number,
+    totalCount = itemCount,
   ): Promise<SyncOutcome> {
     const { ref, repos } = this;
     this.lease.assertHeld();
@@ -892,6 +894,7 @@ class SyncRun {
       manifestChunks: written.manifestChunks,
       objectChunks: written.objectChunks,
       itemCount,
+      totalCount,
       startedAt: this.startedAt(),
       full: this.mode === "full",
     });

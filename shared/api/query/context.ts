@@ -4,14 +4,15 @@ import { partitionIndex } from "../../lookup/cache.js";
 import { type ContextResult, type ContextSection, renderContext } from "../../lookup/context.js";
 import { mapConcurrent } from "../../storage/rows.js";
 import { type ObjectCache, readObject } from "./objects.js";
-import { assertServed, indexSettings, partitionRef, type QueryDeps } from "./read.js";
+import { indexSettings, partitionRef, type QueryDeps, readConnectionOf, servedPartitions } from "./read.js";
 import type { ContextQuery } from "./schemas.js";
 
 /** Partitions read at once: each is a cache hit, or a full read of its items on a cold start. */
 const CONCURRENCY = 4;
 
 /**
- * Renders the requested data types (all of the connection's when none are named) of one connection: list types from
+ * Renders the requested data types (all of the connection's when none are named) of one connection (the named one,
+ * else the integration's primary connection, else `default`): list types from
  * their cached lookup indexes, object types whole when they fit. NOT_FOUND names any requested type the connection
  * does not have; INTEGRATION_NOT_FOUND when the tenant has no data at all for the integration.
  */
@@ -21,12 +22,11 @@ export async function getContext(
 ): Promise<ContextResult> {
   const { tenantId, integrationId, query } = input;
   const { repos } = deps;
-  const [partitions, connection, sources] = await Promise.all([
-    repos.partitions.listByIntegration(tenantId, integrationId, { connectionId: query.connectionId }),
-    repos.connections.get(tenantId, integrationId, query.connectionId),
+  const connectionId = await readConnectionOf(repos, tenantId, integrationId, query.connectionId);
+  const [partitions, sources] = await Promise.all([
+    servedPartitions(repos, tenantId, integrationId, { connectionId }),
     repos.sources.list(tenantId, integrationId),
   ]);
-  assertServed(connection, integrationId, query.connectionId);
   if (partitions.length === 0 && sources.length === 0) {
     throw new NotFoundError(
       `Integration '${integrationId}' has no reference data sources`,
@@ -39,14 +39,14 @@ export async function getContext(
   const missing = wanted.filter((dataType) => !byType.has(dataType));
   if (missing.length > 0) {
     throw new NotFoundError(
-      `No reference data ${missing.map((d) => `'${d}'`).join(", ")} for integration '${integrationId}' (connection '${query.connectionId}')`,
-      { integrationId, connectionId: query.connectionId, dataTypes: missing },
+      `No reference data ${missing.map((d) => `'${d}'`).join(", ")} for integration '${integrationId}' (connection '${connectionId}')`,
+      { integrationId, connectionId, dataTypes: missing },
     );
   }
   const sourceOf = new Map(sources.map((s) => [s.dataType, s]));
   const sections = await mapConcurrent(wanted, CONCURRENCY, async (dataType): Promise<ContextSection> => {
     const partition = byType.get(dataType)!;
-    const ref = partitionRef(tenantId, integrationId, query.connectionId, dataType);
+    const ref = partitionRef(tenantId, integrationId, connectionId, dataType);
     if (partition.syncType === "object") {
       const { object } = await readObject(repos.objects, ref, partition, deps.objectCache);
       return { dataType, syncType: "object", object: object ?? undefined };
@@ -58,7 +58,7 @@ export async function getContext(
   const options: Parameters<typeof renderContext>[1] = {
     maxTokens: query.maxTokens,
     integrationId,
-    connectionId: query.connectionId,
+    connectionId,
   };
   if (query.query) options.query = query.query;
   return renderContext(sections, options);

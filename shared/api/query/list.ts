@@ -15,7 +15,7 @@ import { partitionIndex } from "../../lookup/cache.js";
 import { type LookupIndex, searchItems } from "../../lookup/index.js";
 import type { PageKey } from "../../storage/ports.js";
 import { type ObjectCache, readObject } from "./objects.js";
-import { assertServed, freshness, indexSettings, partitionRef, type QueryDeps, readPartition } from "./read.js";
+import { freshness, indexSettings, partitionRef, type QueryDeps, readConnectionOf, servedPartitions } from "./read.js";
 import type { ByTypeQuery, ListQuery, ObjectWire, ReferenceItemWire, SummaryWire } from "./schemas.js";
 
 export interface ListDeps extends QueryDeps {
@@ -24,10 +24,15 @@ export interface ListDeps extends QueryDeps {
   objectCache?: ObjectCache;
 }
 
-/** Where the next page starts: a data type, and in it a DynamoDB key (plain listing) or an offset (search). */
+/**
+ * Where the next page starts: a data type and connection, and in it a DynamoDB key (plain listing) or an offset
+ * (search).
+ */
 const positionSchema = z
   .object({
     d: z.string().min(1),
+    /** The connection of the data type (listings that span connections). */
+    c: z.string().optional(),
     k: z.record(z.string(), z.unknown()).optional(),
     o: z.number().int().min(0).optional(),
   })
@@ -37,9 +42,10 @@ type Position = z.infer<typeof positionSchema>;
 type Filters = Pick<ByTypeQuery, "connectionId" | "status" | "limit" | "cursor"> & { search: string | undefined };
 
 /**
- * Lists cached items of an integration's connection (all list types, or `dataType`), or with `summary` the per-type
- * counts. INTEGRATION_NOT_FOUND when the tenant has neither partitions nor sources for the integration; NOT_FOUND
- * when the connection is revoked.
+ * Lists cached items of an integration (all list types, or `dataType`) of one connection, or with no connection named
+ * of every served connection; with `summary` the per-type counts summed over those connections.
+ * INTEGRATION_NOT_FOUND when the tenant has neither partitions nor sources for the integration; NOT_FOUND when the
+ * named connection is revoked.
  */
 export async function listReferenceData(
   deps: ListDeps,
@@ -47,14 +53,10 @@ export async function listReferenceData(
 ): Promise<{ data: ReferenceItemWire[] | SummaryWire[]; pagination?: PaginationMeta }> {
   const { tenantId, integrationId, query } = input;
   const { repos } = deps;
-  const filter: { connectionId: string; dataType?: string } = { connectionId: query.connectionId };
-  if (query.dataType) filter.dataType = query.dataType;
-  const [partitions, connection, sources] = await Promise.all([
-    repos.partitions.listByIntegration(tenantId, integrationId, filter),
-    repos.connections.get(tenantId, integrationId, query.connectionId),
+  const [partitions, sources] = await Promise.all([
+    servedPartitions(repos, tenantId, integrationId, { connectionId: query.connectionId, dataType: query.dataType }),
     repos.sources.list(tenantId, integrationId),
   ]);
-  assertServed(connection, integrationId, query.connectionId);
   if (partitions.length === 0 && sources.length === 0) {
     throw new NotFoundError(
       `Integration '${integrationId}' has no reference data sources`,
@@ -63,20 +65,8 @@ export async function listReferenceData(
     );
   }
   const sourceOf = new Map(sources.map((s) => [s.dataType, s]));
-  const sorted = [...partitions].sort((a, b) => compare(a.dataType, b.dataType));
-  if (query.summary) {
-    const now = deps.clock.now();
-    return {
-      data: sorted.map((p) => ({
-        dataType: p.dataType,
-        connectionId: p.connectionId,
-        syncType: p.syncType,
-        count: p.itemCount,
-        lastSyncedAt: p.lastSyncedAt ?? null,
-        freshness: freshness(p, sourceOf.get(p.dataType), now),
-      })),
-    };
-  }
+  const sorted = [...partitions].sort(byTypeThenConnection);
+  if (query.summary) return { data: summarize(sorted, sourceOf, deps.clock.now()) };
   const lists = sorted.filter((p) => p.syncType === "list");
   return pageItems(deps, {
     tenantId,
@@ -90,18 +80,33 @@ export async function listReferenceData(
 }
 
 /**
- * One data type: a page of its items (list) or `{ dataType, object, syncedAt }` (object; `null`s before its first
- * sync). NOT_FOUND when the partition does not exist or the connection is revoked.
+ * One data type: a page of its items (list; every served connection's when none is named) or
+ * `{ dataType, object, syncedAt }` (object; `null`s before its first sync; with no connection named, the primary's,
+ * else `default`'s, else the only one's). NOT_FOUND when no partition of the type exists or the named connection is
+ * revoked.
  */
 export async function getReferenceDataByType(
   deps: ListDeps,
   input: { tenantId: string; integrationId: string; dataType: string; query: ByTypeQuery },
 ): Promise<{ data: ReferenceItemWire[] | ObjectWire; pagination?: PaginationMeta }> {
   const { tenantId, integrationId, dataType, query } = input;
-  const ref = partitionRef(tenantId, integrationId, query.connectionId, dataType);
-  const { partition, source } = await readPartition(deps.repos, ref);
-  if (partition.syncType === "object") {
-    const { object, syncedAt } = await readObject(deps.repos.objects, ref, partition, deps.objectCache);
+  const { repos } = deps;
+  const [partitions, source] = await Promise.all([
+    servedPartitions(repos, tenantId, integrationId, { connectionId: query.connectionId, dataType }),
+    repos.sources.get(tenantId, integrationId, dataType),
+  ]);
+  if (partitions.length === 0) {
+    const connection = query.connectionId === undefined ? "" : ` (connection '${query.connectionId}')`;
+    throw new NotFoundError(`No reference data '${dataType}' for integration '${integrationId}'${connection}`, {
+      integrationId,
+      dataType,
+      ...(query.connectionId === undefined ? {} : { connectionId: query.connectionId }),
+    });
+  }
+  if (partitions.some((p) => p.syncType === "object")) {
+    const partition = await objectPartitionOf(deps, tenantId, integrationId, partitions);
+    const ref = partitionRef(tenantId, integrationId, partition.connectionId, dataType);
+    const { object, syncedAt } = await readObject(repos.objects, ref, partition, deps.objectCache);
     return { data: { dataType, object, syncedAt } };
   }
   const sourceOf = new Map<string, Source>(source ? [[dataType, source]] : []);
@@ -110,10 +115,57 @@ export async function getReferenceDataByType(
     integrationId,
     op: "getReferenceDataByType",
     dataType,
-    partitions: [partition],
+    partitions: [...partitions].sort(byTypeThenConnection),
     sourceOf,
     filters: { ...query, search: query.search ?? query.q },
   });
+}
+
+/** An object is cached per connection: the one the request named, else the one lookup and context would read. */
+async function objectPartitionOf(
+  deps: ListDeps,
+  tenantId: string,
+  integrationId: string,
+  partitions: Partition[],
+): Promise<Partition> {
+  if (partitions.length === 1) return partitions[0]!;
+  const preferred = await readConnectionOf(deps.repos, tenantId, integrationId, undefined);
+  const partition = partitions.find((p) => p.connectionId === preferred);
+  if (partition) return partition;
+  throw new ValidationError(
+    `'${partitions[0]!.dataType}' is cached per connection (${partitions.map((p) => `'${p.connectionId}'`).join(", ")}): name one with connectionId`,
+    { field: "connectionId" },
+    "INVALID_REQUEST",
+  );
+}
+
+/** Per data type, the counts of the partitions read, summed over their connections. */
+function summarize(partitions: Partition[], sourceOf: Map<string, Source>, now: number): SummaryWire[] {
+  const entries = new Map<string, SummaryWire>();
+  for (const p of partitions) {
+    const state = freshness(p, sourceOf.get(p.dataType), now);
+    const entry = entries.get(p.dataType);
+    if (!entry) {
+      entries.set(p.dataType, {
+        dataType: p.dataType,
+        totalCount: p.totalCount ?? p.itemCount,
+        activeCount: p.itemCount,
+        lastSyncedAt: p.lastSyncedAt ?? null,
+        syncType: p.syncType,
+        connectionCount: 1,
+        freshness: state,
+      });
+      continue;
+    }
+    entry.totalCount += p.totalCount ?? p.itemCount;
+    entry.activeCount += p.itemCount;
+    if (p.lastSyncedAt && (entry.lastSyncedAt === null || p.lastSyncedAt > entry.lastSyncedAt)) {
+      entry.lastSyncedAt = p.lastSyncedAt;
+    }
+    entry.connectionCount += 1;
+    if (entry.freshness !== state) entry.freshness = "stale";
+  }
+  return [...entries.values()];
 }
 
 async function pageItems(
@@ -143,8 +195,12 @@ async function pageItems(
     }),
   };
   const position = filters.cursor ? decodePosition(filters.cursor, binding, deps.cursorSecret) : undefined;
-  // A data type removed between two pages is skipped: continue with the next one in name order.
-  let first = position ? partitions.findIndex((p) => p.dataType >= position.d) : 0;
+  // A partition removed between two pages is skipped: continue with the next one in (type, connection) order.
+  let first = position
+    ? partitions.findIndex(
+        (p) => byTypeThenConnection(p, { dataType: position.d, connectionId: position.c ?? "" }) >= 0,
+      )
+    : 0;
   if (first < 0) first = partitions.length;
 
   const data: ReferenceItemWire[] = [];
@@ -153,12 +209,13 @@ async function pageItems(
   for (let i = first; i < partitions.length; i++) {
     const partition = partitions[i]!;
     const remaining = filters.limit - data.length;
+    const here = { d: partition.dataType, c: partition.connectionId };
     if (remaining === 0) {
-      next = { d: partition.dataType };
+      next = here;
       break;
     }
-    const resume = position && position.d === partition.dataType ? position : undefined;
-    const ref = partitionRef(tenantId, integrationId, filters.connectionId, partition.dataType);
+    const resume = position && position.d === here.d && (position.c ?? "") === here.c ? position : undefined;
+    const ref = partitionRef(tenantId, integrationId, partition.connectionId, partition.dataType);
     if (search !== undefined) {
       const index = await partitionIndex(
         deps.cache ? { items: deps.repos.items, cache: deps.cache } : { items: deps.repos.items },
@@ -173,7 +230,7 @@ async function pageItems(
       const from = resume?.o ?? 0;
       for (const item of matched.slice(from, from + remaining)) data.push(indexWire(index, item, partition));
       if (from + remaining < matched.length) {
-        next = { d: partition.dataType, o: from + remaining };
+        next = { ...here, o: from + remaining };
         break;
       }
     } else {
@@ -183,7 +240,7 @@ async function pageItems(
       const page = await deps.repos.items.list(ref, listFilter);
       for (const item of page.items) data.push(itemWire(item, partition));
       if (page.nextKey) {
-        next = { d: partition.dataType, k: page.nextKey };
+        next = { ...here, k: page.nextKey };
         break;
       }
     }
@@ -208,6 +265,7 @@ function decodePosition(cursor: string, binding: { tenantId: string; fingerprint
 
 function itemWire(item: Item, partition: Partition): ReferenceItemWire {
   return {
+    id: wireItemId(partition, item.externalId),
     externalId: item.externalId,
     name: item.name,
     dataType: partition.dataType,
@@ -221,6 +279,7 @@ function itemWire(item: Item, partition: Partition): ReferenceItemWire {
 
 function indexWire(index: LookupIndex, i: number, partition: Partition): ReferenceItemWire {
   return {
+    id: wireItemId(partition, index.ids[i]!),
     externalId: index.ids[i]!,
     name: index.names[i]!,
     dataType: partition.dataType,
@@ -230,6 +289,18 @@ function indexWire(index: LookupIndex, i: number, partition: Partition): Referen
     lastSyncedAt: partition.lastSyncedAt ?? null,
     updatedAt: index.updatedAt[i] ?? null,
   };
+}
+
+/** An item's `id` on the wire: stable and unique within the integration. */
+function wireItemId(partition: Partition, externalId: string): string {
+  return `${partition.connectionId}:${partition.dataType}:${externalId}`;
+}
+
+function byTypeThenConnection(
+  a: Pick<Partition, "dataType" | "connectionId">,
+  b: Pick<Partition, "dataType" | "connectionId">,
+): number {
+  return compare(a.dataType, b.dataType) || compare(a.connectionId, b.connectionId);
 }
 
 function compare(a: string, b: string): number {

@@ -3,12 +3,13 @@ import { ValidationError } from "../../domain/errors.js";
 import { partitionIndex } from "../../lookup/cache.js";
 import { lookup } from "../../lookup/index.js";
 import { normalize } from "../../lookup/normalize.js";
-import { freshness, indexSettings, partitionRef, type QueryDeps, readPartition } from "./read.js";
+import { freshness, indexSettings, partitionRef, type QueryDeps, readConnectionOf, readPartition } from "./read.js";
 import type { LookupQuery, LookupResultWire } from "./schemas.js";
 
 /**
- * Resolves `query.query` among the items of one list partition: exact, then prefix, then typo-tolerant matches
- * (the last two when the source has `fuzzyMatch`), with `ambiguous` when the best score ties and the partition's
+ * Resolves `query.query` among the items of one list partition (of the named connection, else the integration's
+ * primary connection, else `default`): exact, then prefix, then typo-tolerant matches
+ * (the last two when the source has `fuzzyMatch`), with `ambiguous` when another item matches about as well as the best, and the partition's
  * `lastSyncedAt` and `stale`. One round trip when the index is cached for the partition's current version.
  */
 export async function lookupReferenceData(
@@ -21,7 +22,8 @@ export async function lookupReferenceData(
       issues: [{ field: "query", message: "must contain a letter or digit" }],
     });
   }
-  const ref = partitionRef(tenantId, integrationId, query.connectionId, dataType);
+  const connectionId = await readConnectionOf(deps.repos, tenantId, integrationId, query.connectionId);
+  const ref = partitionRef(tenantId, integrationId, connectionId, dataType);
   const { partition, source } = await readPartition(deps.repos, ref);
   if (partition.syncType === "object") {
     throw new ValidationError(

@@ -6,7 +6,7 @@
 import type { Clock } from "../../domain/clock.js";
 import type { Partition } from "../../domain/entities.js";
 import { NotFoundError } from "../../domain/errors.js";
-import type { PartitionRef } from "../../domain/ids.js";
+import { DEFAULT_CONNECTION_ID, type PartitionRef } from "../../domain/ids.js";
 import { lookupFieldsOf, type Source } from "../../domain/source-config.js";
 import type { IndexSettings, LookupIndexCache } from "../../lookup/cache.js";
 import type { Repositories } from "../../storage/ports.js";
@@ -44,6 +44,51 @@ export async function checkConnection(
   connectionId: string,
 ): Promise<void> {
   assertServed(await repos.connections.get(tenantId, integrationId, connectionId), integrationId, connectionId);
+}
+
+/**
+ * The partitions a read spans: those of `filter.connectionId` (NOT_FOUND when it is revoked), or with no connection
+ * named, those of every served connection of the integration (DESIGN.md: reads without a connection), optionally of
+ * one data type.
+ */
+export async function servedPartitions(
+  repos: QueryDeps["repos"],
+  tenantId: string,
+  integrationId: string,
+  filter: { connectionId?: string | undefined; dataType?: string | undefined },
+): Promise<Partition[]> {
+  const byType: { dataType?: string } = filter.dataType ? { dataType: filter.dataType } : {};
+  if (filter.connectionId !== undefined) {
+    const connectionId = filter.connectionId;
+    const [partitions, connection] = await Promise.all([
+      repos.partitions.listByIntegration(tenantId, integrationId, { ...byType, connectionId }),
+      repos.connections.get(tenantId, integrationId, connectionId),
+    ]);
+    assertServed(connection, integrationId, connectionId);
+    return partitions;
+  }
+  const [partitions, connections] = await Promise.all([
+    repos.partitions.listByIntegration(tenantId, integrationId, byType),
+    repos.connections.list(tenantId, integrationId),
+  ]);
+  const revoked = new Set(connections.filter((c) => c.status === "revoked").map((c) => c.connectionId));
+  return partitions.filter((p) => !revoked.has(p.connectionId));
+}
+
+/**
+ * The connection lookup and context read: the one named, else the integration's primary connection (recorded by
+ * discovery), else `default`.
+ */
+export async function readConnectionOf(
+  repos: QueryDeps["repos"],
+  tenantId: string,
+  integrationId: string,
+  requested: string | undefined,
+): Promise<string> {
+  if (requested !== undefined) return requested;
+  const connections = await repos.connections.list(tenantId, integrationId);
+  const primary = connections.find((c) => c.isPrimary === true && c.status !== "revoked");
+  return primary?.connectionId ?? DEFAULT_CONNECTION_ID;
 }
 
 /** The partition of `ref` and its source, read together; NOT_FOUND when revoked or when the partition does not exist. */

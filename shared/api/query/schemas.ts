@@ -9,9 +9,15 @@ import { connectionIdSchema, DEFAULT_CONNECTION_ID, dataTypeSchema, integrationI
 /** Query-string booleans: exactly `true` or `false`, so a typo is a 400 rather than a silent `false`. */
 const booleanParam = z.enum(["true", "false"]).transform((value) => value === "true");
 
-const connectionParam = connectionIdSchema
-  .default(DEFAULT_CONNECTION_ID)
-  .describe("Connection whose data is read; `default` (integration-level data) when omitted");
+const spanningConnectionParam = connectionIdSchema
+  .optional()
+  .describe("Connection whose data is read; every served connection of the integration when omitted");
+
+const readConnectionParam = connectionIdSchema
+  .optional()
+  .describe(
+    `Connection whose data is read; when omitted, the integration's primary connection, else \`${DEFAULT_CONNECTION_ID}\``,
+  );
 
 const statusParam = z
   .enum(["active", "inactive", "deleted", "all"])
@@ -28,7 +34,7 @@ export const dataTypePathSchema = z.object({ integrationId: integrationIdSchema,
 
 export const listQuerySchema = z.object({
   dataType: dataTypeSchema.optional(),
-  connectionId: connectionParam,
+  connectionId: spanningConnectionParam,
   status: statusParam,
   search: searchParam.optional(),
   q: searchParam.optional().describe("Alias of `search`"),
@@ -43,14 +49,14 @@ export type ByTypeQuery = z.output<typeof byTypeQuerySchema>;
 
 export const lookupQuerySchema = z.object({
   query: z.string().trim().min(1).max(256).describe("The name, handle, email or ID to resolve"),
-  connectionId: connectionParam,
+  connectionId: readConnectionParam,
   limit: z.coerce.number().int().min(1).max(50).default(5),
   includeInactive: booleanParam.default(false).describe("Also match inactive and deleted items"),
 });
 export type LookupQuery = z.output<typeof lookupQuerySchema>;
 
 export const contextQuerySchema = z.object({
-  connectionId: connectionParam,
+  connectionId: readConnectionParam,
   dataTypes: z
     .string()
     .max(2000)
@@ -74,6 +80,8 @@ export type ContextQuery = z.output<typeof contextQuerySchema>;
 // Wire shapes
 
 export const referenceItemWireSchema = z.object({
+  /** Stable and unique within the integration: `{connectionId}:{dataType}:{externalId}`. */
+  id: z.string(),
   externalId: z.string(),
   name: z.string(),
   dataType: z.string(),
@@ -93,13 +101,19 @@ export const objectWireSchema = z.object({
 });
 export type ObjectWire = z.infer<typeof objectWireSchema>;
 
+/** One data type, summed over the connections read (the seed's summary entry, with a few more fields). */
 export const summaryWireSchema = z.object({
   dataType: z.string(),
-  connectionId: z.string(),
-  syncType: z.enum(["list", "object"]),
-  /** Active items as of the last successful sync. */
-  count: z.number().int(),
+  /** Items of any status as of each connection's last successful sync. */
+  totalCount: z.number().int(),
+  /** Active items as of each connection's last successful sync. */
+  activeCount: z.number().int(),
+  /** The most recent successful sync among the connections read. */
   lastSyncedAt: z.string().nullable(),
+  syncType: z.enum(["list", "object"]),
+  /** How many connections were summed. */
+  connectionCount: z.number().int(),
+  /** `fresh` when every connection is, `never` when none has synced, else `stale`. */
   freshness: z.enum(["fresh", "stale", "never"]),
 });
 export type SummaryWire = z.infer<typeof summaryWireSchema>;

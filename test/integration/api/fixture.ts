@@ -162,7 +162,7 @@ export async function seedIntegration(
 export async function completeSync(
   stack: Stack,
   ref: PartitionRef,
-  input: { jobId: string; itemCount?: number; version?: number },
+  input: { jobId: string; itemCount?: number; totalCount?: number; version?: number },
 ): Promise<void> {
   const { repos, clock } = stack;
   const now = clock.now();
@@ -182,6 +182,7 @@ export async function completeSync(
     manifestChunks: 0,
     objectChunks: 0,
     itemCount: input.itemCount ?? 0,
+    ...(input.totalCount === undefined ? {} : { totalCount: input.totalCount }),
     startedAt: now,
     full: true,
   });

@@ -76,6 +76,7 @@ async function seedLists(
     await completeSync(stack, ref, {
       jobId: `01JOBLIST${String(tenantCounter).padStart(4, "0")}${String(++n).padStart(13, "0")}`,
       itemCount: items.filter((i) => i.status === "active").length,
+      totalCount: items.length,
     });
   }
   return refs;
@@ -138,6 +139,7 @@ describe("GET .../reference-data", () => {
     expect(res.status).toBe(200);
     expect(res.body.data).toEqual([
       {
+        id: "default:users:U1",
         externalId: "U1",
         name: "Derek Osgood",
         dataType: "users",
@@ -167,12 +169,53 @@ describe("GET .../reference-data", () => {
     const ids = async (query: Record<string, string>) =>
       ((await get<{ externalId: string }[]>(base(), query)).body.data ?? []).map((i) => i.externalId);
 
-    expect(await ids({})).toEqual(["C1", "U1"]);
-    expect(await ids({ status: "all" })).toEqual(["C1", "U1", "U2", "U3"]);
-    expect(await ids({ status: "inactive" })).toEqual(["U2"]);
-    expect(await ids({ status: "deleted", dataType: "users" })).toEqual(["U3"]);
-    expect(await ids({ dataType: "channels" })).toEqual(["C1"]);
+    const own = { connectionId: "default" };
+    expect(await ids(own)).toEqual(["C1", "U1"]);
+    expect(await ids({ ...own, status: "all" })).toEqual(["C1", "U1", "U2", "U3"]);
+    expect(await ids({ ...own, status: "inactive" })).toEqual(["U2"]);
+    expect(await ids({ ...own, status: "deleted", dataType: "users" })).toEqual(["U3"]);
+    expect(await ids({ ...own, dataType: "channels" })).toEqual(["C1"]);
     expect(await ids({ connectionId: "conn-1", dataType: "users" })).toEqual(["U1", "U9"]);
+  });
+
+  it("spans every served connection when none is named, each item saying its connection, revoked ones left out", async () => {
+    await seedLists({ users: [], channels: [] }, { connections: ["conn-a", "conn-b", "conn-gone"] });
+    const at = (connectionId: string, dataType: string) => ({
+      tenantId: tenant,
+      integrationId: "slack",
+      connectionId,
+      dataType,
+    });
+    await stack.repos.items.batchPut(at("conn-a", "users"), [item("UA", "Only On A"), item("UX", "Shared")]);
+    await stack.repos.items.batchPut(at("conn-b", "users"), [item("UX", "Shared")]);
+    await stack.repos.items.batchPut(at("conn-b", "channels"), [item("CB", "b-general")]);
+    await stack.repos.items.batchPut(at("conn-gone", "users"), [item("UG", "Revoked Person")]);
+    await stack.repos.connections.revoke(tenant, "slack", "conn-gone", stack.clock.now());
+
+    const all = await get<{ id: string; connectionId: string }[]>(base());
+    expect(all.status).toBe(200);
+    expect(all.body.data!.map((i) => i.id)).toEqual([
+      "conn-b:channels:CB",
+      "conn-a:users:UA",
+      "conn-a:users:UX",
+      "conn-b:users:UX",
+    ]);
+    const byType = await get<{ id: string }[]>(`${base()}/users`);
+    expect(byType.body.data!.map((i) => i.id)).toEqual(["conn-a:users:UA", "conn-a:users:UX", "conn-b:users:UX"]);
+    const searched = await get<{ id: string }[]>(`${base()}/users`, { search: "shared" });
+    expect(searched.body.data!.map((i) => i.id)).toEqual(["conn-a:users:UX", "conn-b:users:UX"]);
+    expect(JSON.stringify([all.body, byType.body])).not.toContain("Revoked Person");
+
+    // Paging one item at a time across connections: every item once, in the same order.
+    const paged: string[] = [];
+    let cursor: string | undefined;
+    for (let pages = 0; pages < 10; pages++) {
+      const res = await get<{ id: string }[]>(`${base()}/users`, { limit: "1", ...(cursor ? { cursor } : {}) });
+      paged.push(...res.body.data!.map((i) => i.id));
+      cursor = res.body.pagination?.cursor ?? undefined;
+      if (!cursor) break;
+    }
+    expect(paged).toEqual(byType.body.data!.map((i) => i.id));
   });
 
   it("pages through every type with signed cursors, without gaps or repeats", async () => {
@@ -268,14 +311,32 @@ describe("GET .../reference-data", () => {
     expect(res.body.data).toEqual([
       {
         dataType: "channels",
-        connectionId: "default",
-        syncType: "list",
-        count: 1,
+        totalCount: 1,
+        activeCount: 1,
         lastSyncedAt: new Date(T0).toISOString(),
+        syncType: "list",
+        connectionCount: 1,
         freshness: "fresh",
       },
       expect.objectContaining({ dataType: "crm_schema", syncType: "object", freshness: "fresh" }),
-      expect.objectContaining({ dataType: "users", count: 2 }),
+      expect.objectContaining({ dataType: "users", totalCount: 3, activeCount: 2 }),
+    ]);
+  });
+
+  it("sums the summary over every served connection, or reads the one named", async () => {
+    await seedLists(
+      { users: [item("U1", "A"), item("U2", "B"), item("U3", "C", "deleted")] },
+      { connections: ["conn-a", "conn-b"] },
+    );
+    const all = await get<{ dataType: string; totalCount: number; activeCount: number }[]>(base(), {
+      summary: "true",
+    });
+    expect(all.body.data).toEqual([
+      expect.objectContaining({ dataType: "users", totalCount: 6, activeCount: 4, connectionCount: 2 }),
+    ]);
+    const one = await get(base(), { summary: "true", connectionId: "conn-b" });
+    expect(one.body.data).toEqual([
+      expect.objectContaining({ dataType: "users", totalCount: 3, activeCount: 2, connectionCount: 1 }),
     ]);
   });
 

@@ -300,6 +300,47 @@ async function seedObject(dataType: string, object: unknown): Promise<void> {
   });
 }
 
+describe("reads that name no connection", () => {
+  /** Users of two connections, each with its own people; a third connection, revoked, flagged primary. */
+  async function seedConnections(primary: string | undefined) {
+    const refs = await seedIntegration(stack, {
+      tenantId: tenant,
+      integrationId: "slack",
+      dataTypes: ["users"],
+      connections: ["default", "conn-p"],
+    });
+    for (const ref of refs) {
+      const who = ref.connectionId === "default" ? item("UD", "Dana Default") : item("UP", "Dana Primary");
+      await stack.repos.items.batchPut(ref, [who]);
+      await completeSync(stack, ref, { jobId: nextJobId(), itemCount: 1 });
+    }
+    if (primary) await stack.repos.connections.setPrimary(tenant, "slack", primary, true, T0);
+  }
+
+  const contextUsers = async (query: Record<string, string> = {}) =>
+    (await contextOf(query)).body.data?.referenceData.users?.map((u) => u.id);
+
+  it("lookup and context read the integration's primary connection", async () => {
+    await seedConnections("conn-p");
+    expect((await lookupOf("dana")).body.data?.matches.map((m) => m.id)).toEqual(["UP"]);
+    expect(await contextUsers()).toEqual(["UP"]);
+    // Naming a connection still reads exactly that one.
+    expect((await lookupOf("dana", { connectionId: "default" })).body.data?.matches.map((m) => m.id)).toEqual(["UD"]);
+    expect(await contextUsers({ connectionId: "default" })).toEqual(["UD"]);
+  });
+
+  it("fall back to `default` when no primary is recorded, or the primary was revoked", async () => {
+    await seedConnections(undefined);
+    expect((await lookupOf("dana")).body.data?.matches.map((m) => m.id)).toEqual(["UD"]);
+    expect(await contextUsers()).toEqual(["UD"]);
+
+    await stack.repos.connections.setPrimary(tenant, "slack", "conn-p", true, T0);
+    await stack.repos.connections.revoke(tenant, "slack", "conn-p", T0);
+    expect((await lookupOf("dana")).body.data?.matches.map((m) => m.id)).toEqual(["UD"]);
+    expect(await contextUsers()).toEqual(["UD"]);
+  });
+});
+
 describe("GET .../reference-data/context", () => {
   it("renders every type of the connection in Waygate's context shape", async () => {
     await seed({ users: people(), channels: [item("C1", "general"), item("C2", "random", "inactive")] });

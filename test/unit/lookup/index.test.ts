@@ -127,6 +127,41 @@ describe("lookup: exact matches", () => {
   });
 });
 
+describe("lookup: ambiguity (an agent must not act on a guess)", () => {
+  it("is ambiguous when the best match is not exact and another item matches with the same match type", () => {
+    const index = buildLookupIndex([user("A", "Sarah Chen"), user("B", "Sarah Connor Smith")], { fields });
+    const result = lookup(index, "sarah c");
+    expect(result.matches.map((m) => m.matchType)).toEqual(["prefix", "prefix"]);
+    expect(result.matches[0]!.score).not.toBe(result.matches[1]!.score);
+    expect(result.ambiguous).toBe(true);
+  });
+
+  it("is not ambiguous when the others only match in a weaker way", () => {
+    const index = buildLookupIndex([user("A", "Sarah Chen"), user("B", "Sara Lee")], { fields });
+    const result = lookup(index, "sarah");
+    expect(result.matches.map((m) => [m.id, m.matchType])).toEqual([
+      ["A", "prefix"],
+      ["B", "fuzzy"],
+    ]);
+    expect(result.ambiguous).toBe(false);
+  });
+
+  it("never calls a single exact match ambiguous, however many prefix matches follow", () => {
+    const index = buildLookupIndex([user("A", "Sam"), user("B", "Samantha"), user("C", "Sam Stone")], { fields });
+    const result = lookup(index, "sam");
+    expect(result.matches[0]).toMatchObject({ id: "A", matchType: "exact" });
+    expect(result.matches.length).toBe(3);
+    expect(result.ambiguous).toBe(false);
+  });
+
+  it("is ambiguous when two items match the same fuzzy way", () => {
+    const index = buildLookupIndex([user("A", "Christopher Lewis"), user("B", "Christopher Lewin")], { fields });
+    const result = lookup(index, "christpoher lewi");
+    expect(result.matches.length).toBe(2);
+    expect(result.ambiguous).toBe(true);
+  });
+});
+
 describe("lookup: prefix matches", () => {
   const index = buildLookupIndex(
     [user("U1", "Derek Osgood"), user("U2", "Sarah Chen"), user("U3", "Chen Wei"), user("U4", "Saraswati Rao")],
@@ -144,10 +179,11 @@ describe("lookup: prefix matches", () => {
     expect(lookup(index, "osgood derek").matches[0]).toMatchObject({ id: "U1", matchType: "prefix" });
   });
 
-  it("prefers the word the prefix covers more of", () => {
+  it("prefers the word the prefix covers more of, and still calls two prefix matches ambiguous", () => {
     const result = lookup(index, "sara");
     expect(result.matches.map((m) => m.id)).toEqual(["U2", "U4"]);
-    expect(result.ambiguous).toBe(false);
+    expect(result.matches[0]!.score).toBeGreaterThan(result.matches[1]!.score);
+    expect(result.ambiguous).toBe(true);
   });
 
   it("keeps every score of a band inside it: exact > prefix > fuzzy", () => {
