@@ -293,8 +293,10 @@ describe("two tenants with the same IDs and the same versions, caches warm", () 
           cursor = res.body.pagination?.cursor;
           if (!cursor) break;
         }
-        // The default connection's users and channels; its users; the four initial jobs of the tenant.
-        const expected = path === base ? 12 + tenant.data.slackChannels.length : path.endsWith("users") ? 12 : 4;
+        // Without a connection named, list and by type span both connections (each synced the same upstream data):
+        // users and channels twice; users twice; the four initial jobs of the tenant.
+        const perConnection = path === base ? 12 + tenant.data.slackChannels.length : 12;
+        const expected = path.endsWith("status") ? 4 : perConnection * CONNECTIONS.length;
         expect(seen, `${tenant.id} walked ${path}`).toHaveLength(expected);
       }
     }
