@@ -21,6 +21,12 @@ export const configSchema = z.object({
   GATEWAY_SECRET_ARN: z.string().optional(),
   /** HMAC key for pagination cursors; in AWS it comes from the same secret as the gateway token. */
   CURSOR_SECRET: z.string().min(16).optional(),
+  /** A gateway response larger than this fails its page with RESPONSE_TOO_LARGE (DESIGN.md "Size limits"). */
+  GATEWAY_MAX_RESPONSE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(32 * 1024 * 1024),
   ALLOWED_ORIGINS: z.string().default(""),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
 });

@@ -24,6 +24,7 @@ function workerDeps(): WorkerDeps {
       baseUrl: config.GATEWAY_URL,
       token: async () => (await runtime.secrets()).gatewayToken,
       clock: runtime.clock,
+      maxResponseBytes: config.GATEWAY_MAX_RESPONSE_BYTES,
     }),
     queue: runtime.queue,
     clock: runtime.clock,

@@ -44,6 +44,8 @@ export interface GatewayClientOptions {
   /** First backoff ceiling; doubled per attempt up to `maxBackoffMs` (full jitter below it). */
   baseBackoffMs?: number;
   maxBackoffMs?: number;
+  /** Responses larger than this (decoded bytes) fail with RESPONSE_TOO_LARGE; default 32 MB. */
+  maxResponseBytes?: number;
   /** Observability hook, called before each wait. */
   onRetry?: (error: GatewayError, attempt: number, waitMs: number) => void;
 }
@@ -53,6 +55,8 @@ const DEFAULT_TIMEOUT_MS = 15_000;
 const DEFAULT_MAX_ATTEMPTS = 4;
 const DEFAULT_BASE_BACKOFF_MS = 500;
 const DEFAULT_MAX_BACKOFF_MS = 10_000;
+/** DESIGN.md: GATEWAY_MAX_RESPONSE_BYTES defaults to 32 MB. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
 
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -71,6 +75,7 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
   const baseBackoff = options.baseBackoffMs ?? DEFAULT_BASE_BACKOFF_MS;
   const maxBackoff = options.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS;
   const baseUrl = options.baseUrl.replace(/\/+$/, "");
+  const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
 
   const backoff = (attempt: number) => Math.floor(random() * Math.min(maxBackoff, baseBackoff * 2 ** (attempt - 1)));
 
@@ -113,8 +118,9 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
       status = response.status;
       responseHeaders = response.headers;
       // Read inside the timeout: a body that stalls half-way is a timeout too.
-      text = await response.text();
+      text = await readCapped(response, maxResponseBytes);
     } catch (cause) {
+      if (isGatewayError(cause)) throw cause;
       if (controller.signal.aborted) {
         throw new GatewayError("retryable", "TIMEOUT", `no complete gateway response within ${timeoutMs} ms`, {
           cause,
@@ -149,6 +155,42 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
       }
     },
   };
+}
+
+/**
+ * The body as text, read as a stream and abandoned as soon as it passes `maxBytes`, so one huge page cannot exhaust the
+ * worker's memory (and fail other tenants' messages in its batch). Too large is a configuration problem: the source's
+ * page size asks for more than a page may hold.
+ */
+async function readCapped(response: Response, maxBytes: number): Promise<string> {
+  const tooLarge = (bytes: string) =>
+    new GatewayError(
+      "configuration",
+      "RESPONSE_TOO_LARGE",
+      `the gateway response is larger than ${maxBytes} bytes (${bytes}); lower the source's page size`,
+      { status: response.status, details: { maxBytes } },
+    );
+  const declared = Number(response.headers.get("content-length"));
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await response.body?.cancel().catch(() => undefined);
+    throw tooLarge(`${declared} declared`);
+  }
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let received = 0;
+  let text = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    received += value.byteLength;
+    if (received > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge(`over ${received} received`);
+    }
+    text += decoder.decode(value, { stream: true });
+  }
+  return text + decoder.decode();
 }
 
 /** Turns one HTTP answer into an InvokeResponse or a classified GatewayError. */

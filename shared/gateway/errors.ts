@@ -57,13 +57,6 @@ const CONFIGURATION_CODES = new Set([
   "CONFIGURATION_ERROR",
   "VALIDATION_ERROR",
 ]);
-const RETRYABLE_CODES = new Set([
-  "TIMEOUT",
-  "CIRCUIT_OPEN",
-  "INTERNAL_ERROR",
-  "EXTERNAL_API_ERROR",
-  "RESPONSE_VALIDATION_ERROR",
-]);
 
 /** What the gateway said, as parsed from its error envelope (any field may be missing). */
 export interface GatewayErrorBody {
@@ -75,9 +68,10 @@ export interface GatewayErrorBody {
 }
 
 /**
- * Classifies a non-success gateway response per the DESIGN.md table. The code wins over the status (Waygate codes are
- * specific); an unknown code falls back on the status: 401 → service_auth, 429 → rate_limited, 408/409/425/5xx →
- * retryable, any other 3xx/4xx → configuration (the same request would fail again).
+ * Classifies a non-success gateway response per the DESIGN.md table. Only the table's codes change a partition's state
+ * (credentials, configuration); a 429 or RATE_LIMITED waits; anything else (an unknown code, a status outside the
+ * table, a 3xx, a body that is not Waygate's envelope, such as a WAF's or load balancer's 403/404 page) is transient
+ * and retried with backoff, so no proxy in front of the gateway can pause a partition for good.
  */
 export function classifyGatewayError(
   status: number,
@@ -99,14 +93,8 @@ export function classifyGatewayError(
     });
   }
   if (CREDENTIALS_CODES.has(code)) return new GatewayError("credentials", code, message, base);
-  if (code === "INVALID_API_KEY" || status === 401) return new GatewayError("service_auth", code, message, base);
+  if (code === "INVALID_API_KEY") return new GatewayError("service_auth", code, message, base);
   if (CONFIGURATION_CODES.has(code)) return new GatewayError("configuration", code, message, base);
-  if (RETRYABLE_CODES.has(code) || status >= 500 || status === 408 || status === 409 || status === 425) {
-    return new GatewayError("retryable", code, message, base);
-  }
-  // 3xx: GATEWAY_URL points at a redirect (http → https, a moved host); retrying will not fix it.
-  if (status >= 300) return new GatewayError("configuration", code, message, base);
-  // A non-error status with a failure envelope: the gateway contradicts itself; try again.
   return new GatewayError("retryable", code, message, base);
 }
 

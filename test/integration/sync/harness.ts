@@ -24,7 +24,7 @@ import type { Item, Job, Partition } from "../../../shared/domain/entities.js";
 import type { PartitionRef } from "../../../shared/domain/ids.js";
 import { type ReferenceDataConfigInput, sourceInputSchema } from "../../../shared/domain/source-config.js";
 import type { QueueMessage, SyncMessage } from "../../../shared/domain/sync-message.js";
-import { createGatewayClient } from "../../../shared/gateway/client.js";
+import { createGatewayClient, type GatewayClientOptions } from "../../../shared/gateway/client.js";
 import { createLogger } from "../../../shared/log.js";
 import { createRepositories } from "../../../shared/storage/index.js";
 import type { Repositories } from "../../../shared/storage/ports.js";
@@ -153,7 +153,11 @@ const silent = createLogger({}, "silent");
 let invocationCounter = 0;
 
 /** A fresh table and queue pair over the running servers. */
-export async function createEnv(servers: Servers, engine: Partial<SyncEngineOptions> = {}): Promise<Env> {
+export async function createEnv(
+  servers: Servers,
+  engine: Partial<SyncEngineOptions> = {},
+  gatewayOptions: Partial<GatewayClientOptions> = {},
+): Promise<Env> {
   const tableName = await servers.dynamo.createTable("sync");
   const { queueUrl, dlqUrl } = await servers.sqs.createQueues("sync");
   const repos = createRepositories({ doc: servers.dynamo.doc, tableName, retry: { sleep: async () => {} } });
@@ -167,6 +171,7 @@ export async function createEnv(servers: Servers, engine: Partial<SyncEngineOpti
     random: () => 0.5,
     maxAttempts: 3,
     requestTimeoutMs: 5_000,
+    ...gatewayOptions,
   });
   const deadLetters = createSqsDeadLetterQueue(servers.sqs.sqs, dlqUrl);
 

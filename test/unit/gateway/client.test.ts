@@ -220,12 +220,12 @@ describe("gateway client error classification", () => {
     expect(error.kind).toBe("credentials");
   });
 
-  it("does not follow redirects: a 3xx is a configuration error", async () => {
+  it("does not follow redirects: a 3xx is transient, never a configuration error", async () => {
     const { client } = setup([new Response("", { status: 301, headers: { location: "https://elsewhere" } })], {
       maxAttempts: 1,
     });
     const error = await rejection(client.invoke(request()));
-    expect(error.kind).toBe("configuration");
+    expect(error.kind).toBe("retryable");
     expect(error.code).toBe("HTTP_301");
   });
 
@@ -357,5 +357,48 @@ describe("gateway client timeout", () => {
     const response = await client.invoke(request());
     expect(response.data).toEqual(["late"]);
     expect(sent).toHaveLength(2);
+  });
+});
+
+describe("gateway response size cap", () => {
+  /** A streamed 200 of `chunks` × `chunkBytes`, counting how many chunks the client pulled. */
+  function streamed(chunks: number, chunkBytes: number) {
+    let pulled = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulled === 0) controller.enqueue(new TextEncoder().encode('{"success":true,"data":"'));
+        if (pulled >= chunks) {
+          controller.enqueue(new TextEncoder().encode('"}'));
+          controller.close();
+          return;
+        }
+        pulled++;
+        controller.enqueue(new Uint8Array(chunkBytes).fill(97));
+      },
+    });
+    return { response: new Response(body, { status: 200 }), pulled: () => pulled };
+  }
+
+  it("stops reading a streamed body past maxResponseBytes and fails with RESPONSE_TOO_LARGE (configuration)", async () => {
+    const big = streamed(1_000, 64 * 1024);
+    const { client } = setup([big.response], { maxResponseBytes: 256 * 1024, maxAttempts: 3 });
+    const error = await rejection(client.invoke(request()));
+    expect(error.kind).toBe("configuration");
+    expect(error.code).toBe("RESPONSE_TOO_LARGE");
+    // Bounded memory: it read about the cap, not the 64 MB on offer.
+    expect(big.pulled()).toBeLessThan(10);
+  });
+
+  it("refuses a declared Content-Length over the cap without reading the body", async () => {
+    const response = new Response("x".repeat(2048), { status: 200, headers: { "content-length": "999999999" } });
+    const { client } = setup([response], { maxResponseBytes: 1024, maxAttempts: 1 });
+    expect((await rejection(client.invoke(request()))).code).toBe("RESPONSE_TOO_LARGE");
+  });
+
+  it("reads a body under the cap whole", async () => {
+    const small = streamed(3, 1024);
+    const { client } = setup([small.response], { maxResponseBytes: 1024 * 1024 });
+    const response = await client.invoke(request());
+    expect(response.data).toBe("a".repeat(3 * 1024));
   });
 });

@@ -18,7 +18,7 @@ describe("classifyGatewayError", () => {
     [401, "CREDENTIALS_EXPIRED", "credentials"],
     [403, "INTEGRATION_DISABLED", "credentials"],
     [401, "INVALID_API_KEY", "service_auth"],
-    [401, "TOKEN_REVOKED", "service_auth"],
+    [401, "TOKEN_REVOKED", "retryable"],
     [404, "INTEGRATION_NOT_FOUND", "configuration"],
     [404, "ACTION_NOT_FOUND", "configuration"],
     [400, "CONFIGURATION_ERROR", "configuration"],
@@ -33,15 +33,17 @@ describe("classifyGatewayError", () => {
   });
 
   it.each([
-    [401, "service_auth"],
+    [401, "retryable"],
+    [302, "retryable"],
+    [418, "retryable"],
     [429, "rate_limited"],
     [500, "retryable"],
     [502, "retryable"],
     [408, "retryable"],
-    [400, "configuration"],
-    [404, "configuration"],
-    [403, "configuration"],
-  ] as const)("falls back on the status when the body has no code: %i → %s", (status, kind) => {
+    [400, "retryable"],
+    [404, "retryable"],
+    [403, "retryable"],
+  ] as const)("never changes a partition's state without a listed code: %i → %s", (status, kind) => {
     const error = classifyGatewayError(status, {});
     expect(error.kind).toBe(kind);
     expect(error.code).toBe(`HTTP_${status}`);
