@@ -84,6 +84,11 @@ export const referenceDataConfigSchema = z
     metadataFields: z.array(dotPathSchema).max(50).default([]),
     defaultTtlSeconds: z.number().int().min(60).max(31_536_000).default(86_400),
     deletedField: dotPathSchema.optional(),
+    /** Values of `deletedField` that mean deleted besides `true` (e.g. "archived", 1); compared as JSON values. */
+    deletedValues: z
+      .array(z.union([z.string().max(256), z.number(), z.boolean(), z.null()]))
+      .max(20)
+      .optional(),
     pagination: paginationSchema.default({ strategy: "none" }),
     incremental: incrementalSchema.optional(),
     request: z

@@ -84,7 +84,10 @@ export function extractItems(config: ReferenceDataConfig, data: unknown): Extrac
       const value = readValue(record, path);
       if (value !== undefined) metadata[path] = scrubSecrets(value, 0);
     }
-    const deleted = config.deletedField === undefined ? false : Boolean(readValue(record, config.deletedField));
+    const deleted =
+      config.deletedField === undefined
+        ? false
+        : isDeletedValue(readValue(record, config.deletedField), config.deletedValues);
     const canonical = canonicalJson({ externalId, name, lookup, metadata, deleted });
     if (canonical.length * 3 > MAX_ITEM_BYTES && Buffer.byteLength(canonical) > MAX_ITEM_BYTES) {
       fail(index, `item '${externalId.slice(0, 64)}' is larger than ${MAX_ITEM_BYTES} bytes`);
@@ -96,6 +99,15 @@ export function extractItems(config: ReferenceDataConfig, data: unknown): Extrac
     byId.set(externalId, item);
   }
   return { items: [...byId.values()], failed, failures, matched: records.length, duplicates };
+}
+
+/**
+ * DESIGN.md: `deletedField` means deleted only for `true` or one of the source's `deletedValues` (same JSON type and
+ * value). A field that changed type (`"false"`, `"0"`, `0`) is never read as deleted.
+ */
+export function isDeletedValue(value: unknown, deletedValues: readonly unknown[] = []): boolean {
+  if (value === true) return true;
+  return deletedValues.some((candidate) => candidate === value);
 }
 
 /** Object sync keeps the whole `data` of the response, unchanged. */

@@ -7,7 +7,6 @@
  * - the ROW base (what the item rows hold) decides what must be written. It is the committed manifest, except after a
  *   crash or a failed sync, when rows may hold versions that were never committed and are read back from the items.
  */
-import { createHash } from "node:crypto";
 import type { ItemStatus } from "../domain/entities.js";
 import type { Manifest, ManifestEntry } from "../storage/ports.js";
 
@@ -92,24 +91,6 @@ export function countActive(manifest: Manifest): number {
   let active = 0;
   for (const entry of manifest.values()) if (entry.status === "active") active++;
   return active;
-}
-
-/** Partitions smaller than this never trip the suspicious-drop guard. */
-export const DROP_GUARD_MIN_ACTIVE = 10;
-
-/**
- * A full sync that would deactivate more than half of a partition of 10 or more active items looks like an upstream
- * outage or a changed response shape, not real deletions.
- */
-export function isSuspiciousDrop(activeBefore: number, deactivating: number): boolean {
-  return activeBefore >= DROP_GUARD_MIN_ACTIVE && deactivating * 2 > activeBefore;
-}
-
-/** Identifies one drop (the sorted ids that vanished), so a later sync can tell it confirms the same drop. */
-export function dropFingerprint(sortedIds: readonly string[]): string {
-  const hash = createHash("sha256");
-  for (const id of sortedIds) hash.update(id).update("\n");
-  return hash.digest("hex").slice(0, 16);
 }
 
 /**

@@ -38,8 +38,6 @@ import {
 import {
   classifyChange,
   countActive,
-  dropFingerprint,
-  isSuspiciousDrop,
   mergeRows,
   needsWrite,
   nextManifest,
@@ -48,6 +46,17 @@ import {
   tally,
   vanishedActive,
 } from "./diff.js";
+import {
+  applyStatusChanges,
+  dropMarker,
+  holdDeletions,
+  isSuspiciousDrop,
+  newlyDeleted,
+  objectHoldMarker,
+  objectHoldReason,
+  rowEntryFor,
+  statusChanges,
+} from "./drop-guard.js";
 import { decideFailure, SyncFailedError, SyncStoppedError } from "./failure-policy.js";
 import { holdLease, type Lease, LeaseLostError } from "./lease.js";
 import { decideMode, INCREMENTAL_SKEW_MS, incrementalSince } from "./mode.js";
@@ -658,16 +667,18 @@ class SyncRun {
     if (earlier) this.itemsDuplicate++;
     const committed = this.committed.get(item.externalId);
     const row = this.rows ? this.rows.get(item.externalId) : committed;
-    if (needsWrite(row, earlier, next)) {
+    // A full sync writes "active → deleted" as still active: the drop guard decides at the finish.
+    const written = rowEntryFor(this.mode, committed, next);
+    if (needsWrite(row, earlier && rowEntryFor(this.mode, committed, earlier), written)) {
       this.buffer.push({
         externalId: item.externalId,
         name: item.name,
         lookup: item.lookup,
         metadata: item.metadata,
-        status: next.status,
+        status: written.status,
         contentHash: item.contentHash,
         jobId: this.jobId,
-        change: rowChange(classifyChange(committed, next)),
+        change: rowChange(classifyChange(committed, written)),
         createdAt: now,
         updatedAt: now,
       });
@@ -773,46 +784,58 @@ class SyncRun {
     const counts = tally(this.committed, this.seen);
     const warnings = [...this.job.warnings];
     let deactivate: string[] = [];
+    let deleting: string[] = [];
+    let held: string[] = [];
     let orphans: string[] = [];
     if (this.mode === "full") {
       const vanished = vanishedActive(this.committed, this.seen);
+      const newly = newlyDeleted(this.committed, this.seen);
       const activeBefore = countActive(this.committed);
+      const leaving = vanished.length + newly.length;
       let apply = true;
-      if (isSuspiciousDrop(activeBefore, vanished.length)) {
-        const marker = `[drop:${dropFingerprint(vanished)}]`;
+      if (isSuspiciousDrop(activeBefore, leaving)) {
+        const marker = dropMarker(vanished, newly);
         apply = this.force || (await this.previousJobWarned(marker));
         // A finish that runs again after a crash must not repeat the warning.
         if (!apply && !warnings.some((warning) => warning.includes(marker))) {
           warnings.push(
-            `Suspicious drop: ${vanished.length} of ${activeBefore} active items were not returned; soft deletes ` +
-              `skipped until a later sync confirms the drop or a sync is forced ${marker}`,
+            `Suspicious drop: ${leaving} of ${activeBefore} active items would leave active (${vanished.length} not ` +
+              `returned, ${newly.length} marked deleted); status changes skipped until a later sync confirms the ` +
+              `drop or a sync is forced ${marker}`,
           );
           this.log.warn("suspicious drop: soft deletes skipped", {
             jobId: this.jobId,
             vanished: vanished.length,
+            deleted: newly.length,
             activeBefore,
           });
         }
       }
       if (apply) {
         deactivate = vanished;
+        deleting = newly;
         // Rows an interrupted sync wrote and nothing committed: cleaned up, not counted.
         if (this.rows) orphans = vanishedActive(this.rows, this.seen, this.committed);
+      } else {
+        held = newly;
+        counts.deleted -= newly.length;
+        counts.unchanged += newly.length;
       }
     }
     const now = this.now();
-    for (let i = this.deactivated; i < deactivate.length; i += this.options.deactivateChunk) {
+    const changes = statusChanges(deactivate, deleting);
+    for (let i = this.deactivated; i < changes.length; i += this.options.deactivateChunk) {
       if (i > this.deactivated && this.timeLow()) {
         this.deactivated = i;
         return this.suspend(0);
       }
       this.lease.assertHeld();
-      await repos.items.setStatus(ref, deactivate.slice(i, i + this.options.deactivateChunk), "inactive", {
+      await applyStatusChanges(repos.items, ref, changes.slice(i, i + this.options.deactivateChunk), {
         jobId: this.jobId,
         now,
       });
     }
-    this.deactivated = deactivate.length;
+    this.deactivated = changes.length;
     if (orphans.length > 0) {
       this.lease.assertHeld();
       await repos.items.setStatus(ref, orphans, "inactive", { jobId: this.jobId, now });
@@ -825,6 +848,7 @@ class SyncRun {
 
     const base = this.rows ? mergeRows(this.committed, this.rows) : this.committed;
     const manifest = nextManifest(base, this.seen, [...deactivate, ...orphans]);
+    holdDeletions(manifest, held);
     const jobCounts: JobCounts = {
       itemsFound: counts.found,
       itemsCreated: counts.created,
@@ -958,7 +982,9 @@ class SyncRun {
       data = response.data;
     }
     const object = extractObject(data);
+    const canonical = canonicalJson(object);
     let unchanged = false;
+    let committedBytes: number | undefined;
     if (partition.version > 0 && partition.objectChunks > 0) {
       try {
         const stored = await repos.objects.read(
@@ -967,11 +993,14 @@ class SyncRun {
           partition.objectChunks,
           partition.lastSyncedAt ?? iso(this.now()),
         );
-        unchanged = stored !== undefined && canonicalJson(stored.object) === canonicalJson(object);
+        unchanged = stored !== undefined && canonicalJson(stored.object) === canonical;
+        committedBytes = stored?.bytes;
       } catch (error) {
         if (!(error instanceof NotFoundError)) throw error;
       }
     }
+    const warnings = [...this.job.warnings];
+    if (!unchanged && (await this.holdObject(committedBytes, object, canonical, warnings))) unchanged = true;
     const counts: JobCounts = {
       itemsFound: 1,
       itemsCreated: partition.version === 0 ? 1 : 0,
@@ -983,7 +1012,7 @@ class SyncRun {
     return this.commit(
       config,
       counts,
-      [...this.job.warnings],
+      warnings,
       async () => {
         if (unchanged) return { version: partition.version, manifestChunks: 0, objectChunks: partition.objectChunks };
         this.lease.assertHeld();
@@ -992,6 +1021,30 @@ class SyncRun {
       },
       1,
     );
+  }
+
+  /**
+   * Whether a new object must not replace the committed one yet (empty, or less than half its size): then a warning
+   * goes on the job, and a second sync returning the same object, or a forced one, replaces it.
+   */
+  private async holdObject(
+    committedBytes: number | undefined,
+    object: unknown,
+    canonical: string,
+    warnings: string[],
+  ): Promise<boolean> {
+    const reason = objectHoldReason(committedBytes, object, Buffer.byteLength(canonical));
+    if (reason === undefined || this.force) return false;
+    const marker = objectHoldMarker(canonical);
+    if (await this.previousJobWarned(marker)) return false;
+    if (!warnings.some((warning) => warning.includes(marker))) {
+      warnings.push(
+        `Object held: ${reason}; the committed object is kept until a later sync returns the same or a sync is ` +
+          `forced ${marker}`,
+      );
+      this.log.warn("object held", { jobId: this.jobId, reason });
+    }
+    return true;
   }
 
   // ---------------------------------------------------------------- failures

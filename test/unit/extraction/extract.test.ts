@@ -121,7 +121,7 @@ describe("ids and names", () => {
               profile: { real_name: "Sarah Connor", email: "sc@example.com" },
               handles: ["@sconnor", "@sarah"],
               org: { team: { name: "Resistance" } },
-              state: { deleted: 1 },
+              state: { deleted: true },
             },
           ],
         },
@@ -276,16 +276,24 @@ describe("metadata", () => {
 });
 
 describe("deleted", () => {
-  it("is the truthiness of deletedField, false when none is configured", () => {
+  it("is true only for `true` or a deletedValues entry, never for strings like 'false', false when none is configured", () => {
     const data = [
       { id: "a", deleted: true },
       { id: "b", deleted: false },
       { id: "c" },
       { id: "d", deleted: "yes" },
       { id: "e", deleted: 0 },
+      { id: "f", deleted: "false" },
+      { id: "g", deleted: "0" },
+      { id: "h", deleted: "true" },
     ];
     const withField = extractItems(config({ extractionPath: "$", deletedField: "deleted" }), data);
-    expect(withField.items.map((i) => i.deleted)).toEqual([true, false, false, true, false]);
+    expect(withField.items.map((i) => i.deleted)).toEqual([true, false, false, false, false, false, false, false]);
+    const withValues = extractItems(
+      config({ extractionPath: "$", deletedField: "deleted", deletedValues: ["yes", 0] }),
+      data,
+    );
+    expect(withValues.items.map((i) => i.deleted)).toEqual([true, false, false, true, true, false, false, false]);
     const without = extractItems(config({ extractionPath: "$" }), data);
     expect(without.items.every((i) => i.deleted === false)).toBe(true);
   });

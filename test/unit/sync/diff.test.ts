@@ -3,14 +3,13 @@ import type { Manifest, ManifestEntry } from "../../../shared/storage/ports.js";
 import {
   classifyChange,
   countActive,
-  dropFingerprint,
-  isSuspiciousDrop,
   mergeRows,
   needsWrite,
   nextManifest,
   tally,
   vanishedActive,
 } from "../../../shared/sync/diff.js";
+import { dropMarker, isSuspiciousDrop } from "../../../shared/sync/drop-guard.js";
 
 const active = (hash: string): ManifestEntry => ({ hash, status: "active" });
 const inactive = (hash: string): ManifestEntry => ({ hash, status: "inactive" });
@@ -70,17 +69,21 @@ describe("vanishedActive", () => {
 });
 
 describe("suspicious drop guard", () => {
-  it("trips only for partitions of 10+ active items losing more than half", () => {
+  it("trips for 10+ active items losing more than half, and for all-gone at any size", () => {
     expect(isSuspiciousDrop(10, 6)).toBe(true);
     expect(isSuspiciousDrop(10, 5)).toBe(false);
-    expect(isSuspiciousDrop(9, 9)).toBe(false);
+    expect(isSuspiciousDrop(9, 9)).toBe(true);
+    expect(isSuspiciousDrop(1, 1)).toBe(true);
+    expect(isSuspiciousDrop(9, 8)).toBe(false);
+    expect(isSuspiciousDrop(0, 0)).toBe(false);
     expect(isSuspiciousDrop(10_000, 10_000)).toBe(true);
   });
 
   it("fingerprints the same drop the same way and a different drop differently", () => {
-    expect(dropFingerprint(["a", "b"])).toBe(dropFingerprint(["a", "b"]));
-    expect(dropFingerprint(["a", "b"])).not.toBe(dropFingerprint(["a", "c"]));
-    expect(dropFingerprint(["ab"])).not.toBe(dropFingerprint(["a", "b"]));
+    expect(dropMarker(["a", "b"], [])).toBe(dropMarker(["a", "b"], []));
+    expect(dropMarker(["a", "b"], [])).not.toBe(dropMarker(["a", "c"], []));
+    expect(dropMarker(["ab"], [])).not.toBe(dropMarker(["a", "b"], []));
+    expect(dropMarker(["a"], ["b"])).not.toBe(dropMarker(["a", "b"], []));
   });
 });
 
