@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { dataTypeSchema, idSchema } from "./ids.js";
 import { parseDotPath, parseJsonPath, parseValuePath } from "./paths.js";
+import { isSecretPath } from "./secret-paths.js";
 
 function pathSchema(parse: (path: string) => { ok: true } | { ok: false; error: string }, what: string) {
   return z.string().superRefine((value, ctx) => {
@@ -140,9 +141,11 @@ export const sourceSchema = z.object({
 });
 export type Source = z.infer<typeof sourceSchema>;
 
-/** The fields searched by lookup: the configured lookup fields, else the name field. */
+/** The fields searched by lookup: the configured lookup fields, else the name field; never a secret-looking path. */
 export function lookupFieldsOf(config: ReferenceDataConfig): string[] {
-  return config.lookupFields && config.lookupFields.length > 0 ? config.lookupFields : [config.nameField];
+  const configured = (config.lookupFields ?? []).filter((path) => !isSecretPath(path));
+  if (configured.length > 0) return configured;
+  return isSecretPath(config.nameField) ? [] : [config.nameField];
 }
 
 /** DynamoDB stores numbers of magnitude 1E-130 to 9.99E+125 (or 0); JSON can hold others. */

@@ -6,7 +6,10 @@
 import { createHash } from "node:crypto";
 import { MAX_EXTERNAL_ID_LENGTH } from "../domain/ids.js";
 import { type PathSegment, parseJsonPath, readValue } from "../domain/paths.js";
+import { isSecretPath } from "../domain/secret-paths.js";
 import { lookupFieldsOf, type ReferenceDataConfig } from "../domain/source-config.js";
+
+export { isSecretPath };
 
 export interface ExtractedItem {
   externalId: string;
@@ -43,7 +46,10 @@ export const MAX_ITEM_BYTES = 300_000;
 export function extractItems(config: ReferenceDataConfig, data: unknown): ExtractionResult {
   const records = select(data, config.extractionPath ?? "$");
   const lookupPaths = lookupFieldsOf(config);
+  // The secret rule holds for every configured path (DESIGN.md "metadataFields"), not only metadata.
   const metadataPaths = config.metadataFields.filter((path) => !isSecretPath(path));
+  const secretId = isSecretPath(config.idField);
+  const secretName = isSecretPath(config.nameField);
   const byId = new Map<string, ExtractedItem>();
   const failures: { index: number; reason: string }[] = [];
   let failed = 0;
@@ -64,6 +70,10 @@ export function extractItems(config: ReferenceDataConfig, data: unknown): Extrac
       fail(index, `item is ${Array.isArray(record) ? "an array" : `a ${typeof record}`}, not an object`);
       continue;
     }
+    if (secretId) {
+      fail(index, `idField '${config.idField}' looks like a secret field; ids are never read from one`);
+      continue;
+    }
     const externalId = scalarString(readValue(record, config.idField));
     if (externalId === undefined) {
       fail(index, `no usable id at '${config.idField}'`);
@@ -73,7 +83,7 @@ export function extractItems(config: ReferenceDataConfig, data: unknown): Extrac
       fail(index, `id at '${config.idField}' is longer than ${MAX_EXTERNAL_ID_LENGTH} characters`);
       continue;
     }
-    const name = scalarString(readValue(record, config.nameField)) ?? externalId;
+    const name = (secretName ? undefined : scalarString(readValue(record, config.nameField))) ?? externalId;
     const lookup: Record<string, string> = {};
     for (const path of lookupPaths) {
       const value = scalarString(readValue(record, path));
@@ -110,9 +120,12 @@ export function isDeletedValue(value: unknown, deletedValues: readonly unknown[]
   return deletedValues.some((candidate) => candidate === value);
 }
 
-/** Object sync keeps the whole `data` of the response, unchanged. */
+/**
+ * Object sync keeps the whole `data` of the response, minus secret-looking fields at any depth (the metadata rule);
+ * values nested deeper than 32 levels become null, so no later step (hashing, storing, serving) can overflow the stack.
+ */
 export function extractObject(data: unknown): unknown {
-  return data;
+  return scrubSecrets(data, 0, false);
 }
 
 /**
@@ -124,73 +137,17 @@ export function contentHash(item: Omit<ExtractedItem, "contentHash">): string {
   return hashOf(canonicalJson({ externalId, name, lookup, metadata, deleted }));
 }
 
-const SECRET_WORDS = new Set([
-  "token",
-  "tokens",
-  "password",
-  "passwords",
-  "passwd",
-  "passphrase",
-  "secret",
-  "secrets",
-  "apikey",
-  "apikeys",
-  "credential",
-  "credentials",
-  "privatekey",
-  "session",
-  "sessions",
-  "cookie",
-  "cookies",
-  // Common compounds written without a separator.
-  "accesstoken",
-  "refreshtoken",
-  "authtoken",
-  "idtoken",
-  "bearertoken",
-  "sessionid",
-  "sessiontoken",
-  "clientsecret",
-  "setcookie",
-]);
-const SECRET_PAIRS = new Set(["api key", "private key", "set cookie"]);
-
-/**
- * Whether a field path names a secret-like value. The path is split into words at `.`, `_`, `-`, spaces, digits and
- * camelCase (`api_token_hint` → api token hint, `accessToken` → access token, `APIKey` → api key), so `monkey` and
- * `tokenizer` stay while `apiKey` and `private_key` go.
- */
-export function isSecretPath(path: string): boolean {
-  const words = splitWords(path);
-  for (let i = 0; i < words.length; i++) {
-    const word = words[i] as string;
-    if (SECRET_WORDS.has(word)) return true;
-    const next = words[i + 1];
-    if (next !== undefined && SECRET_PAIRS.has(`${word} ${next}`)) return true;
-  }
-  return false;
-}
-
-function splitWords(path: string): string[] {
-  return path
-    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
-    .replace(/([A-Z]+)([A-Z][a-z])/g, "$1 $2")
-    .split(/[^A-Za-z]+/)
-    .filter((word) => word !== "")
-    .map((word) => word.toLowerCase());
-}
-
 const MAX_SCRUB_DEPTH = 32;
 
 /** Metadata kept whole (`profile`) must not smuggle nested secrets (`profile.api_token`) past the path check. */
-function scrubSecrets(value: unknown, depth: number): unknown {
-  if (typeof value === "number") return storableNumber(value);
+function scrubSecrets(value: unknown, depth: number, forDynamo = true): unknown {
+  if (typeof value === "number") return forDynamo ? storableNumber(value) : value;
   if (value === null || typeof value !== "object") return value;
   if (depth >= MAX_SCRUB_DEPTH) return null;
-  if (Array.isArray(value)) return value.map((element) => scrubSecrets(element, depth + 1));
+  if (Array.isArray(value)) return value.map((element) => scrubSecrets(element, depth + 1, forDynamo));
   const out: Record<string, unknown> = {};
   for (const [key, inner] of Object.entries(value)) {
-    if (!isSecretPath(key)) out[key] = scrubSecrets(inner, depth + 1);
+    if (!isSecretPath(key)) out[key] = scrubSecrets(inner, depth + 1, forDynamo);
   }
   return out;
 }

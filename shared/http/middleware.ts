@@ -32,6 +32,7 @@ import {
   ValidationError,
 } from "../domain/errors.js";
 import { ID_PATTERN } from "../domain/ids.js";
+import { MAX_JSON_DEPTH, tooDeepPath } from "../domain/json-depth.js";
 import { parseOrThrow } from "../domain/validate.js";
 import { createLogger, type Logger } from "../log.js";
 import { errorResponse, jsonResponse, type PaginationMeta, successEnvelope } from "./envelope.js";
@@ -366,11 +367,20 @@ function checkBodySize(event: APIGatewayProxyEvent): void {
 
 function parseJsonBody(text: string | undefined): unknown {
   if (text === undefined || text.trim() === "") return undefined;
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     throw new ValidationError("Request body is not valid JSON", { field: "body" }, "INVALID_REQUEST");
   }
+  // Before zod: schemas and DynamoDB walk values recursively, and DynamoDB stores at most 32 levels.
+  const deep = tooDeepPath(value);
+  if (deep !== undefined) {
+    throw new ValidationError(`Request body nests deeper than ${MAX_JSON_DEPTH} levels at '${deep}'`, {
+      issues: [{ field: deep, message: `nests deeper than ${MAX_JSON_DEPTH} levels` }],
+    });
+  }
+  return value;
 }
 
 function requestIdOf(event: APIGatewayProxyEvent | undefined, context: Context | undefined): string {

@@ -92,6 +92,57 @@ describe("bad input on every route", () => {
     }
   });
 
+  /** A source body whose `referenceData.request.x` nests `levels` arrays. */
+  const deepSource = (levels: number) =>
+    `{"integrationSlug":"slack","actionSlug":"list-users","referenceData":{"dataType":"users",` +
+    `"extractionPath":"$.members[*]","request":{"x":${"[".repeat(levels)}${"]".repeat(levels)}}}}`;
+  const putSource = (body: string) =>
+    stack.call(handlerFor("api-config"), {
+      method: "PUT",
+      path: "/api/v1/integrations/slack/reference-data/sources/users",
+      body,
+      caller: caller(T, ["admin"]),
+    });
+
+  it("answers 400 naming the field for a body nested 100,000 levels deep, never a stack overflow", async () => {
+    const res = await putSource(deepSource(100_000));
+    expectClientError(res, "deep body");
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(res.body.error?.details)).toContain("referenceData.request.x");
+    expect(res.body.error?.message).toMatch(/32 levels/);
+  });
+
+  it("rejects a body deeper than DynamoDB's 32 levels and accepts one that fits", async () => {
+    // Body → referenceData → request → x: three levels before the arrays start.
+    const tooDeep = await putSource(deepSource(30));
+    expect(tooDeep.status, JSON.stringify(tooDeep.body)).toBe(400);
+    const fits = await putSource(deepSource(29));
+    expect(fits.status, JSON.stringify(fits.body)).toBeLessThan(300);
+  });
+
+  it("never answers 5xx to deeply nested JSON on any route that takes a body (property)", async () => {
+    const routes = served().filter((r) => r.method === "PUT" || r.method === "POST");
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...routes),
+        fc.integer({ min: 1, max: 60_000 }),
+        fc.constantFrom("[", '{"a":'),
+        async (route, levels, opener) => {
+          const closer = opener === "[" ? "]" : "}";
+          const body = `{"referenceData":{"request":${opener.repeat(levels)}1${closer.repeat(levels)}}}`;
+          const res = await stack.call(handlerFor(route.function), {
+            method: route.method,
+            path: concretePath(route.path, params),
+            body,
+            caller: caller(T),
+          });
+          expect(res.status, `${route.operationId} depth ${levels}`).toBeLessThan(500);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
   it("answers 4xx for JSON of the wrong shape on every route that takes a body", async () => {
     const shapes = [
       "[]",

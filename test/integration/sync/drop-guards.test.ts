@@ -173,6 +173,15 @@ describe("object partitions", () => {
     expect(await committed(crm)).toEqual({ objects: [] });
   });
 
+  it("store the object without secret-looking fields", async () => {
+    const crm = await seedCrm();
+    servers.gateway.data.crmSchema = { ...crmSchema(), portal: { accessToken: "tok-secret", id: 7 } };
+    await sync(crm);
+    const stored = JSON.stringify(await committed(crm));
+    expect(stored).not.toContain("tok-secret");
+    expect(stored).toContain('"portal":{"id":7}');
+  });
+
   it("apply a normal change at once", async () => {
     const crm = await seedCrm();
     await sync(crm);

@@ -1,6 +1,10 @@
 import { JSONPath } from "jsonpath-plus";
 import { describe, expect, it } from "vitest";
-import { type ReferenceDataConfigInput, referenceDataConfigSchema } from "../../../shared/domain/source-config.js";
+import {
+  lookupFieldsOf,
+  type ReferenceDataConfigInput,
+  referenceDataConfigSchema,
+} from "../../../shared/domain/source-config.js";
 import {
   canonicalJson,
   contentHash,
@@ -401,6 +405,52 @@ describe("extractObject", () => {
   it("keeps the whole data", () => {
     const data = { objects: [{ name: "contacts", properties: [{ name: "email" }] }], meta: { v: 3 } };
     expect(extractObject(data)).toEqual(data);
+  });
+
+  it("drops secret-looking fields at any depth, as metadata does", () => {
+    const data = {
+      objects: [{ name: "contacts", accessToken: "tok", properties: [{ name: "email", api_key: "k" }] }],
+      auth: { client_secret: "s", scopes: ["crm"] },
+      password: "p",
+    };
+    expect(extractObject(data)).toEqual({
+      objects: [{ name: "contacts", properties: [{ name: "email" }] }],
+      auth: { scopes: ["crm"] },
+    });
+  });
+
+  it("keeps an object nested 100,000 levels deep from overflowing the stack (cut at 32 levels)", () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    const extracted = extractObject({ deep });
+    expect(() => canonicalJson(extracted)).not.toThrow();
+    expect(canonicalJson(extracted).length).toBeLessThan(200);
+  });
+});
+
+describe("secret-looking configured paths", () => {
+  const record = { id: "U1", accessToken: "tok-1", name: "Ann", session: { id: "S9" }, profile: { api_key: "k" } };
+
+  it("never reads a name or lookup value from a secret-looking path", () => {
+    const { items } = extractItems(
+      config({ extractionPath: "$", nameField: "accessToken", lookupFields: ["name", "profile.api_key"] }),
+      [record],
+    );
+    expect(items[0]?.name).toBe("U1");
+    expect(items[0]?.lookup).toEqual({ name: "Ann" });
+    expect(JSON.stringify(items)).not.toMatch(/tok-1|"k"/);
+  });
+
+  it("never takes an id from a secret-looking path: the item fails with a reason", () => {
+    const result = extractItems(config({ extractionPath: "$", idField: "session.id" }), [record]);
+    expect(result.items).toEqual([]);
+    expect(result.failed).toBe(1);
+    expect(result.failures[0]?.reason).toMatch(/secret/);
+  });
+
+  it("leaves lookupFieldsOf without secret-looking paths", () => {
+    expect(lookupFieldsOf(config({ lookupFields: ["name", "refresh_token"] }))).toEqual(["name"]);
+    expect(lookupFieldsOf(config({ nameField: "name", lookupFields: ["password"] }))).toEqual(["name"]);
   });
 });
 
