@@ -416,7 +416,9 @@ export async function getSyncStatus(
       status: query.status,
     }),
   };
-  const startKey = query.cursor ? decodeCursor(query.cursor, binding, deps.cursorSecret) : undefined;
+  const startKey = query.cursor
+    ? decodeCursor(query.cursor, binding, deps.cursorSecret, { now: deps.clock.now() })
+    : undefined;
   const filter: { connectionId?: string; dataType?: string } = {};
   if (query.connectionId) filter.connectionId = query.connectionId;
   if (query.dataType) filter.dataType = query.dataType;
@@ -441,7 +443,9 @@ export async function getSyncStatus(
   const dataTypes = partitions
     .map((p) => partitionWire(p, ttlOf.get(p.dataType) ?? DEFAULT_TTL_SECONDS, now))
     .sort((a, b) => a.dataType.localeCompare(b.dataType) || a.connectionId.localeCompare(b.connectionId));
-  const cursor = page.nextKey ? encodeCursor(page.nextKey, binding, deps.cursorSecret) : null;
+  const cursor = page.nextKey
+    ? encodeCursor(page.nextKey, binding, deps.cursorSecret, { now: deps.clock.now() })
+    : null;
   return {
     data: { dataTypes, recentJobs: page.items.map(jobWire) },
     pagination: { cursor, hasMore: cursor !== null },

@@ -34,7 +34,7 @@ export class ValidationError extends AppError {
   constructor(
     message: string,
     details?: ErrorDetails,
-    code: "VALIDATION_ERROR" | "INVALID_REQUEST" = "VALIDATION_ERROR",
+    code: "VALIDATION_ERROR" | "INVALID_REQUEST" | "CURSOR_EXPIRED" = "VALIDATION_ERROR",
   ) {
     super(message, details);
     this.code = code;

@@ -1,10 +1,12 @@
 /**
- * Opaque pagination cursors: `base64url(JSON { v, k: page key, t: tenant, q: query fingerprint }) . base64url(HMAC)`,
- * signed with HMAC-SHA256 under the cursor secret. A DynamoDB page key handed back unsigned would let a caller start a
- * Query anywhere in the table; signing it, and binding it to the tenant and the query that produced it, means a
- * tampered cursor, another tenant's cursor or a cursor from another query is a 400, never a read.
+ * Opaque pagination cursors: `base64url(AES-256-GCM(JSON { v, k: page key, t: tenant, q: query fingerprint, i: issued
+ * at })) . base64url(HMAC)`. A DynamoDB page key handed back in the clear would show the table's key shapes, and
+ * unsigned it would let a caller start a Query anywhere in the table: the payload is encrypted (nothing of it is
+ * readable), signed with HMAC-SHA256 under the cursor secret, bound to the tenant and the query that produced it, and
+ * valid for CURSOR_TTL_MS. A tampered cursor, another tenant's cursor or a cursor from another query is a 400
+ * INVALID_REQUEST; an old one is a 400 CURSOR_EXPIRED (repeat the query without a cursor), never a read.
  */
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { ValidationError } from "../domain/errors.js";
 import type { PageKey } from "../storage/ports.js";
 
@@ -15,12 +17,21 @@ export interface CursorBinding {
 }
 
 const MAX_CURSOR_LENGTH = 4096;
+/** A cursor older than this is a 400 CURSOR_EXPIRED. */
+export const CURSOR_TTL_MS = 24 * 60 * 60 * 1000;
 
 interface CursorPayload {
-  v: 1;
+  v: 2;
   k: PageKey;
   t: string;
   q: string;
+  /** Issued at, epoch ms. */
+  i: number;
+}
+
+/** When "now" is for a cursor (tests and handlers pass their clock). */
+export interface CursorClock {
+  now?: number;
 }
 
 /**
@@ -31,18 +42,37 @@ export function queryFingerprint(parts: Record<string, unknown>): string {
   return createHash("sha256").update(canonicalJson(parts)).digest("base64url").slice(0, 22);
 }
 
-/** Signs a page key into an opaque cursor bound to the tenant and query. */
-export function encodeCursor(pageKey: PageKey, binding: CursorBinding, secret: string): string {
-  const payload: CursorPayload = { v: 1, k: pageKey, t: binding.tenantId, q: binding.fingerprint };
-  const body = Buffer.from(JSON.stringify(payload)).toString("base64url");
+/** Encrypts and signs a page key into an opaque cursor bound to the tenant and query. */
+export function encodeCursor(
+  pageKey: PageKey,
+  binding: CursorBinding,
+  secret: string,
+  clock: CursorClock = {},
+): string {
+  const payload: CursorPayload = {
+    v: 2,
+    k: pageKey,
+    t: binding.tenantId,
+    q: binding.fingerprint,
+    i: clock.now ?? Date.now(),
+  };
+  const iv = randomBytes(12);
+  const cipher = createCipheriv("aes-256-gcm", encryptionKey(secret), iv);
+  const sealed = Buffer.concat([
+    iv,
+    cipher.update(JSON.stringify(payload), "utf8"),
+    cipher.final(),
+    cipher.getAuthTag(),
+  ]);
+  const body = sealed.toString("base64url");
   return `${body}.${sign(body, secret)}`;
 }
 
 /**
  * Verifies a cursor and returns its page key. A malformed or tampered cursor, or one issued to another tenant or
- * for another query, is a ValidationError (400 INVALID_REQUEST).
+ * for another query, is a ValidationError (400 INVALID_REQUEST); one older than CURSOR_TTL_MS is 400 CURSOR_EXPIRED.
  */
-export function decodeCursor(cursor: string, binding: CursorBinding, secret: string): PageKey {
+export function decodeCursor(cursor: string, binding: CursorBinding, secret: string, clock: CursorClock = {}): PageKey {
   const invalid = (reason: string) =>
     new ValidationError(
       `Invalid cursor: ${reason}. Repeat the query without a cursor to start over.`,
@@ -60,14 +90,32 @@ export function decodeCursor(cursor: string, binding: CursorBinding, secret: str
   if (mac.length !== expected.length || !timingSafeEqual(mac, expected)) throw invalid("signature mismatch");
   let payload: unknown;
   try {
-    payload = JSON.parse(Buffer.from(body, "base64url").toString("utf8"));
+    const sealed = Buffer.from(body, "base64url");
+    if (sealed.length < 12 + 16 + 2) throw new Error("too short");
+    const decipher = createDecipheriv("aes-256-gcm", encryptionKey(secret), sealed.subarray(0, 12));
+    decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+    const plain = Buffer.concat([decipher.update(sealed.subarray(12, sealed.length - 16)), decipher.final()]);
+    payload = JSON.parse(plain.toString("utf8"));
   } catch {
     throw invalid("malformed");
   }
   if (!isPayload(payload)) throw invalid("malformed");
   if (payload.t !== binding.tenantId) throw invalid("issued to another tenant");
   if (payload.q !== binding.fingerprint) throw invalid("issued for another query");
+  const age = (clock.now ?? Date.now()) - payload.i;
+  if (age > CURSOR_TTL_MS) {
+    throw new ValidationError(
+      "The cursor has expired (cursors are valid for 24 hours). Repeat the query without a cursor to start over.",
+      { field: "cursor", ttlSeconds: CURSOR_TTL_MS / 1000 },
+      "CURSOR_EXPIRED",
+    );
+  }
   return payload.k;
+}
+
+/** The AES key of cursors, derived from the cursor secret (the HMAC uses the secret itself). */
+function encryptionKey(secret: string): Buffer {
+  return createHash("sha256").update("reference-data-sync cursor encryption\0").update(secret).digest();
 }
 
 function sign(body: string, secret: string): string {
@@ -78,7 +126,8 @@ function isPayload(value: unknown): value is CursorPayload {
   if (typeof value !== "object" || value === null) return false;
   const v = value as Record<string, unknown>;
   return (
-    v.v === 1 &&
+    v.v === 2 &&
+    typeof v.i === "number" &&
     typeof v.t === "string" &&
     typeof v.q === "string" &&
     typeof v.k === "object" &&

@@ -105,6 +105,19 @@ export function suggestedResolutionFor(error: Pick<AppError, "code" | "status">)
         description: "Fix the fields named in error.details and retry.",
         retryable: false,
       };
+    case "CURSOR_EXPIRED":
+      return {
+        action: "RETRY_WITH_MODIFIED_INPUT",
+        description: "The cursor is older than 24 hours; repeat the query without a cursor to start over.",
+        retryable: false,
+      };
+    case "QUOTA_EXCEEDED":
+      return {
+        action: "RETRY_WITH_MODIFIED_INPUT",
+        description:
+          "A tenant quota (named in error.details.quota) is reached; remove something first or ask for a higher limit.",
+        retryable: false,
+      };
     case "INVALID_API_KEY":
     case "UNAUTHORIZED":
       return {

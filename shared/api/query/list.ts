@@ -194,7 +194,9 @@ async function pageItems(
       search,
     }),
   };
-  const position = filters.cursor ? decodePosition(filters.cursor, binding, deps.cursorSecret) : undefined;
+  const position = filters.cursor
+    ? decodePosition(filters.cursor, binding, deps.cursorSecret, deps.clock.now())
+    : undefined;
   // A partition removed between two pages is skipped: continue with the next one in (type, connection) order.
   let first = position
     ? partitions.findIndex(
@@ -245,14 +247,19 @@ async function pageItems(
       }
     }
   }
-  const cursor = next ? encodeCursor(next, binding, deps.cursorSecret) : null;
+  const cursor = next ? encodeCursor(next, binding, deps.cursorSecret, { now: deps.clock.now() }) : null;
   const pagination: PaginationMeta = { cursor, hasMore: cursor !== null };
   if (totalCount !== undefined) pagination.totalCount = totalCount;
   return { data, pagination };
 }
 
-function decodePosition(cursor: string, binding: { tenantId: string; fingerprint: string }, secret: string): Position {
-  const parsed = positionSchema.safeParse(decodeCursor(cursor, binding, secret));
+function decodePosition(
+  cursor: string,
+  binding: { tenantId: string; fingerprint: string },
+  secret: string,
+  now: number,
+): Position {
+  const parsed = positionSchema.safeParse(decodeCursor(cursor, binding, secret, { now }));
   if (!parsed.success) {
     throw new ValidationError(
       "Invalid cursor: malformed. Repeat the query without a cursor to start over.",

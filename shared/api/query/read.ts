@@ -36,6 +36,23 @@ export function assertServed(
   }
 }
 
+/**
+ * Whether a partition's data is served: not once its source was deleted (paused `source_deleted`); the data waits for
+ * the purge, as a revoked connection's does.
+ */
+export function isServed(partition: Pick<Partition, "status" | "pauseReason">): boolean {
+  return !(partition.status === "paused" && partition.pauseReason === "source_deleted");
+}
+
+/** Throws NOT_FOUND, as for a missing partition, when the partition's source was deleted. */
+export function assertPartitionServed(partition: Partition): void {
+  if (isServed(partition)) return;
+  throw new NotFoundError(
+    `No reference data '${partition.dataType}' for integration '${partition.integrationId}': its source was deleted`,
+    { integrationId: partition.integrationId, dataType: partition.dataType, connectionId: partition.connectionId },
+  );
+}
+
 /** Reads the connection and throws NOT_FOUND when it is revoked. */
 export async function checkConnection(
   repos: QueryDeps["repos"],
@@ -49,7 +66,7 @@ export async function checkConnection(
 /**
  * The partitions a read spans: those of `filter.connectionId` (NOT_FOUND when it is revoked), or with no connection
  * named, those of every served connection of the integration (DESIGN.md: reads without a connection), optionally of
- * one data type.
+ * one data type. Partitions of a deleted source are never served.
  */
 export async function servedPartitions(
   repos: QueryDeps["repos"],
@@ -65,14 +82,14 @@ export async function servedPartitions(
       repos.connections.get(tenantId, integrationId, connectionId),
     ]);
     assertServed(connection, integrationId, connectionId);
-    return partitions;
+    return partitions.filter(isServed);
   }
   const [partitions, connections] = await Promise.all([
     repos.partitions.listByIntegration(tenantId, integrationId, byType),
     repos.connections.list(tenantId, integrationId),
   ]);
   const revoked = new Set(connections.filter((c) => c.status === "revoked").map((c) => c.connectionId));
-  return partitions.filter((p) => !revoked.has(p.connectionId));
+  return partitions.filter((p) => !revoked.has(p.connectionId) && isServed(p));
 }
 
 /**
@@ -108,6 +125,7 @@ export async function readPartition(
       { integrationId: ref.integrationId, dataType: ref.dataType, connectionId: ref.connectionId },
     );
   }
+  assertPartitionServed(partition);
   return { partition, source };
 }
 

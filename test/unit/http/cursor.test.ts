@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ValidationError } from "../../../shared/domain/errors.js";
-import { decodeCursor, encodeCursor, queryFingerprint } from "../../../shared/http/cursor.js";
+import { CURSOR_TTL_MS, decodeCursor, encodeCursor, queryFingerprint } from "../../../shared/http/cursor.js";
 
 const secret = "a-test-cursor-secret-of-enough-length";
 const pageKey = { PK: "T#tenant-a#I#slack", SK: "JOB#01J0000000000000000000000" };
@@ -82,5 +82,32 @@ describe("cursors", () => {
   it("fingerprints queries independently of key order and undefined members", () => {
     expect(queryFingerprint({ a: 1, b: "x", c: undefined })).toBe(queryFingerprint({ b: "x", a: 1 }));
     expect(queryFingerprint({ a: 1 })).not.toBe(queryFingerprint({ a: 2 }));
+  });
+});
+
+describe("cursor expiry and opacity", () => {
+  it("answers CURSOR_EXPIRED (400) for a cursor older than 24 hours, and accepts it until then", () => {
+    const issued = Date.parse("2026-11-30T00:00:00Z");
+    const cursor = encodeCursor(pageKey, binding, secret, { now: issued });
+    expect(decodeCursor(cursor, binding, secret, { now: issued + CURSOR_TTL_MS })).toEqual(pageKey);
+    try {
+      decodeCursor(cursor, binding, secret, { now: issued + CURSOR_TTL_MS + 1 });
+      throw new Error("expected CURSOR_EXPIRED");
+    } catch (error) {
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).code).toBe("CURSOR_EXPIRED");
+      expect((error as ValidationError).status).toBe(400);
+    }
+  });
+
+  it("shows nothing of the page key, tenant or query: the payload is encrypted", () => {
+    const cursor = encodeCursor(pageKey, binding, secret);
+    const decoded = cursor
+      .split(".")
+      .map((part) => Buffer.from(part, "base64url").toString("latin1"))
+      .join(" ");
+    for (const plain of ["T#tenant-a", "JOB#01J", "tenant-a", fingerprint, '"PK"', '"k"']) {
+      expect(decoded).not.toContain(plain);
+    }
   });
 });
