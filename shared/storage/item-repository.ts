@@ -123,6 +123,7 @@ export class DynamoItemRepository implements ItemRepository {
         startKey,
         // Filtered queries read ahead: most rows usually match, and a page of one row per call would be slow.
         readAhead: (remaining) => (status === undefined ? remaining : Math.min(1_000, Math.max(remaining, 100))),
+        ...(filter.maxBytes === undefined ? {} : { maxBytes: filter.maxBytes }),
       },
       (row) => parseRow(itemSchema, row, "item"),
     );

@@ -173,6 +173,8 @@ export interface ItemListFilter {
   status?: ItemStatus;
   limit: number;
   startKey?: PageKey;
+  /** Byte budget of the page (JSON of the rows): the page stops once it passes it, with `nextKey` after its last row. */
+  maxBytes?: number;
 }
 
 /** What lookup indexes and index-backed listings need of an item. */

@@ -205,12 +205,19 @@ export async function fillPage<T>(
   doc: DynamoDBDocumentClient,
   tableName: string,
   query: PageQuery,
-  page: { limit: number; startKey?: Record<string, unknown>; readAhead: (remaining: number) => number },
+  page: {
+    limit: number;
+    startKey?: Record<string, unknown>;
+    readAhead: (remaining: number) => number;
+    /** Stop once the rows taken pass this many bytes of JSON (at least one row is always taken). */
+    maxBytes?: number;
+  },
   parse: (row: Row) => T,
 ): Promise<{ items: T[]; nextKey?: Record<string, unknown> }> {
   const items: T[] = [];
   let startKey = page.startKey;
   let nextKey: Record<string, unknown> | undefined;
+  let bytes = 0;
   do {
     const remaining = page.limit - items.length;
     const result = await doc.send(
@@ -222,7 +229,15 @@ export async function fillPage<T>(
       }),
     );
     const rows = (result.Items ?? []) as Row[];
-    const taken = rows.slice(0, remaining);
+    let taken = rows.slice(0, remaining);
+    if (page.maxBytes !== undefined) {
+      let fit = 0;
+      while (fit < taken.length && (items.length + fit === 0 || bytes < page.maxBytes)) {
+        bytes += Buffer.byteLength(JSON.stringify(taken[fit]));
+        fit++;
+      }
+      taken = taken.slice(0, fit);
+    }
     for (const row of taken) items.push(parse(row));
     if (taken.length < rows.length) {
       const last = taken[taken.length - 1] as Row;
@@ -231,6 +246,6 @@ export async function fillPage<T>(
     }
     nextKey = result.LastEvaluatedKey;
     startKey = result.LastEvaluatedKey;
-  } while (startKey && items.length < page.limit);
+  } while (startKey && items.length < page.limit && !(page.maxBytes !== undefined && bytes >= page.maxBytes));
   return nextKey ? { items, nextKey } : { items };
 }

@@ -13,7 +13,8 @@ import { decodeCursor, encodeCursor, queryFingerprint } from "../../http/cursor.
 import type { PaginationMeta } from "../../http/envelope.js";
 import { partitionIndex } from "../../lookup/cache.js";
 import { type LookupIndex, searchItems } from "../../lookup/index.js";
-import type { PageKey } from "../../storage/ports.js";
+import type { ItemListFilter } from "../../storage/ports.js";
+import { ByteBudget, objectParts, RESPONSE_BUDGET_BYTES } from "./budget.js";
 import { type ObjectCache, readObject } from "./objects.js";
 import { freshness, indexSettings, partitionRef, type QueryDeps, readConnectionOf, servedPartitions } from "./read.js";
 import type { ByTypeQuery, ListQuery, ObjectWire, ReferenceItemWire, SummaryWire } from "./schemas.js";
@@ -107,7 +108,7 @@ export async function getReferenceDataByType(
     const partition = await objectPartitionOf(deps, tenantId, integrationId, partitions);
     const ref = partitionRef(tenantId, integrationId, partition.connectionId, dataType);
     const { object, syncedAt } = await readObject(repos.objects, ref, partition, deps.objectCache);
-    return { data: { dataType, object, syncedAt } };
+    return { data: objectPart({ dataType, object, syncedAt }, query.part) };
   }
   const sourceOf = new Map<string, Source>(source ? [[dataType, source]] : []);
   return pageItems(deps, {
@@ -206,13 +207,14 @@ async function pageItems(
   if (first < 0) first = partitions.length;
 
   const data: ReferenceItemWire[] = [];
+  const budget = new ByteBudget(RESPONSE_BUDGET_BYTES);
   let next: Position | undefined;
   let totalCount: number | undefined;
   for (let i = first; i < partitions.length; i++) {
     const partition = partitions[i]!;
     const remaining = filters.limit - data.length;
     const here = { d: partition.dataType, c: partition.connectionId };
-    if (remaining === 0) {
+    if (remaining === 0 || budget.spent()) {
       next = here;
       break;
     }
@@ -230,17 +232,22 @@ async function pageItems(
       );
       if (partitions.length === 1) totalCount = matched.length;
       const from = resume?.o ?? 0;
-      for (const item of matched.slice(from, from + remaining)) data.push(indexWire(index, item, partition));
-      if (from + remaining < matched.length) {
-        next = { ...here, o: from + remaining };
+      let taken = 0;
+      for (const item of matched.slice(from, from + remaining)) {
+        if (budget.spent()) break;
+        data.push(budget.add(indexWire(index, item, partition)));
+        taken++;
+      }
+      if (from + taken < matched.length) {
+        next = { ...here, o: from + taken };
         break;
       }
     } else {
-      const listFilter: { status?: ItemStatus; limit: number; startKey?: PageKey } = { limit: remaining };
+      const listFilter: ItemListFilter = { limit: remaining, maxBytes: budget.left() };
       if (status) listFilter.status = status;
       if (resume?.k) listFilter.startKey = resume.k;
       const page = await deps.repos.items.list(ref, listFilter);
-      for (const item of page.items) data.push(itemWire(item, partition));
+      for (const item of page.items) data.push(budget.add(itemWire(item, partition)));
       if (page.nextKey) {
         next = { ...here, k: page.nextKey };
         break;
@@ -251,6 +258,19 @@ async function pageItems(
   const pagination: PaginationMeta = { cursor, hasMore: cursor !== null };
   if (totalCount !== undefined) pagination.totalCount = totalCount;
   return { data, pagination };
+}
+
+/** The object whole when it fits the response budget, else part `part` (default 0) of its `parts`. */
+function objectPart(wire: ObjectWire, part: number | undefined): ObjectWire {
+  const parts = objectParts(wire.object);
+  if (parts.length === 1 && part === undefined) return wire;
+  const index = part ?? 0;
+  if (index >= parts.length) {
+    throw new ValidationError(`Invalid query parameters: part: the object has ${parts.length} part(s), 0-based`, {
+      issues: [{ field: "part", message: `must be below ${parts.length}` }],
+    });
+  }
+  return { ...wire, object: parts[index], part: index, parts: parts.length };
 }
 
 function decodePosition(

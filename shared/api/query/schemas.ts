@@ -44,7 +44,15 @@ export const listQuerySchema = z.object({
 });
 export type ListQuery = z.output<typeof listQuerySchema>;
 
-export const byTypeQuerySchema = listQuerySchema.omit({ dataType: true, summary: true });
+export const byTypeQuerySchema = listQuerySchema.omit({ dataType: true, summary: true }).extend({
+  part: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(100_000)
+    .optional()
+    .describe("Object types larger than the response budget (4 MB): which part, 0-based; the response says `parts`"),
+});
 export type ByTypeQuery = z.output<typeof byTypeQuerySchema>;
 
 export const lookupQuerySchema = z.object({
@@ -96,8 +104,11 @@ export type ReferenceItemWire = z.infer<typeof referenceItemWireSchema>;
 
 export const objectWireSchema = z.object({
   dataType: z.string(),
+  /** The whole object, or with `parts` one part: array elements or top-level keys (concatenate / merge them). */
   object: z.unknown(),
   syncedAt: z.string().nullable(),
+  part: z.number().int().optional(),
+  parts: z.number().int().optional(),
 });
 export type ObjectWire = z.infer<typeof objectWireSchema>;
 

@@ -100,9 +100,10 @@ describe("deleted sources", () => {
       expect(res.body.error?.code).toBe("NOT_FOUND");
     }
     const filtered = await get(base, { dataType: "users" });
-    expect(filtered.status === 404 || (filtered.body.data as unknown[]).length === 0, JSON.stringify(filtered.body)).toBe(
-      true,
-    );
+    expect(
+      filtered.status === 404 || (filtered.body.data as unknown[]).length === 0,
+      JSON.stringify(filtered.body),
+    ).toBe(true);
     const all = await get(base);
     expect(all.status).toBe(200);
     expect((all.body.data as { dataType: string }[]).map((i) => i.dataType)).toEqual(["channels"]);
@@ -203,6 +204,7 @@ describe("response budgets", () => {
 
     const first = await get(`${base}/crm_schema`);
     expect(first.status).toBe(200);
+    expect(Buffer.byteLength(JSON.stringify(first.body))).toBeLessThan(RESPONSE_BUDGET_BYTES + 400_000);
     const data = first.body.data as { parts: number; part: number; object: { objects: unknown[] } };
     expect(data.parts).toBeGreaterThan(1);
     expect(data.part).toBe(0);
