@@ -6,7 +6,7 @@
  * search is one pass over memory rather than a filtered scan of the table.
  */
 import { z } from "zod";
-import type { Item, ItemStatus, Partition } from "../../domain/entities.js";
+import type { Item, Partition } from "../../domain/entities.js";
 import { NotFoundError, ValidationError } from "../../domain/errors.js";
 import type { Source } from "../../domain/source-config.js";
 import { decodeCursor, encodeCursor, queryFingerprint } from "../../http/cursor.js";
