@@ -27,6 +27,14 @@ export const configSchema = z.object({
     .int()
     .min(1024)
     .default(32 * 1024 * 1024),
+  /** Tenant quotas (DESIGN.md "quotas"); shared/quotas.ts enforces them. */
+  QUOTA_INTEGRATIONS: z.coerce.number().int().min(1).default(100),
+  QUOTA_SOURCES_PER_INTEGRATION: z.coerce.number().int().min(1).default(50),
+  QUOTA_CONNECTIONS_PER_INTEGRATION: z.coerce.number().int().min(1).default(1_000),
+  QUOTA_PARTITIONS: z.coerce.number().int().min(1).default(20_000),
+  /** Per API key: requests per second and burst (shared/http/rate-limit.ts). */
+  API_KEY_RATE_PER_SECOND: z.coerce.number().positive().default(20),
+  API_KEY_BURST: z.coerce.number().int().min(1).default(50),
   ALLOWED_ORIGINS: z.string().default(""),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
 });

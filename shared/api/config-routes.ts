@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { created, type HttpRoute, httpRoute, ok, raw } from "../http/middleware.js";
+import { quotaLimits } from "../quotas.js";
 import { getRuntime } from "../runtime.js";
 import {
   connectionPathSchema,
@@ -35,8 +36,8 @@ const openApiDocument = () => {
 };
 
 const deps = () => {
-  const { repos, queue, clock, log } = getRuntime();
-  return { repos, queue, clock, log };
+  const { repos, queue, clock, log, config } = getRuntime();
+  return { repos, queue, clock, log, quotas: quotaLimits(config) };
 };
 
 export const configRoutes: Record<string, HttpRoute> = {

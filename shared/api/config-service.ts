@@ -14,6 +14,7 @@ import { connectionIdSchema, dataTypeSchema, integrationIdSchema, type Partition
 import { type Source, sourceInputSchema } from "../domain/source-config.js";
 import type { FanoutMessage } from "../domain/sync-message.js";
 import type { Logger } from "../log.js";
+import { assertWithinQuotas, type QuotaLimits, refreshUsage } from "../quotas.js";
 import type { Repositories } from "../storage/ports.js";
 import { ensurePartitionsFor, FANOUT_INLINE_LIMIT } from "../sync/partitions.js";
 import type { SyncQueue } from "../sync/sync-queue.js";
@@ -71,7 +72,9 @@ export const connectionResultSchema = z.object({
 });
 
 export interface ConfigDeps {
-  repos: Pick<Repositories, "sources" | "connections" | "partitions" | "jobs">;
+  repos: Pick<Repositories, "sources" | "connections" | "partitions" | "jobs" | "usage">;
+  /** Tenant quotas; DESIGN.md's defaults when absent. */
+  quotas?: QuotaLimits;
   queue: SyncQueue | undefined;
   clock: Clock;
   log: Logger;
@@ -119,8 +122,13 @@ export async function putSource(
       { issues: [{ field: "referenceData.dataType", message: `must be '${scope.dataType}'` }] },
     );
   }
+  await assertWithinQuotas(quotaDeps(deps), {
+    ...scope,
+    sources: [{ dataType: scope.dataType, syncable: body.referenceData.syncable }],
+  });
   const now = deps.clock.now();
   const source = await deps.repos.sources.put(scope.tenantId, scope.integrationId, scope.dataType, body, now);
+  await refreshUsage(deps, scope, now);
   let partitions: PartitionChange;
   if (source.referenceData.syncable) {
     const connections = await deps.repos.connections.list(scope.tenantId, scope.integrationId);
@@ -149,6 +157,7 @@ export async function deleteSource(
   });
   const paused = await pauseAll(deps, partitions, "source_deleted", now, "source deleted");
   await deps.repos.sources.delete(scope.tenantId, scope.integrationId, scope.dataType);
+  await refreshUsage(deps, scope, now);
   return { dataType: scope.dataType, deleted: true, partitions: { ...noChange(), paused } };
 }
 
@@ -172,7 +181,11 @@ export async function enrollConnection(
   const { tenantId, integrationId, connectionId } = scope;
   const now = deps.clock.now();
   const before = await deps.repos.connections.get(tenantId, integrationId, connectionId);
+  if (before?.status !== "active") {
+    await assertWithinQuotas(quotaDeps(deps), { tenantId, integrationId, connections: [connectionId] });
+  }
   const connection = await deps.repos.connections.enroll(tenantId, integrationId, connectionId, now);
+  await refreshUsage(deps, scope, now);
   const sources = (await deps.repos.sources.list(tenantId, integrationId)).filter((s) => s.referenceData.syncable);
   const partitions = await ensureOrFanout(deps, { tenantId, integrationId, connectionId }, sources.length, now);
 
@@ -201,6 +214,7 @@ export async function revokeConnection(
   const { tenantId, integrationId, connectionId } = scope;
   const now = deps.clock.now();
   const connection = await deps.repos.connections.revoke(tenantId, integrationId, connectionId, now);
+  await refreshUsage(deps, scope, now);
   const partitions = await deps.repos.partitions.listByIntegration(tenantId, integrationId, { connectionId });
   const paused = await pauseAll(deps, partitions, "revoked", now, "connection revoked");
   return { connection: connectionWire(connection), partitions: { ...noChange(), paused } };
@@ -261,6 +275,10 @@ async function pauseAll(
     }
   });
   return targets.length;
+}
+
+function quotaDeps(deps: ConfigDeps) {
+  return deps.quotas ? { repos: deps.repos, limits: deps.quotas } : { repos: deps.repos };
 }
 
 function refOf(p: Partition): PartitionRef {

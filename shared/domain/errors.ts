@@ -87,6 +87,15 @@ export class RateLimitedError extends AppError {
   }
 }
 
+/** A tenant quota (DESIGN.md "quotas") would be exceeded; `details.quota` names it. Not time-based: no Retry-After. */
+export class QuotaExceededError extends AppError {
+  readonly code = "QUOTA_EXCEEDED";
+  readonly status = 429;
+  constructor(quota: string, limit: number, requested: number, message: string) {
+    super(message, { quota, limit, requested });
+  }
+}
+
 /** A fault of ours or of a dependency; the only error that becomes a 500. */
 export class InternalError extends AppError {
   readonly code = "INTERNAL_ERROR";

@@ -28,6 +28,7 @@ import {
   MethodNotAllowedError,
   NotFoundError,
   PayloadTooLargeError,
+  RateLimitedError,
   UnauthorizedError,
   ValidationError,
 } from "../domain/errors.js";
@@ -35,7 +36,9 @@ import { ID_PATTERN } from "../domain/ids.js";
 import { MAX_JSON_DEPTH, tooDeepPath } from "../domain/json-depth.js";
 import { parseOrThrow } from "../domain/validate.js";
 import { createLogger, type Logger } from "../log.js";
+import { getRuntime } from "../runtime.js";
 import { errorResponse, jsonResponse, type PaginationMeta, successEnvelope } from "./envelope.js";
+import { keyRateLimiter } from "./rate-limit.js";
 import { type HttpMethod, ROUTES, type RouteDefinition } from "./routes.js";
 
 /** DESIGN.md: request bodies over 256 KB get 413. */
@@ -143,6 +146,7 @@ export function httpRoute<
     schemas,
     async run({ event, context, pathParameters, requestId, log }) {
       const caller = spec.scope === "public" ? undefined : authenticate(event, spec.scope);
+      if (caller) limitRate(caller);
       const path = parseOrThrow(spec.path ?? rawParamsSchema, pathParameters, "path parameters");
       const query = parseOrThrow(spec.query ?? rawParamsSchema, queryParameters(event), "query parameters");
       const bodyText = bodyOf(event);
@@ -250,6 +254,17 @@ export function authenticate(event: APIGatewayProxyEvent, scope: ApiKeyScope): C
     throw new ForbiddenError(`This API key lacks the '${scope}' scope`, { required: scope, granted: caller.scopes });
   }
   return caller;
+}
+
+/** 429 RATE_LIMITED with Retry-After once the caller's API key passes its rate (shared/http/rate-limit.ts). */
+function limitRate(caller: Caller): void {
+  const decision = keyRateLimiter(getRuntime().config).take(`${caller.tenantId}:${caller.keyId}`);
+  if (decision.allowed) return;
+  throw new RateLimitedError(
+    `Too many requests for this API key; retry after ${decision.retryAfterSeconds} s`,
+    decision.retryAfterSeconds,
+    { limit: "apiKeyRate" },
+  );
 }
 
 /** The caller of an authorized request, or undefined when the authorizer context is missing or malformed. */

@@ -11,6 +11,7 @@ import { DynamoObjectRepository } from "./object-repository.js";
 import { DynamoPartitionRepository } from "./partition-repository.js";
 import type { Repositories } from "./ports.js";
 import { DynamoSourceRepository } from "./source-repository.js";
+import { DynamoUsageRepository } from "./usage-repository.js";
 
 export { API_KEY_PATTERN, DynamoApiKeyRepository } from "./api-key-repository.js";
 export type { RetryOptions, WriteRequest } from "./batch-write.js";
@@ -50,5 +51,6 @@ export function createRepositories(options: RepositoryOptions): Repositories {
     objects: new DynamoObjectRepository(blobs),
     jobs: new DynamoJobRepository(doc, tableName, blobs),
     apiKeys: new DynamoApiKeyRepository(doc, tableName, retry.sleep),
+    usage: new DynamoUsageRepository(doc, tableName),
   };
 }

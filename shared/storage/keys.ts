@@ -83,6 +83,9 @@ export const keys = {
     GSI1PK: `${tenant(t)}#APIKEY#${id(keyId, "keyId")}`,
     GSI1SK: "KEY",
   }),
+  /** A tenant's record of one configured integration and its counts (quotas). */
+  integrationUsage: (t: string, i: string): Key => ({ PK: tenant(t), SK: `INTEG#${id(i, "integrationId")}` }),
+  integrationUsagePrefix: "INTEG#",
   /** Due-index attributes of a schedulable partition: shard by hash, sort by due time. */
   due: (ref: PartitionRef, dueAt: string): { GSI1PK: string; GSI1SK: string } => ({
     GSI1PK: duePk(dueShard(ref)),

@@ -291,6 +291,26 @@ export interface ApiKeyRepository {
   revoke(tenantId: string, keyId: string, now: number): Promise<void>;
 }
 
+/** What the quotas count of one configured integration: syncable sources and active connections. */
+export interface IntegrationUsage {
+  integrationId: string;
+  sources: number;
+  connections: number;
+  updatedAt: string;
+}
+
+/** The tenant's list of configured integrations with their counts (one row each under `T#{t}`). */
+export interface UsageRepository {
+  listIntegrations(tenantId: string): Promise<IntegrationUsage[]>;
+  /** Records the integration's counts; `undefined` removes it (nothing is configured any more). */
+  recordIntegration(
+    tenantId: string,
+    integrationId: string,
+    usage: { sources: number; connections: number } | undefined,
+    now: number,
+  ): Promise<void>;
+}
+
 /** Everything a service function may need from storage. */
 export interface Repositories {
   sources: SourceRepository;
@@ -301,4 +321,5 @@ export interface Repositories {
   objects: ObjectRepository;
   jobs: JobRepository;
   apiKeys: ApiKeyRepository;
+  usage: UsageRepository;
 }

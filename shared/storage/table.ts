@@ -12,6 +12,7 @@
  *   job checkpoint    PK T#{t}#I#{i}                    SK JOB#{jobId}#CP#{n}
  *   API key           PK KEY#{sha256}                   SK KEY
  *   API key listing   PK T#{t}                          SK APIKEY#{keyId}
+ *   integration usage PK T#{t}                          SK INTEG#{i}            (quota counts)
  *   due index (GSI1)  GSI1PK DUE#{shard}                GSI1SK {ISO time}#{partition id}   (sparse)
  */
 import type { CreateTableCommandInput } from "@aws-sdk/client-dynamodb";

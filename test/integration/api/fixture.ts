@@ -67,6 +67,9 @@ export async function freshStack(servers: Servers, options: { queue?: boolean } 
   if (options.queue === false) delete process.env.QUEUE_URL;
   else process.env.QUEUE_URL = queueUrl;
   process.env.CURSOR_SECRET = CURSOR_SECRET;
+  // Handler tests call one key hundreds of times a second; quotas.test.ts sets the real per-key limit.
+  process.env.API_KEY_RATE_PER_SECOND ??= "1000000";
+  process.env.API_KEY_BURST ??= "1000000";
   process.env.LOG_LEVEL = "error";
   resetRuntime();
   const clock = {
