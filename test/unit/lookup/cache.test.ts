@@ -149,3 +149,37 @@ describe("LookupIndexCache", () => {
     expect(repo.calls).toHaveLength(2);
   });
 });
+
+describe("byte bound and tenant share", () => {
+  const fat = (n: number, prefix = "Fat") =>
+    items(n, prefix).map((item) => ({ ...item, metadata: { bio: "x".repeat(10_000) } }));
+
+  it("bounds the cache in bytes, not in items: a few fat items evict like many thin ones", async () => {
+    const cache = new LookupIndexCache({ maxBytes: 300_000, tenantShare: 1 });
+    const repo = fakeItems(
+      new Map([
+        ["a", fat(10)],
+        ["b", fat(10)],
+      ]),
+    );
+    await partitionIndex({ items: repo, cache }, ref("a"), 1);
+    await partitionIndex({ items: repo, cache }, ref("b"), 1);
+    expect(cache.stats().entries).toBe(1);
+    expect(cache.stats().bytes).toBeGreaterThan(100_000);
+    expect(cache.stats().bytes).toBeLessThanOrEqual(300_000);
+  });
+
+  it("never lets one tenant's indexes evict the whole cache", async () => {
+    const cache = new LookupIndexCache({ maxBytes: 600_000, tenantShare: 0.5 });
+    const data = new Map<string, Item[]>();
+    for (let i = 0; i < 10; i++) data.set(`t${i}`, fat(10, `T${i}`));
+    data.set("mine", fat(10, "Mine"));
+    const repo = fakeItems(data);
+    await partitionIndex({ items: repo, cache }, ref("mine", "quiet-tenant"), 1);
+    for (let i = 0; i < 10; i++) await partitionIndex({ items: repo, cache }, ref(`t${i}`, "noisy-tenant"), 1);
+    // The quiet tenant's index survived ten builds of the noisy one.
+    await partitionIndex({ items: repo, cache }, ref("mine", "quiet-tenant"), 1);
+    expect(repo.calls.filter((call) => call === "mine")).toHaveLength(1);
+    expect(cache.stats().bytes).toBeLessThanOrEqual(600_000);
+  });
+});
