@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { type Clock, iso } from "../domain/clock.js";
 import type { Job, Partition, SyncMode } from "../domain/entities.js";
-import { jobStatusSchema, pauseReasonSchema, syncModeSchema } from "../domain/entities.js";
+import { jobStatusSchema, pauseReasonSchema, syncModeSchema, takenOverJobId } from "../domain/entities.js";
 import { ConflictError, InternalError, NotFoundError, RateLimitedError, ValidationError } from "../domain/errors.js";
 import { connectionIdSchema, dataTypeSchema, integrationIdSchema, type PartitionRef } from "../domain/ids.js";
 import type { Source } from "../domain/source-config.js";
@@ -267,9 +267,10 @@ async function triggerOne(
   }
 
   const jobId = ulid(now);
+  let claimed: Partition;
   for (let attempt = 0; ; attempt++) {
     try {
-      await repos.partitions.claim(ref, {
+      claimed = await repos.partitions.claim(ref, {
         jobId,
         now,
         requeueDeadline: now + REQUEUE_WINDOW_MS,
@@ -310,10 +311,10 @@ async function triggerOne(
     }
   }
 
-  // A queued/syncing partition whose deadline passed was taken over: its old job will never finish.
-  const previous = target.partition;
-  const tookOver = Boolean(previous?.currentJobId && (previous.status === "queued" || previous.status === "syncing"));
-  if (tookOver && previous?.currentJobId) await failStaleJob(deps, ref, previous.currentJobId, now);
+  // A queued/syncing partition whose deadline passed was taken over (the claim says so): its old job will never finish.
+  const supersededJob = takenOverJobId(claimed);
+  const tookOver = supersededJob !== undefined;
+  if (supersededJob !== undefined) await failStaleJob(deps, ref, supersededJob, now);
 
   const incremental = source.referenceData.incremental !== undefined;
   const mode: SyncMode = incremental && body.mode !== "full" ? "incremental" : "full";

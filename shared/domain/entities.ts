@@ -69,12 +69,24 @@ export const partitionSchema = z.object({
   deadlineAt: z.string().optional(),
   leaseOwner: z.string().optional(),
   lastManualTriggerAt: z.string().optional(),
+  /** Set by a claim: the status and job it replaced ("" when none). See `takenOverJobId`. */
+  claimedFromStatus: z.string().optional(),
+  claimedFromJobId: z.string().optional(),
   /** Source revision a config-paused partition failed on. */
   sourceRevision: z.number().int().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
 export type Partition = z.infer<typeof partitionSchema>;
+
+/**
+ * The job a claim took over, from the partition the claim returned: a `queued` or `syncing` job whose deadline had
+ * passed (its worker died or its message was lost). Undefined when the claim started from idle or failed.
+ */
+export function takenOverJobId(claimed: Pick<Partition, "claimedFromStatus" | "claimedFromJobId">): string | undefined {
+  const { claimedFromStatus: status, claimedFromJobId: jobId } = claimed;
+  return (status === "queued" || status === "syncing") && jobId ? jobId : undefined;
+}
 
 export const itemStatusSchema = z.enum(["active", "inactive", "deleted"]);
 export type ItemStatus = z.infer<typeof itemStatusSchema>;

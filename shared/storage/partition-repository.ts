@@ -199,6 +199,10 @@ export class DynamoPartitionRepository implements PartitionRepository {
       .setAll({ status: "queued", currentJobId: input.jobId, deadlineAt: deadline, updatedAt: now })
       .setAll(keys.due(ref, deadline))
       .remove("leaseOwner", "pauseReason");
+    // What this claim replaced, read by the claim itself (operands see the item before the update): a take-over is
+    // decided from these, never from an earlier read that may be stale by the time the claim lands.
+    update.setExpression("claimedFromStatus", update.n("status"));
+    update.setExpression("claimedFromJobId", `if_not_exists(${update.n("currentJobId")}, ${update.v("")})`);
     const conditions: string[] = [];
     if (input.expectedDueSk !== undefined) {
       conditions.push(`${update.n("GSI1SK")} = ${update.v(input.expectedDueSk)}`);

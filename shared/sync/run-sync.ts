@@ -16,6 +16,7 @@
 import type { Clock } from "../domain/clock.js";
 import { iso } from "../domain/clock.js";
 import type { Item, Job, JobError, Partition, PauseReason, SyncMode } from "../domain/entities.js";
+import { takenOverJobId } from "../domain/entities.js";
 import { ConflictError, NotFoundError } from "../domain/errors.js";
 import type { PartitionRef } from "../domain/ids.js";
 import type { ReferenceDataConfig, Source } from "../domain/source-config.js";
@@ -274,23 +275,26 @@ async function claimForMessage(
     return { status: "skipped", reason: `job ${partition.currentJobId ?? "?"} is already on it` };
   }
   const jobId = ulid(now);
+  let claimed: Partition;
   try {
-    await repos.partitions.claim(ref, { jobId, now, requeueDeadline: now + options.requeueWindowMs });
+    claimed = await repos.partitions.claim(ref, { jobId, now, requeueDeadline: now + options.requeueWindowMs });
   } catch (error) {
     if (error instanceof ConflictError) return { status: "skipped", reason: "another job claimed the partition first" };
     throw error;
   }
   let reconcile = false;
-  if (inFlight && partition.currentJobId) {
+  const superseded = takenOverJobId(claimed);
+  if (superseded !== undefined) {
     // Taking over from a job whose worker died or whose message was lost: it may have written uncommitted rows.
     reconcile = true;
+    const lease = claimed.claimedFromStatus === "syncing";
     await failJob(
       deps,
       ref,
-      partition.currentJobId,
+      superseded,
       {
-        code: partition.status === "syncing" ? "LEASE_EXPIRED" : "NOT_PICKED_UP",
-        message: `superseded by job ${jobId}: the ${partition.status === "syncing" ? "lease expired" : "message was not picked up in time"}`,
+        code: lease ? "LEASE_EXPIRED" : "NOT_PICKED_UP",
+        message: `superseded by job ${jobId}: the ${lease ? "lease expired" : "message was not picked up in time"}`,
       },
       log,
     );

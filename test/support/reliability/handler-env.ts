@@ -23,6 +23,9 @@ export function useWorldRuntime(world: World): () => void {
     GATEWAY_TOKEN: DEFAULT_SAMPLE_GATEWAY_TOKEN,
     CURSOR_SECRET: "reliability-suite-cursor-secret",
     LOG_LEVEL: "error",
+    // The suite calls the handlers with one key hundreds of times a second (the per-key limit has its own tests).
+    API_KEY_RATE_PER_SECOND: "1000000",
+    API_KEY_BURST: "1000000",
   };
   const previous = Object.fromEntries(Object.keys(values).map((name) => [name, process.env[name]]));
   Object.assign(process.env, values);
