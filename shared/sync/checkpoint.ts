@@ -21,9 +21,20 @@ export interface SyncCheckpoint {
   itemsFailed: number;
   itemsDuplicate: number;
   pages: number;
-  /** "finishing": every page was read; `deactivated` soft deletes of the committed candidates are done. */
-  phase: "paging" | "finishing";
+  /**
+   * "confirming": every page was read, and paging was split across invocations, so the pages are read once more for
+   * the items not seen (one may have moved to a page already read). "finishing": `deactivated` soft deletes of the
+   * committed candidates are done.
+   */
+  phase: "paging" | "confirming" | "finishing";
   deactivated: number;
+  /**
+   * Paging ran in more than one invocation: the page the last continuation resumed at. Items not seen may have moved
+   * to the pages before it, so they are confirmed before deactivation.
+   */
+  splitAtPage?: number;
+  /** Object syncs paged by the gateway: the pages read so far. */
+  objectParts?: unknown[];
   /**
    * Where paging stopped, stored with the seen set it belongs to: the copy on the job is written after the chunks, so
    * a crash between the two writes must not pair a newer seen set with an older page position.
@@ -44,9 +55,11 @@ const storedSchema = z.object({
   itemsFailed: z.number().int().min(0),
   itemsDuplicate: z.number().int().min(0),
   pages: z.number().int().min(0),
-  phase: z.enum(["paging", "finishing"]),
+  phase: z.enum(["paging", "confirming", "finishing"]),
   deactivated: z.number().int().min(0),
   pageState: z.record(z.string(), z.unknown()).optional(),
+  splitAtPage: z.number().int().min(0).optional(),
+  parts: z.array(z.unknown()).optional(),
 });
 
 /** The JSON stored in the checkpoint chunks: seen entries as compact `[id, hash, statusLetter]` tuples. */
@@ -66,6 +79,8 @@ export function encodeCheckpoint(checkpoint: SyncCheckpoint): unknown {
     phase: checkpoint.phase,
     deactivated: checkpoint.deactivated,
     ...(checkpoint.pageState ? { pageState: checkpoint.pageState } : {}),
+    ...(checkpoint.splitAtPage === undefined ? {} : { splitAtPage: checkpoint.splitAtPage }),
+    ...(checkpoint.objectParts ? { parts: checkpoint.objectParts } : {}),
   };
 }
 
@@ -73,10 +88,10 @@ export function encodeCheckpoint(checkpoint: SyncCheckpoint): unknown {
 export function decodeCheckpoint(value: unknown): SyncCheckpoint | undefined {
   const parsed = storedSchema.safeParse(value);
   if (!parsed.success) return undefined;
-  const { seen: tuples, v: _v, ...rest } = parsed.data;
+  const { seen: tuples, v: _v, parts, ...rest } = parsed.data;
   const seen: Manifest = new Map();
   for (const [id, hash, letter] of tuples) seen.set(id, { hash, status: LETTER_STATUS[letter] ?? "active" });
-  return { ...rest, seen };
+  return parts === undefined ? { ...rest, seen } : { ...rest, seen, objectParts: parts };
 }
 
 const pageStateSchema = z.object({

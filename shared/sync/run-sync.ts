@@ -440,6 +440,10 @@ class SyncRun {
   private phase: SyncCheckpoint["phase"] = "paging";
   private deactivated = 0;
   private itemWrites = 0;
+  /** Paging ran in more than one invocation: the page it last resumed at (items unseen are re-checked up to it). */
+  private splitAtPage: number | undefined;
+  /** Object syncs paged by the gateway: the pages read so far (kept in the checkpoint). */
+  private objectParts: unknown[] = [];
 
   constructor(
     private readonly deps: SyncEngineDeps,
@@ -553,6 +557,8 @@ class SyncRun {
       this.phase = checkpoint.phase;
       this.deactivated = checkpoint.deactivated;
       this.pageState = pageState;
+      this.splitAtPage = checkpoint.splitAtPage;
+      this.objectParts = checkpoint.objectParts ?? [];
     }
     this.log.info("sync started", {
       jobId: this.jobId,
@@ -577,7 +583,8 @@ class SyncRun {
     return this.now() + this.invocation.remainingMs() - this.options.timeMarginMs / 2;
   }
 
-  private async invoke(input: Record<string, unknown>, page: number): Promise<InvokeResponse> {
+  /** `pass` tells the confirmation pass's pages apart: an idempotency key must not return the first pass's answer. */
+  private async invoke(input: Record<string, unknown>, page: number, pass = ""): Promise<InvokeResponse> {
     const source = this.source as Source;
     this.lease.assertHeld();
     return this.deps.gateway.invoke({
@@ -585,7 +592,7 @@ class SyncRun {
       actionSlug: source.actionSlug,
       tenantId: this.ref.tenantId,
       connectionId: this.ref.connectionId,
-      idempotencyKey: `${this.jobId}:${page}`,
+      idempotencyKey: `${this.jobId}:${pass}${page}`,
       input,
       deadline: this.gatewayDeadline(),
     });
@@ -642,9 +649,73 @@ class SyncRun {
           invocationId: this.invocation.invocationId,
         });
       }
+      this.phase = this.startConfirmation(config) ? "confirming" : "finishing";
+    }
+    if (this.phase === "confirming") {
+      const suspended = await this.confirmUnseen(config);
+      if (suspended) return suspended;
       this.phase = "finishing";
     }
     return this.finishList(config);
+  }
+
+  /**
+   * A full sync whose paging was split across invocations may have missed items that moved to a page it had already
+   * read (offset paging, a record removed meanwhile). If committed active items went unseen, their absence is
+   * confirmed by reading the pages once more before anything is deactivated.
+   */
+  private startConfirmation(config: ReferenceDataConfig): boolean {
+    if (this.mode !== "full" || this.splitAtPage === undefined) return false;
+    if (vanishedActive(this.committed, this.seen).length === 0) return false;
+    this.pageState = firstPage(config.pagination, { ...(config.request ?? {}) });
+    this.log.info("confirming unseen items: the listing spanned invocations", { jobId: this.jobId });
+    return true;
+  }
+
+  /**
+   * The confirmation pass: the pages before the last continuation's page are read again (an item can only have moved
+   * into pages already read), and any item this sync had not seen is observed, so an item that moved is kept (and
+   * updated if it changed). It stops as soon as nothing unseen is left, and checkpoints like paging.
+   */
+  private async confirmUnseen(config: ReferenceDataConfig): Promise<SyncOutcome | undefined> {
+    let unseen = vanishedActive(this.committed, this.seen).length;
+    const until = this.splitAtPage ?? 0;
+    while (this.pageState && !this.pageState.done && this.pageState.page < until && unseen > 0) {
+      if (this.pagesThisInvocation > 0 && this.timeLow()) return this.suspend(0);
+      const state = this.pageState;
+      let response: InvokeResponse;
+      try {
+        response = await this.invoke(state.input, state.page, "confirm-");
+      } catch (error) {
+        const suspended = await this.suspendIfRateLimited(error);
+        if (suspended) return suspended;
+        throw error;
+      }
+      const extraction = extractItems(config, response.data);
+      const observedAt = iso(this.now());
+      for (const item of extraction.items) {
+        if (this.seen.has(item.externalId)) continue;
+        this.observe(item, observedAt);
+        if (this.committed.get(item.externalId)?.status === "active") unseen--;
+      }
+      this.pages++;
+      this.pagesThisInvocation++;
+      this.pageState = nextPage(config.pagination, state, response, extraction.matched);
+      await this.flush(false);
+      await this.deps.hooks?.afterPage?.({
+        jobId: this.jobId,
+        page: state.page,
+        invocationId: this.invocation.invocationId,
+      });
+    }
+    return undefined;
+  }
+
+  /** Rate limited beyond what the budget can wait: keep what we have and come back after Retry-After. */
+  private async suspendIfRateLimited(error: unknown): Promise<SyncOutcome | undefined> {
+    if (!(isGatewayError(error) && error.kind === "rate_limited")) return undefined;
+    const decision = decideFailure(error, this.failureContext());
+    return decision.action === "continue_later" ? this.suspend(decision.delaySeconds) : undefined;
   }
 
   /** The committed manifest; rebuilt from the rows when it is missing or unreadable. */
@@ -710,6 +781,7 @@ class SyncRun {
     const pageState = this.pageState as PageState;
     await this.flush(true);
     this.lease.assertHeld();
+    if (this.phase === "paging") this.splitAtPage = pageState.page;
     const checkpoint: SyncCheckpoint = {
       mode: this.mode,
       force: this.force,
@@ -723,6 +795,8 @@ class SyncRun {
       deactivated: this.deactivated,
       pageState: pageStateRecord(pageState),
     };
+    if (this.splitAtPage !== undefined) checkpoint.splitAtPage = this.splitAtPage;
+    if (this.objectParts.length > 0) checkpoint.objectParts = this.objectParts;
     const { chunks } = await repos.jobs.saveCheckpoint(
       ref.tenantId,
       ref.integrationId,
@@ -970,16 +1044,10 @@ class SyncRun {
     const base = { ...(config.request ?? {}) };
     let data: unknown;
     if (config.pagination.strategy === "gateway") {
-      // Pages the gateway itself cuts are merged back into one object.
-      let state = firstPage(config.pagination, base);
-      const parts: unknown[] = [];
-      while (!state.done) {
-        const response = await this.invoke(state.input, state.page);
-        parts.push(response.data);
-        this.pages++;
-        state = nextPage(config.pagination, state, response, 1);
-      }
-      data = mergeObjectPages(parts);
+      // Pages the gateway itself cuts are merged back into one object; they checkpoint and continue like a list's.
+      const suspended = await this.pageObject(config, base);
+      if (suspended) return suspended;
+      data = mergeObjectPages(this.objectParts);
     } else {
       const response = await this.invoke(base, 0);
       this.pages++;
@@ -1025,6 +1093,36 @@ class SyncRun {
       },
       1,
     );
+  }
+
+  /** Reads the gateway's pages of an object into `objectParts`, suspending (with a checkpoint) when time runs low. */
+  private async pageObject(
+    config: ReferenceDataConfig,
+    base: Record<string, unknown>,
+  ): Promise<SyncOutcome | undefined> {
+    this.pageState ??= firstPage(config.pagination, base);
+    while (!this.pageState.done) {
+      if (this.pagesThisInvocation > 0 && this.timeLow()) return this.suspend(0);
+      const state = this.pageState;
+      let response: InvokeResponse;
+      try {
+        response = await this.invoke(state.input, state.page);
+      } catch (error) {
+        const suspended = await this.suspendIfRateLimited(error);
+        if (suspended) return suspended;
+        throw error;
+      }
+      this.objectParts.push(response.data);
+      this.pages++;
+      this.pagesThisInvocation++;
+      this.pageState = nextPage(config.pagination, state, response, 1);
+      await this.deps.hooks?.afterPage?.({
+        jobId: this.jobId,
+        page: state.page,
+        invocationId: this.invocation.invocationId,
+      });
+    }
+    return undefined;
   }
 
   /**
