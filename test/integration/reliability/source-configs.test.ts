@@ -161,6 +161,13 @@ const validSource = fc
     }),
     defaultTtlSeconds: fc.integer({ min: 60, max: 31_536_000 }),
     deletedField: fc.option(fc.constantFrom("deleted", "is_archived", "private", "missing"), { nil: undefined }),
+    // String booleans and numbers: what an upstream whose field changed type sends.
+    deletedValues: fc.option(
+      fc.uniqueArray(fc.constantFrom<string | number | boolean>("true", "false", "0", "1", 0, 1, "archived"), {
+        maxLength: 3,
+      }),
+      { nil: undefined },
+    ),
     pagination,
     incremental: fc.option(
       fc.record({
@@ -187,6 +194,7 @@ const validSource = fc
     if (list && choice.incremental) referenceData.incremental = choice.incremental;
     if (choice.lookupFields) referenceData.lookupFields = choice.lookupFields;
     if (choice.deletedField) referenceData.deletedField = choice.deletedField;
+    if (choice.deletedField && choice.deletedValues) referenceData.deletedValues = choice.deletedValues;
     if (choice.request) referenceData.request = choice.request;
     return { integrationSlug, actionSlug, referenceData };
   });
@@ -220,6 +228,10 @@ const BREAKAGES: { field: string; value: unknown }[] = [
   { field: "incremental", value: { sinceParam: "since", fullSyncEverySeconds: 10 } },
   { field: "incremental", value: { sinceParam: "" } },
   { field: "request", value: ["limit", 10] },
+  // Deeper than DynamoDB's 32 levels once stored: a 400 naming the field, never a 500 or a failed write.
+  { field: "request", value: JSON.parse(`${'{"a":'.repeat(40)}1${"}".repeat(40)}`) },
+  { field: "deletedValues", value: "true" },
+  { field: "deletedValues", value: [{ deleted: true }] },
   { field: "dataType", value: "sync" },
   { field: "dataType", value: "another-type" },
   { field: "extractionPaths", value: "$.members[*]" },
@@ -293,7 +305,7 @@ describe("saving random source configs", () => {
           }
         }
       }),
-      { numRuns: 30, seed: 9_102, endOnFailure: true },
+      { numRuns: 30, seed: 9_103, endOnFailure: true },
     );
     // The generator reaches both ends: syncs that complete, and configs the upstream refuses or that loop.
     expect(outcomes.has("completed"), [...outcomes].join()).toBe(true);
