@@ -15,6 +15,7 @@ const MODULES: Record<string, string> = {
   lookup: "./lookup-bench.js",
   bundles: "./bundle-bench.js",
   http: "./http-bench.js",
+  ratelimit: "./ratelimit-bench.js",
 };
 
 const here = dirname(fileURLToPath(import.meta.url));
