@@ -36,6 +36,16 @@ export const configSchema = z.object({
   API_KEY_RATE_PER_SECOND: z.coerce.number().positive().default(20),
   API_KEY_BURST: z.coerce.number().int().min(1).default(50),
   ALLOWED_ORIGINS: z.string().default(""),
+  /** Events (DESIGN.md "Events"): the EventBridge bus in AWS; locally a JSON-lines file. Neither: no events. */
+  EVENT_BUS_NAME: z.string().min(1).optional(),
+  EVENTS_FILE: z.string().min(1).optional(),
+  /** The queue the webhook deliverer consumes (the bus rule's target); the local stack sends events to it itself. */
+  WEBHOOK_QUEUE_URL: z.string().min(1).optional(),
+  /** Webhook targets: `https` only with the SSRF guard in AWS; `loopback` also allows http and 127.0.0.1 (local stack). */
+  WEBHOOK_TARGETS: z.enum(["https", "loopback"]).default("https"),
+  CHANGE_RETENTION_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+  INACTIVE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  REVOKED_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
 });
 export type Config = z.infer<typeof configSchema>;

@@ -11,6 +11,10 @@ export const connectionSchema = z.object({
   isPrimary: z.boolean().optional(),
   enrolledAt: z.string(),
   revokedAt: z.string().optional(),
+  /** Paused by PATCH: its partitions are paused `manual` (data still served, stale) until resumed. */
+  paused: z.boolean().optional(),
+  /** Overrides its sources' `defaultTtlSeconds` (≥ 60). */
+  ttlSeconds: z.number().int().min(60).optional(),
   updatedAt: z.string(),
 });
 export type Connection = z.infer<typeof connectionSchema>;
@@ -106,6 +110,8 @@ export const itemSchema = z.object({
   change: z.enum(["created", "updated", "status"]),
   createdAt: z.string(),
   updatedAt: z.string(),
+  /** Epoch seconds: DynamoDB TTL removes an inactive or deleted item INACTIVE_RETENTION_DAYS after the transition. */
+  expiresAt: z.number().int().optional(),
 });
 export type Item = z.infer<typeof itemSchema>;
 
@@ -137,6 +143,8 @@ export const jobSchema = z.object({
   itemsUpdated: z.number().int().default(0),
   itemsDeleted: z.number().int().default(0),
   itemsFailed: z.number().int().default(0),
+  /** Of itemsDeleted, those a full sync deactivated (not seen); the rest were marked deleted upstream. */
+  itemsDeactivated: z.number().int().default(0),
   itemsDuplicate: z.number().int().default(0),
   pages: z.number().int().default(0),
   invocations: z.number().int().default(0),

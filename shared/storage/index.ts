@@ -3,6 +3,7 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DynamoApiKeyRepository } from "./api-key-repository.js";
 import type { RetryOptions } from "./batch-write.js";
 import { BlobStore } from "./blob-store.js";
+import { DynamoChangeRepository } from "./change-repository.js";
 import { DynamoConnectionRepository } from "./connection-repository.js";
 import { DynamoItemRepository } from "./item-repository.js";
 import { DynamoJobRepository } from "./job-repository.js";
@@ -18,6 +19,7 @@ export type { RetryOptions, WriteRequest } from "./batch-write.js";
 export { BATCH_WRITE_LIMIT, BatchWriteIncompleteError, batchWriteAll } from "./batch-write.js";
 export type { BlobLocation, BlobWriteResult } from "./blob-store.js";
 export { BLOB_CHUNK_BYTES, BlobStore } from "./blob-store.js";
+export * from "./change-repository.js";
 export * from "./client.js";
 export { DynamoConnectionRepository } from "./connection-repository.js";
 export * from "./ddb.js";
@@ -52,5 +54,6 @@ export function createRepositories(options: RepositoryOptions): Repositories {
     jobs: new DynamoJobRepository(doc, tableName, blobs),
     apiKeys: new DynamoApiKeyRepository(doc, tableName, retry.sleep),
     usage: new DynamoUsageRepository(doc, tableName),
+    changes: new DynamoChangeRepository(doc, tableName, retry),
   };
 }

@@ -8,7 +8,7 @@ import { parseOrThrow } from "../domain/validate.js";
 import { batchWriteAll, type RetryOptions, type WriteRequest } from "./batch-write.js";
 import { isConditionFailed } from "./ddb.js";
 import { dataPk, keys } from "./keys.js";
-import type { ItemListFilter, ItemRepository, ItemSummary, Manifest, Page } from "./ports.js";
+import type { ItemListFilter, ItemRepository, ItemSummary, Manifest, Page, StatusChangedRow } from "./ports.js";
 import {
   checkLimit,
   checkStartKey,
@@ -59,8 +59,8 @@ export class DynamoItemRepository implements ItemRepository {
     ref: PartitionRef,
     externalIds: string[],
     status: ItemStatus,
-    input: { jobId: string; now: number },
-  ): Promise<{ updated: number }> {
+    input: { jobId: string; now: number; expiresAt?: number },
+  ): Promise<{ updated: number; rows: StatusChangedRow[] }> {
     parseOrThrow(itemStatusSchema, status, "item status", "status");
     const ids = [...new Set(externalIds)];
     const itemKeys = ids.map((id) => keys.item(ref, id));
@@ -69,25 +69,35 @@ export class DynamoItemRepository implements ItemRepository {
       const update = new UpdateBuilder().setAll({ status, jobId: input.jobId, change: "status", updatedAt: now });
       if (status === "inactive")
         update.setExpression("inactiveSince", `if_not_exists(${update.n("inactiveSince")}, ${update.v(now)})`);
-      if (status === "active") update.remove("inactiveSince");
+      // Lifecycle: an item out of `active` expires (DynamoDB TTL) after the retention; one that comes back does not.
+      if (status !== "active" && input.expiresAt !== undefined) update.set("expiresAt", input.expiresAt);
+      if (status === "active") update.remove("inactiveSince", "expiresAt");
       try {
-        await this.doc.send(
+        const result = await this.doc.send(
           new UpdateCommand({
             TableName: this.tableName,
             Key,
             UpdateExpression: update.updateExpression,
             ConditionExpression: "attribute_exists(PK)",
+            ReturnValues: "ALL_NEW",
             ...update.attributes,
           }),
         );
-        return 1;
+        const row = result.Attributes ?? {};
+        return {
+          externalId: String(row.externalId),
+          name: typeof row.name === "string" ? row.name : String(row.externalId),
+          metadata: isRecord(row.metadata) ? row.metadata : {},
+          status,
+        };
       } catch (error) {
         // A missing item is skipped: it was never written, so there is nothing to mark.
-        if (isConditionFailed(error)) return 0;
+        if (isConditionFailed(error)) return undefined;
         throw error;
       }
     });
-    return { updated: results.reduce<number>((sum, n) => sum + n, 0) };
+    const rows = results.filter((row): row is StatusChangedRow => row !== undefined);
+    return { updated: rows.length, rows };
   }
 
   async get(ref: PartitionRef, externalId: string): Promise<Item | undefined> {

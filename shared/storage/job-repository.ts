@@ -46,6 +46,7 @@ export class DynamoJobRepository implements JobRepository {
       itemsDeleted: 0,
       itemsFailed: 0,
       itemsDuplicate: 0,
+      itemsDeactivated: 0,
       pages: 0,
       invocations: 0,
       warnings: [],

@@ -72,6 +72,21 @@ export const keys = {
     SK: `JOB#${jobIdOf(jobId)}#CP#${pad(n, 4)}`,
   }),
   checkpointPrefix: (jobId: string): string => `JOB#${jobIdOf(jobId)}#CP#`,
+  /** A change a job staged for the change feed; visible only once the job's commit row exists. */
+  change: (ref: PartitionRef, jobId: string, extId: string): Key => ({
+    PK: dataPk(ref),
+    SK: `CHG#${jobIdOf(jobId)}#${externalId(extId)}`,
+  }),
+  changePrefix: (jobId: string): string => `CHG#${jobIdOf(jobId)}#`,
+  /** One committed data version of a list partition that changed something: which job's staged changes it made visible. */
+  commit: (ref: PartitionRef, version: number): Key => ({ PK: dataPk(ref), SK: `CLOG#${pad(version)}` }),
+  commitPrefix: "CLOG#",
+  /** Every row of a tenant starts with this (API key rows excepted); erasure and purges walk it. */
+  tenantPrefix: (t: string): string => `${tenant(t)}#`,
+  tenantPk: (t: string): string => tenant(t),
+  /** The tenant's webhook and its erasure progress. */
+  webhook: (t: string): Key => ({ PK: tenant(t), SK: "WEBHOOK" }),
+  erasure: (t: string): Key => ({ PK: tenant(t), SK: "ERASURE" }),
   apiKey: (keyHash: string): Key => ({ PK: `KEY#${keyHash}`, SK: "KEY" }),
   apiKeyListing: (t: string, keyId: string): Key => ({ PK: tenant(t), SK: `APIKEY#${id(keyId, "keyId")}` }),
   apiKeyListingPrefix: "APIKEY#",

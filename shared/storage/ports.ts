@@ -21,6 +21,7 @@ import type {
   SourceInput,
   StoredObject,
 } from "../domain/index.js";
+import type { ChangeRepository } from "./change-repository.js";
 
 /** An opaque DynamoDB paging key; the HTTP layer signs it into a cursor. */
 export type PageKey = Record<string, unknown>;
@@ -180,19 +181,25 @@ export interface ItemListFilter {
 /** What lookup indexes and index-backed listings need of an item. */
 export type ItemSummary = Pick<Item, "externalId" | "name" | "lookup" | "metadata" | "status" | "updatedAt">;
 
+/** What the change feed needs of an item whose status setStatus changed. */
+export type StatusChangedRow = Pick<Item, "externalId" | "name" | "metadata" | "status">;
+
 export interface ItemRepository {
   /**
    * Writes items with BatchWriteItem, 25 per request, retrying unprocessed items with exponential backoff.
    * Returns how many BatchWriteItem requests were made. ValidationError for an item over 400 KB.
    */
   batchPut(ref: PartitionRef, items: Item[]): Promise<{ requests: number }>;
-  /** Sets the status of existing items (inactive/deleted/active), stamping jobId; missing items are skipped. */
+  /**
+   * Sets the status of existing items (inactive/deleted/active), stamping jobId; missing items are skipped. `expiresAt`
+   * (epoch seconds) is set on a move out of `active` and removed on a move back. Returns the rows it changed.
+   */
   setStatus(
     ref: PartitionRef,
     externalIds: string[],
     status: ItemStatus,
-    input: { jobId: string; now: number },
-  ): Promise<{ updated: number }>;
+    input: { jobId: string; now: number; expiresAt?: number },
+  ): Promise<{ updated: number; rows: StatusChangedRow[] }>;
   get(ref: PartitionRef, externalId: string): Promise<Item | undefined>;
   list(ref: PartitionRef, filter: ItemListFilter): Promise<Page<Item>>;
   /** Every item of a partition (all pages). */
@@ -237,6 +244,7 @@ export type JobPatch = Partial<
     | "itemsUpdated"
     | "itemsDeleted"
     | "itemsFailed"
+    | "itemsDeactivated"
     | "itemsDuplicate"
     | "pages"
     | "invocations"
@@ -322,4 +330,5 @@ export interface Repositories {
   jobs: JobRepository;
   apiKeys: ApiKeyRepository;
   usage: UsageRepository;
+  changes: ChangeRepository;
 }

@@ -18,7 +18,11 @@ export type Entity =
   | "job"
   | "checkpoint"
   | "apiKey"
-  | "apiKeyListing";
+  | "apiKeyListing"
+  | "change"
+  | "commit"
+  | "webhook"
+  | "erasure";
 
 export type Row = Record<string, unknown>;
 

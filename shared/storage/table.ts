@@ -9,7 +9,12 @@
  *   object chunk      PK T#{t}#I#{i}#C#{c}#D#{dataType} SK OBJ#{version}#{n}
  *   manifest chunk    PK T#{t}#I#{i}#C#{c}#D#{dataType} SK MAN#{version}#{n}
  *   job               PK T#{t}#I#{i}                    SK JOB#{jobId}          (TTL expiresAt)
+ *   (inactive and deleted items also carry expiresAt: INACTIVE_RETENTION_DAYS after the transition)
  *   job checkpoint    PK T#{t}#I#{i}                    SK JOB#{jobId}#CP#{n}
+ *   staged change     PK T#{t}#I#{i}#C#{c}#D#{dataType} SK CHG#{jobId}#{externalId}  (TTL expiresAt)
+ *   commit log        PK T#{t}#I#{i}#C#{c}#D#{dataType} SK CLOG#{version}          (TTL expiresAt)
+ *   webhook           PK T#{t}                          SK WEBHOOK
+ *   erasure progress  PK T#{t}                          SK ERASURE
  *   API key           PK KEY#{sha256}                   SK KEY
  *   API key listing   PK T#{t}                          SK APIKEY#{keyId}
  *   integration usage PK T#{t}                          SK INTEG#{i}            (quota counts)

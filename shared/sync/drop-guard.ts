@@ -12,7 +12,7 @@
 import { createHash } from "node:crypto";
 import type { ItemStatus, SyncMode } from "../domain/entities.js";
 import type { PartitionRef } from "../domain/ids.js";
-import type { ItemRepository, Manifest, ManifestEntry } from "../storage/ports.js";
+import type { ItemRepository, Manifest, ManifestEntry, StatusChangedRow } from "../storage/ports.js";
 
 /** Below this many active items, only an all-gone drop is suspicious (losing 2 of 3 items is ordinary). */
 export const DROP_GUARD_MIN_ACTIVE = 10;
@@ -67,17 +67,22 @@ export function statusChanges(deactivate: readonly string[], deleting: readonly 
   ];
 }
 
-/** Applies a slice of status changes with one setStatus call per status. */
+/**
+ * Applies a slice of status changes with one setStatus call per status (`expiresAt`: the lifecycle TTL of items out of
+ * `active`); returns the rows changed, for the change feed.
+ */
 export async function applyStatusChanges(
   items: Pick<ItemRepository, "setStatus">,
   ref: PartitionRef,
   changes: readonly StatusChange[],
-  stamp: { jobId: string; now: number },
-): Promise<void> {
+  stamp: { jobId: string; now: number; expiresAt?: number },
+): Promise<StatusChangedRow[]> {
+  const rows: StatusChangedRow[] = [];
   for (const status of ["inactive", "deleted"] as const) {
     const ids = changes.filter((change) => change.status === status).map((change) => change.id);
-    if (ids.length > 0) await items.setStatus(ref, ids, status, stamp);
+    if (ids.length > 0) rows.push(...(await items.setStatus(ref, ids, status, stamp)).rows);
   }
+  return rows;
 }
 
 /** A held deletion stays what the rows hold: its new content, still active. */

@@ -22,13 +22,17 @@ import type { PartitionRef } from "../domain/ids.js";
 import type { ReferenceDataConfig, Source } from "../domain/source-config.js";
 import type { SyncMessage } from "../domain/sync-message.js";
 import { ulid } from "../domain/ulid.js";
+import type { EventPublisher } from "../events/events.js";
 import type { ExtractedItem } from "../extraction/extract.js";
 import { canonicalJson, extractItems, extractObject } from "../extraction/extract.js";
 import type { GatewayClient, InvokeResponse } from "../gateway/client.js";
 import { isGatewayError } from "../gateway/errors.js";
 import { firstPage, nextPage, type PageState } from "../gateway/pagination.js";
 import type { Logger } from "../log.js";
+import type { ChangeRecord } from "../storage/change-repository.js";
 import type { JobPatch, Manifest, Repositories } from "../storage/ports.js";
+import { type AnnounceDeps, announceCommit, announceFailure, expiresAfterDays } from "./announce.js";
+import { changeRecordOf, statusChangeRecords } from "./change-records.js";
 import {
   decodeCheckpoint,
   decodePageState,
@@ -81,6 +85,9 @@ export interface SyncEngineOptions {
   deactivateChunk: number;
   /** A job that needed this many invocations is failed instead of continued (a poison page, an endless source). */
   maxInvocations: number;
+  /** Lifecycle: staged changes and commit rows expire after this many days; inactive/deleted items after the other. */
+  changeRetentionDays: number;
+  inactiveRetentionDays: number;
   random: () => number;
 }
 
@@ -93,6 +100,8 @@ export const DEFAULT_SYNC_OPTIONS: SyncEngineOptions = {
   writeBufferItems: 250,
   deactivateChunk: 500,
   maxInvocations: 200,
+  changeRetentionDays: 30,
+  inactiveRetentionDays: 30,
   random: Math.random,
 };
 
@@ -117,8 +126,20 @@ export interface SyncEngineDeps {
   queue: SyncQueue;
   clock: Clock;
   log: Logger;
+  /** Where job events go after the commit (default: nowhere). */
+  events?: EventPublisher;
   options?: Partial<SyncEngineOptions>;
   hooks?: SyncHooks;
+}
+
+/** The announce step's dependencies (shared/sync/announce.ts). */
+function announceDeps(deps: SyncEngineDeps): AnnounceDeps {
+  return {
+    repos: deps.repos,
+    events: deps.events,
+    clock: deps.clock,
+    changeRetentionDays: deps.options?.changeRetentionDays ?? DEFAULT_SYNC_OPTIONS.changeRetentionDays,
+  };
 }
 
 /** The Lambda invocation a sync runs in. */
@@ -375,6 +396,13 @@ async function settleStaleJob(deps: SyncEngineDeps, ref: PartitionRef, job: Job,
     };
   }
   try {
+    // The partition recorded this job's outcome but a crash came before the job did: announce it now (at least once).
+    if (partition?.lastJobId === job.jobId && patch.status === "completed") {
+      await announceCommit(announceDeps(deps), ref, job, partition, undefined);
+    } else if (partition?.lastJobId === job.jobId && partition.lastError) {
+      const pause = partition.status === "paused" ? partition.pauseReason : undefined;
+      await announceFailure(announceDeps(deps), { ...job, error: partition.lastError }, pause);
+    }
     await deps.repos.jobs.update(ref.tenantId, ref.integrationId, job.jobId, patch, {
       expectStatus: ["pending", "syncing"],
       removeCheckpoint: true,
@@ -402,6 +430,7 @@ async function settleCommittedJob(
   try {
     const job = await deps.repos.jobs.get(ref.tenantId, ref.integrationId, previous);
     if (job?.status !== "pending" && job?.status !== "syncing") return;
+    await announceCommit(announceDeps(deps), ref, job, partition, undefined);
     await deps.repos.jobs.update(
       ref.tenantId,
       ref.integrationId,
@@ -444,6 +473,11 @@ class SyncRun {
   private splitAtPage: number | undefined;
   /** Object syncs paged by the gateway: the pages read so far (kept in the checkpoint). */
   private objectParts: unknown[] = [];
+  /** Change-feed rows observed and not yet staged (written with the item rows). */
+  private changes: ChangeRecord[] = [];
+  private deactivatedCount = 0;
+  /** The connection's TTL override (PATCH connection `ttlSeconds`). */
+  private ttlOverrideSeconds: number | undefined;
 
   constructor(
     private readonly deps: SyncEngineDeps,
@@ -542,6 +576,10 @@ class SyncRun {
     if (connection?.status !== "active") {
       throw new SyncStoppedError("revoked", "CONNECTION_REVOKED", `connection '${ref.connectionId}' is not enrolled`);
     }
+    if (connection.paused) {
+      throw new SyncStoppedError("manual", "CONNECTION_PAUSED", `connection '${ref.connectionId}' is paused`);
+    }
+    this.ttlOverrideSeconds = connection.ttlSeconds;
     if (previousInvocations >= this.options.maxInvocations) {
       throw new SyncFailedError(
         "TOO_MANY_INVOCATIONS",
@@ -744,6 +782,15 @@ class SyncRun {
     const row = this.rows ? this.rows.get(item.externalId) : committed;
     // A full sync writes "active → deleted" as still active: the drop guard decides at the finish.
     const written = rowEntryFor(this.mode, committed, next);
+    // The change feed: one row per item that differs from the committed state (a deferred deletion is staged by the
+    // finish, which overwrites this row for the item).
+    const change = classifyChange(committed, written);
+    if (
+      change !== "unchanged" &&
+      (earlier === undefined || earlier.hash !== next.hash || earlier.status !== next.status)
+    ) {
+      this.changes.push(changeRecordOf(item, change, written.status, this.jobId, now));
+    }
     if (needsWrite(row, earlier && rowEntryFor(this.mode, committed, earlier), written)) {
       this.buffer.push({
         externalId: item.externalId,
@@ -753,9 +800,10 @@ class SyncRun {
         status: written.status,
         contentHash: item.contentHash,
         jobId: this.jobId,
-        change: rowChange(classifyChange(committed, written)),
+        change: rowChange(change),
         createdAt: now,
         updatedAt: now,
+        ...(written.status === "deleted" ? { expiresAt: this.itemExpiresAt() } : {}),
       });
     }
     this.seen.set(item.externalId, next);
@@ -768,11 +816,28 @@ class SyncRun {
       : this.buffer.length >= this.options.writeBufferItems
         ? this.buffer.length - (this.buffer.length % 25)
         : 0;
-    if (count === 0) return;
+    if (count === 0 && !(all && this.changes.length > 0)) return;
     this.lease.assertHeld();
     const batch = this.buffer.splice(0, count);
-    await this.repos.items.batchPut(this.ref, batch);
+    if (batch.length > 0) await this.repos.items.batchPut(this.ref, batch);
     this.itemWrites += batch.length;
+    await this.stageChanges(this.changes.splice(0));
+  }
+
+  /** Writes change-feed rows; they stay invisible until this job's commit row exists. */
+  private async stageChanges(records: ChangeRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const expiresAt = expiresAfterDays(this.now(), this.options.changeRetentionDays);
+    await this.repos.changes.stage(this.ref, records, expiresAt);
+  }
+
+  private itemExpiresAt(): number {
+    return expiresAfterDays(this.now(), this.options.inactiveRetentionDays);
+  }
+
+  /** The connection's TTL override, else the source's. */
+  private ttlSeconds(): number {
+    return this.ttlOverrideSeconds ?? this.source?.referenceData.defaultTtlSeconds ?? 86_400;
   }
 
   /** Saves what this sync has seen, requeues the partition and sends the continuation message. */
@@ -908,21 +973,28 @@ class SyncRun {
         return this.suspend(0);
       }
       this.lease.assertHeld();
-      await applyStatusChanges(repos.items, ref, changes.slice(i, i + this.options.deactivateChunk), {
+      const rows = await applyStatusChanges(repos.items, ref, changes.slice(i, i + this.options.deactivateChunk), {
         jobId: this.jobId,
         now,
+        expiresAt: this.itemExpiresAt(),
       });
+      await this.stageChanges(statusChangeRecords(rows, this.jobId, iso(now)));
     }
     this.deactivated = changes.length;
     if (orphans.length > 0) {
       this.lease.assertHeld();
-      await repos.items.setStatus(ref, orphans, "inactive", { jobId: this.jobId, now });
+      await repos.items.setStatus(ref, orphans, "inactive", {
+        jobId: this.jobId,
+        now,
+        expiresAt: this.itemExpiresAt(),
+      });
       this.log.warn("uncommitted rows of an interrupted sync deactivated", {
         jobId: this.jobId,
         count: orphans.length,
       });
     }
     counts.deleted += deactivate.length;
+    this.deactivatedCount = deactivate.length;
 
     const base = this.rows ? mergeRows(this.committed, this.rows) : this.committed;
     const manifest = nextManifest(base, this.seen, [...deactivate, ...orphans]);
@@ -979,15 +1051,15 @@ class SyncRun {
       ref.tenantId,
       ref.integrationId,
       this.jobId,
-      { ...counts, pages: this.pages, warnings },
+      { ...counts, itemsDeactivated: this.deactivatedCount, pages: this.pages, warnings },
       { expectStatus: ["syncing"] },
     );
     const written = await write();
     this.lease.assertHeld();
     await this.lease.stop();
     const now = this.now();
-    const ttlMs = config.defaultTtlSeconds * 1000;
-    await repos.partitions.recordSuccess(ref, {
+    const ttlMs = (this.ttlOverrideSeconds ?? config.defaultTtlSeconds) * 1000;
+    const committed = await repos.partitions.recordSuccess(ref, {
       jobId: this.jobId,
       owner: this.invocation.invocationId,
       now,
@@ -1000,6 +1072,8 @@ class SyncRun {
       startedAt: this.startedAt(),
       full: this.mode === "full",
     });
+    const finished: Job = { ...this.job, ...counts, itemsDeactivated: this.deactivatedCount, warnings };
+    await announceCommit(announceDeps(this.deps), ref, finished, committed, written.version !== this.partition.version);
     await repos.jobs.update(
       ref.tenantId,
       ref.integrationId,
@@ -1153,7 +1227,7 @@ class SyncRun {
 
   private failureContext() {
     return {
-      ttlSeconds: this.source?.referenceData.defaultTtlSeconds ?? 86_400,
+      ttlSeconds: this.ttlSeconds(),
       consecutiveFailures: this.partition.consecutiveFailures,
       random: this.options.random,
     };
@@ -1214,6 +1288,8 @@ class SyncRun {
         ...(paused ? { pause: paused } : {}),
         ...(paused === "config" && this.source ? { sourceRevision: this.source.revision } : {}),
       });
+      const failedJob: Job = { ...this.job, itemsFailed: this.itemsFailed, error: jobError };
+      await announceFailure(announceDeps(this.deps), failedJob, paused);
       await this.repos.jobs.update(
         this.ref.tenantId,
         this.ref.integrationId,
