@@ -8,6 +8,8 @@ import { SQSClient, type SQSClientConfig } from "@aws-sdk/client-sqs";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { type Config, loadConfig } from "./config.js";
 import { type Clock, systemClock } from "./domain/clock.js";
+import type { EventPublisher } from "./events/events.js";
+import { createConfiguredPublisher } from "./events/publishers.js";
 import { createSecretsLoader, type Secrets } from "./gateway/secrets.js";
 import { createLogger, type Logger } from "./log.js";
 import { createDocumentClient } from "./storage/client.js";
@@ -27,6 +29,8 @@ export interface Runtime {
   secrets: () => Promise<Secrets>;
   clock: Clock;
   log: Logger;
+  /** Where job and discovery events go (EventBridge in AWS, events.jsonl locally, nowhere when unconfigured). */
+  events: EventPublisher;
 }
 
 let current: Runtime | undefined;
@@ -78,6 +82,7 @@ function buildRuntime(): Runtime {
     secrets: createSecretsLoader(config, { logger: log }),
     clock: systemClock,
     log,
+    events: createConfiguredPublisher(config, sqs),
   };
   if (config.DLQ_URL) runtime.dlqUrl = config.DLQ_URL;
   return runtime;

@@ -30,6 +30,11 @@ function workerDeps(): WorkerDeps {
     clock: runtime.clock,
     log: runtime.log.child({ fn: "sync-worker" }),
     deadLetters: runtime.dlqUrl ? createSqsDeadLetterQueue(runtime.sqs, runtime.dlqUrl) : undefined,
+    events: runtime.events,
+    options: {
+      changeRetentionDays: config.CHANGE_RETENTION_DAYS,
+      inactiveRetentionDays: config.INACTIVE_RETENTION_DAYS,
+    },
   };
   cached = { runtime, deps };
   return deps;

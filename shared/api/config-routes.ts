@@ -23,6 +23,7 @@ import {
   sourcePathSchema,
   sourceWireSchema,
 } from "./config-service.js";
+import { changeRoutes, consumerConfigRoutes } from "./consumer-routes.js";
 import { buildOpenApiDocument, type OpenApiDocument } from "./openapi.js";
 import { queryRoutes } from "./query/routes.js";
 import { syncRoutes } from "./sync-routes.js";
@@ -31,7 +32,13 @@ import { integrationPathSchema } from "./sync-service.js";
 let document: OpenApiDocument | undefined;
 /** Built once per warm Lambda: it depends only on the route table and the schemas. */
 const openApiDocument = () => {
-  document ??= buildOpenApiDocument({ ...queryRoutes, ...syncRoutes, ...configRoutes });
+  document ??= buildOpenApiDocument({
+    ...queryRoutes,
+    ...syncRoutes,
+    ...configRoutes,
+    ...changeRoutes,
+    ...consumerConfigRoutes,
+  });
   return document;
 };
 

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { errorEnvelopeSchema, paginationMetaSchema } from "../http/envelope.js";
 import type { HttpRoute, RouteResponseDoc } from "../http/middleware.js";
 import { ROUTES, type RouteDefinition } from "../http/routes.js";
+import { CONDITIONAL_READS } from "./conditional.js";
 
 type JsonSchema = Record<string, unknown>;
 
@@ -58,6 +59,22 @@ function parameters(definition: RouteDefinition, route: HttpRoute | undefined): 
   return params;
 }
 
+/** Conditional reads answer 304; the change feed 410 past its retention (DESIGN.md "REST API"). */
+function addConsumerResponses(definition: RouteDefinition, responses: Record<string, unknown>): void {
+  if (definition.operationId in CONDITIONAL_READS) {
+    responses["304"] = {
+      description: "Not modified: If-None-Match named the current ETag (read only partition rows)",
+      headers: { ETag: { schema: { type: "string" } } },
+    };
+  }
+  if (definition.operationId === "getChanges") {
+    responses["410"] = errorResponse("`since` is older than CHANGE_RETENTION_DAYS (CURSOR_EXPIRED): resynchronise");
+  }
+  if (definition.method === "PATCH" || definition.operationId === "eraseTenant") {
+    responses["409"] = errorResponse("The resource is not in a state that allows this (CONFLICT)");
+  }
+}
+
 /** Builds the document from ROUTES and the routes' schemas (keyed by operationId). */
 export function buildOpenApiDocument(routes: Record<string, HttpRoute>): OpenApiDocument {
   const paths: OpenApiDocument["paths"] = {};
@@ -79,6 +96,7 @@ export function buildOpenApiDocument(routes: Record<string, HttpRoute>): OpenApi
       responses["403"] = errorResponse(`The API key lacks the '${definition.auth}' scope (FORBIDDEN)`);
       responses["429"] = errorResponse("Too many requests (RATE_LIMITED); see the Retry-After header");
     }
+    addConsumerResponses(definition, responses);
     const operation: JsonSchema = {
       operationId: definition.operationId,
       summary: definition.summary,

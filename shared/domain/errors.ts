@@ -96,6 +96,12 @@ export class QuotaExceededError extends AppError {
   }
 }
 
+/** The change feed no longer holds what a cursor or `since` points at (older than CHANGE_RETENTION_DAYS). */
+export class GoneError extends AppError {
+  readonly code = "CURSOR_EXPIRED";
+  readonly status = 410;
+}
+
 /** A fault of ours or of a dependency; the only error that becomes a 500. */
 export class InternalError extends AppError {
   readonly code = "INTERNAL_ERROR";

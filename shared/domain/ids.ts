@@ -4,7 +4,7 @@ import { z } from "zod";
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 
 /** Data types that are path words of the REST API. */
-export const RESERVED_DATA_TYPES: readonly string[] = ["sync", "context", "sources"];
+export const RESERVED_DATA_TYPES: readonly string[] = ["sync", "context", "sources", "changes"];
 
 /** The reserved connection for integration-level data; no connection header is sent for it. */
 export const DEFAULT_CONNECTION_ID = "default";

@@ -1,9 +1,11 @@
 /** EventPublisher implementations: EventBridge (AWS), a JSON-lines file (local stack), and a fan-out of several. */
 import { appendFile, mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
-import { type EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
+import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
+import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { Config } from "../config.js";
 import { backoffMs, sleep } from "../storage/ddb.js";
-import type { EventPublisher, ServiceEvent } from "./events.js";
+import { type EventPublisher, noopPublisher, type ServiceEvent } from "./events.js";
 
 /** PutEvents takes ten entries per call. */
 const PUT_EVENTS_LIMIT = 10;
@@ -64,4 +66,33 @@ export function fanOutPublisher(...targets: EventPublisher[]): EventPublisher {
 /** An id like EventBridge's, for events that did not come through it. */
 export function withId(event: ServiceEvent): ServiceEvent {
   return event.id ? event : { id: crypto.randomUUID(), ...event };
+}
+
+/**
+ * The local stand-in for the bus rule that targets the webhook queue: each event becomes one SQS message whose body is
+ * the event as EventBridge would deliver it.
+ */
+export function createQueuePublisher(sqs: SQSClient, queueUrl: string): EventPublisher {
+  return {
+    async publish(events) {
+      for (const event of events) {
+        await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(withId(event)) }));
+      }
+    },
+  };
+}
+
+/** The publisher the configuration asks for: EventBridge in AWS; the file (and webhook queue) locally; else none. */
+export function createConfiguredPublisher(
+  config: Pick<Config, "EVENT_BUS_NAME" | "EVENTS_FILE" | "WEBHOOK_QUEUE_URL" | "AWS_REGION">,
+  sqs: SQSClient,
+): EventPublisher {
+  if (config.EVENT_BUS_NAME) {
+    return createEventBridgePublisher(new EventBridgeClient({ region: config.AWS_REGION }), config.EVENT_BUS_NAME);
+  }
+  if (config.EVENTS_FILE) {
+    const file = createJsonlPublisher(config.EVENTS_FILE);
+    return config.WEBHOOK_QUEUE_URL ? fanOutPublisher(file, createQueuePublisher(sqs, config.WEBHOOK_QUEUE_URL)) : file;
+  }
+  return noopPublisher;
 }

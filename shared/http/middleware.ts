@@ -73,7 +73,9 @@ export interface RouteInput<S extends RouteScope, P, Q, B> {
 /** A route's answer: `data` inside the success envelope, or `raw` JSON as is (the OpenAPI document). */
 export type RouteResult =
   | { status?: 200 | 201 | 202; data: unknown; pagination?: PaginationMeta; headers?: Record<string, string> }
-  | { status?: 200; raw: unknown; headers?: Record<string, string> };
+  | { status?: 200; raw: unknown; headers?: Record<string, string> }
+  /** 304: the caller's `If-None-Match` still matches (no body). */
+  | { status: 304; notModified: true; headers: Record<string, string> };
 
 /** 200 with `data` (and `pagination` for list routes). */
 export const ok = (data: unknown, pagination?: PaginationMeta): RouteResult =>
@@ -226,6 +228,7 @@ export function routeHandler(routes: Record<string, HttpRoute>, options: RouteHa
     checkBodySize(event);
     const result = await route.run({ event, context, pathParameters, requestId, log: reqLog });
     const headers = { "X-Request-Id": requestId, ...result.headers };
+    if ("notModified" in result) return { statusCode: 304, headers, body: "" };
     if ("raw" in result) return jsonResponse(result.status ?? 200, result.raw, headers);
     return jsonResponse(result.status ?? 200, successEnvelope(result.data, result.pagination), headers);
   };
@@ -303,7 +306,7 @@ export function resolveRoute(
 }
 
 /** The HTTP methods of routes.ts, for callers that need them (the local server, OPTIONS). */
-export const HTTP_METHODS: readonly HttpMethod[] = ["GET", "PUT", "POST", "DELETE"];
+export const HTTP_METHODS: readonly HttpMethod[] = ["GET", "PUT", "POST", "PATCH", "DELETE"];
 
 const TEMPLATES = [...new Set(ROUTES.map((r) => r.path))].map((template) => ({
   template,

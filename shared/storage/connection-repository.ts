@@ -93,6 +93,38 @@ export class DynamoConnectionRepository implements ConnectionRepository {
     }
   }
 
+  async updateSettings(
+    tenantId: string,
+    integrationId: string,
+    connectionId: string,
+    settings: { paused?: boolean; ttlSeconds?: number | null },
+    now: number,
+  ): Promise<Connection> {
+    const update = new UpdateBuilder().set("updatedAt", iso(now));
+    if (settings.paused === true) update.set("paused", true);
+    if (settings.paused === false) update.remove("paused");
+    if (typeof settings.ttlSeconds === "number") update.set("ttlSeconds", settings.ttlSeconds);
+    if (settings.ttlSeconds === null) update.remove("ttlSeconds");
+    try {
+      const result = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.connection(tenantId, integrationId, connectionId),
+          UpdateExpression: update.updateExpression,
+          ConditionExpression: `attribute_exists(PK) AND ${update.n("status")} = ${update.v("active")}`,
+          ReturnValues: "ALL_NEW",
+          ...update.attributes,
+        }),
+      );
+      return parseRow(connectionSchema, result.Attributes ?? {}, "connection");
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+      const current = await this.get(tenantId, integrationId, connectionId);
+      if (!current) throw new NotFoundError(`Connection ${connectionId} not found`, { connectionId });
+      throw new ConflictError(`Connection ${connectionId} is revoked; enroll it again first`, { connectionId });
+    }
+  }
+
   async get(tenantId: string, integrationId: string, connectionId: string): Promise<Connection | undefined> {
     const result = await this.doc.send(
       new GetCommand({

@@ -371,6 +371,35 @@ export class DynamoPartitionRepository implements PartitionRepository {
     }
   }
 
+  async reschedule(ref: PartitionRef, nextSyncAt: number, now: number): Promise<boolean> {
+    const at = iso(nextSyncAt);
+    const update = new UpdateBuilder().setAll({ nextSyncAt: at, updatedAt: iso(now) }).setAll(keys.due(ref, at));
+    const s = update.n("status");
+    try {
+      await this.send(update, ref, `attribute_exists(PK) AND ${s} IN (${update.v("idle")}, ${update.v("failed")})`);
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  async schedulePurge(ref: PartitionRef, purgeAt: number, expectedDueSk?: string): Promise<boolean> {
+    const update = new UpdateBuilder().setAll(keys.due(ref, iso(purgeAt)));
+    const conditions = [
+      `${update.n("status")} = ${update.v("paused")}`,
+      `${update.n("pauseReason")} IN (${update.v("revoked")}, ${update.v("source_deleted")})`,
+    ];
+    if (expectedDueSk !== undefined) conditions.push(`${update.n("GSI1SK")} = ${update.v(expectedDueSk)}`);
+    try {
+      await this.send(update, ref, conditions.join(" AND "));
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw error;
+    }
+  }
+
   async delete(ref: PartitionRef): Promise<void> {
     await this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: keys.partition(ref) }));
   }

@@ -56,6 +56,14 @@ export interface ConnectionRepository {
   ): Promise<void>;
   get(tenantId: string, integrationId: string, connectionId: string): Promise<Connection | undefined>;
   list(tenantId: string, integrationId: string): Promise<Connection[]>;
+  /** PATCH: `paused`, `ttlSeconds` (null clears). NotFoundError when absent, ConflictError when revoked. */
+  updateSettings(
+    tenantId: string,
+    integrationId: string,
+    connectionId: string,
+    settings: { paused?: boolean; ttlSeconds?: number | null },
+    now: number,
+  ): Promise<Connection>;
 }
 
 /** A due-index entry as the planner sees it. */
@@ -159,6 +167,13 @@ export interface PartitionRepository {
   pause(ref: PartitionRef, reason: PauseReason, now: number): Promise<void>;
   /** → `idle`, due now. NotFoundError when absent. */
   resume(ref: PartitionRef, now: number): Promise<void>;
+  /** An idle or failed partition: due at `nextSyncAt` instead (a TTL override). false when it was in another state. */
+  reschedule(ref: PartitionRef, nextSyncAt: number, now: number): Promise<boolean>;
+  /**
+   * Lifecycle: a partition paused for `revoked`/`source_deleted` gets a due-index entry at `purgeAt`, which the planner
+   * turns into a purge message. `expectedDueSk` (the planner) moves it to `purgeAt` only if unchanged since read.
+   */
+  schedulePurge(ref: PartitionRef, purgeAt: number, expectedDueSk?: string): Promise<boolean>;
   delete(ref: PartitionRef): Promise<void>;
 }
 

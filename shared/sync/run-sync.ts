@@ -827,7 +827,8 @@ class SyncRun {
   /** Writes change-feed rows; they stay invisible until this job's commit row exists. */
   private async stageChanges(records: ChangeRecord[]): Promise<void> {
     if (records.length === 0) return;
-    const expiresAt = expiresAfterDays(this.now(), this.options.changeRetentionDays);
+    // A day beyond the commit row's retention, so a commit still listed never has its changes expired under it.
+    const expiresAt = expiresAfterDays(this.now(), this.options.changeRetentionDays + 1);
     await this.repos.changes.stage(this.ref, records, expiresAt);
   }
 

@@ -24,6 +24,7 @@ import type { Item, Job, Partition } from "../../../shared/domain/entities.js";
 import type { PartitionRef } from "../../../shared/domain/ids.js";
 import { type ReferenceDataConfigInput, sourceInputSchema } from "../../../shared/domain/source-config.js";
 import type { QueueMessage, SyncMessage } from "../../../shared/domain/sync-message.js";
+import type { EventPublisher } from "../../../shared/events/events.js";
 import { createGatewayClient, type GatewayClientOptions } from "../../../shared/gateway/client.js";
 import { createLogger } from "../../../shared/log.js";
 import { createRepositories } from "../../../shared/storage/index.js";
@@ -157,6 +158,7 @@ export async function createEnv(
   servers: Servers,
   engine: Partial<SyncEngineOptions> = {},
   gatewayOptions: Partial<GatewayClientOptions> = {},
+  extra: { events?: EventPublisher } = {},
 ): Promise<Env> {
   const tableName = await servers.dynamo.createTable("sync");
   const { queueUrl, dlqUrl } = await servers.sqs.createQueues("sync");
@@ -191,6 +193,7 @@ export async function createEnv(
       clock,
       log: silent,
       deadLetters,
+      ...(extra.events ? { events: extra.events } : {}),
       options: { random: () => 0.5, ...engine },
       hooks,
       remainingMs: () => (pages >= budget ? 1_000 : 900_000),
