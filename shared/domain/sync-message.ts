@@ -44,5 +44,34 @@ export const fanoutMessageSchema = z
   .strict();
 export type FanoutMessage = z.infer<typeof fanoutMessageSchema>;
 
-export const queueMessageSchema = z.union([fanoutMessageSchema, syncMessageSchema]);
+/**
+ * Lifecycle (DESIGN.md "Lifecycle"): `purge` deletes a revoked connection's or deleted source's partition data once its
+ * retention has passed; `erase` deletes every row of a tenant, a page of a Scan at a time (`startKey` resumes it).
+ */
+export const purgeMessageSchema = z
+  .object({
+    v: z.literal(1),
+    kind: z.literal("purge"),
+    tenantId: idSchema,
+    integrationId: idSchema,
+    connectionId: connectionIdSchema,
+    dataType: dataTypeSchema,
+  })
+  .strict();
+export type PurgeMessage = z.infer<typeof purgeMessageSchema>;
+
+export const eraseMessageSchema = z
+  .object({
+    v: z.literal(1),
+    kind: z.literal("erase"),
+    tenantId: idSchema,
+    /** `data`: everything but the API keys and the progress row; `final`: a second pass that removes those too. */
+    phase: z.enum(["data", "final"]),
+    startKey: z.record(z.string(), z.string()).optional(),
+  })
+  .strict();
+export type EraseMessage = z.infer<typeof eraseMessageSchema>;
+
+/** The messages the planner, the API and other services put on the sync queue (`erase` is the worker's own, above). */
+export const queueMessageSchema = z.union([fanoutMessageSchema, purgeMessageSchema, syncMessageSchema]);
 export type QueueMessage = z.infer<typeof queueMessageSchema>;

@@ -17,7 +17,8 @@ import type { Job, Partition } from "../domain/entities.js";
 import { ConflictError, NotFoundError } from "../domain/errors.js";
 import type { PartitionRef } from "../domain/ids.js";
 import type { Source } from "../domain/source-config.js";
-import type { SyncMessage } from "../domain/sync-message.js";
+import type { QueueMessage, SyncMessage } from "../domain/sync-message.js";
+import { claimPurge } from "../lifecycle/purge.js";
 import { ulid } from "../domain/ulid.js";
 import type { Logger } from "../log.js";
 import type { DueEntry, PageKey, Repositories } from "../storage/ports.js";
@@ -124,7 +125,7 @@ export async function runPlanner(deps: PlannerDeps, input: PlanInput): Promise<P
     : nowIso;
   const maxPartitions = input.maxPartitions ?? Number.POSITIVE_INFINITY;
   const sources = new Map<string, Promise<Source | undefined>>();
-  const outbox: SyncMessage[] = [];
+  const outbox: QueueMessage[] = [];
 
   const flush = async (all: boolean) => {
     while (outbox.length >= 10 || (all && outbox.length > 0)) {
@@ -156,6 +157,12 @@ export async function runPlanner(deps: PlannerDeps, input: PlanInput): Promise<P
     const { ref } = entry;
     const now = clock.now();
     const requeueDeadline = now + options.requeueWindowMs;
+    // A paused partition is in the due index only when its purge is due (shared/lifecycle/purge.ts).
+    if (entry.status === "paused") {
+      const purge = await claimPurge(repos, entry, requeueDeadline);
+      if (purge) outbox.push(purge);
+      return purge !== undefined;
+    }
     // `null`: not looked up (the worker checks the source and decides the mode when it starts).
     const source = options.readSources ? await sourceOf(ref) : null;
     const inFlight = entry.status === "queued" || entry.status === "syncing";

@@ -5,7 +5,8 @@
  */
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { ValidationError } from "../domain/errors.js";
-import { type QueueMessage, queueMessageSchema } from "../domain/sync-message.js";
+import { type EraseMessage, type PurgeMessage, type QueueMessage, queueMessageSchema } from "../domain/sync-message.js";
+import { asEraseMessage, type LifecycleDeps, runLifecycleMessage } from "../lifecycle/worker.js";
 import { fieldIssues } from "../domain/validate.js";
 import { ensurePartitionsFor } from "./partitions.js";
 import {
@@ -51,6 +52,8 @@ export interface WorkerDeps extends SyncEngineDeps {
   deadLetters: DeadLetterQueue | undefined;
   /** A sync does not start with less time than the margin plus this; its message is re-sent instead. */
   minStartMs?: number;
+  /** Purge and erase messages (shared/lifecycle); without it they are retried until the DLQ takes them. */
+  lifecycle?: LifecycleDeps;
 }
 
 export type RecordResult =
@@ -58,6 +61,7 @@ export type RecordResult =
   | { messageId: string; status: "fanout"; created: number; existing: number }
   | { messageId: string; status: "dead_lettered"; reason: string }
   | { messageId: string; status: "deferred" }
+  | { messageId: string; status: "lifecycle"; detail: string }
   | { messageId: string; status: "retry"; error: string };
 
 export interface BatchResult {
@@ -111,6 +115,8 @@ async function processRecord(
     } catch {
       return await deadLetter("the message body is not valid JSON");
     }
+    const erase = asEraseMessage(json);
+    if (erase) return await lifecycleRecord(deps, messageId, erase, invocation);
     const parsed = queueMessageSchema.safeParse(json);
     if (!parsed.success) {
       const issues = fieldIssues(parsed.error)
@@ -125,6 +131,7 @@ async function processRecord(
   }
 
   try {
+    if (message.kind === "purge") return await lifecycleRecord(deps, messageId, message, invocation);
     if (message.kind === "fanout") {
       const scope: Parameters<typeof ensurePartitionsFor>[1] = {
         tenantId: message.tenantId,
@@ -156,6 +163,23 @@ async function processRecord(
     // IDs the schema let through but the key builder refuses: the message can never be processed.
     if (error instanceof ValidationError) return await deadLetter(`invalid message: ${error.message}`);
     log.error("message failed; SQS will redeliver it", { error });
+    return { messageId, status: "retry", error: describe(error) };
+  }
+}
+
+/** A purge or erase message; a failure is retried like any transient one. */
+async function lifecycleRecord(
+  deps: WorkerDeps,
+  messageId: string,
+  message: PurgeMessage | EraseMessage,
+  invocation: InvocationContext,
+): Promise<RecordResult> {
+  if (!deps.lifecycle) return { messageId, status: "retry", error: "lifecycle messages are not handled here" };
+  try {
+    const detail = await runLifecycleMessage(deps.lifecycle, message, () => invocation.remainingMs());
+    return { messageId, status: "lifecycle", detail };
+  } catch (error) {
+    deps.log.error("lifecycle message failed; SQS will redeliver it", { messageId, kind: message.kind, error });
     return { messageId, status: "retry", error: describe(error) };
   }
 }
