@@ -5,6 +5,8 @@
 import middy from "@middy/core";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { createGatewayClient } from "../../shared/gateway/client.js";
+import { createSqsEraseQueue } from "../../shared/lifecycle/erasure.js";
+import { createTableRows } from "../../shared/lifecycle/table-rows.js";
 import { getRuntime, type Runtime } from "../../shared/runtime.js";
 import { createSqsDeadLetterQueue, processSyncBatch, type WorkerDeps } from "../../shared/sync/process-batch.js";
 import { DEFAULT_SYNC_OPTIONS } from "../../shared/sync/run-sync.js";
@@ -31,6 +33,18 @@ function workerDeps(): WorkerDeps {
     log: runtime.log.child({ fn: "sync-worker" }),
     deadLetters: runtime.dlqUrl ? createSqsDeadLetterQueue(runtime.sqs, runtime.dlqUrl) : undefined,
     events: runtime.events,
+    lifecycle: {
+      repos: runtime.repos,
+      rows: createTableRows(runtime.doc, config.TABLE_NAME),
+      erasure: {
+        doc: runtime.doc,
+        tableName: config.TABLE_NAME,
+        queue: config.QUEUE_URL ? createSqsEraseQueue(runtime.sqs, config.QUEUE_URL) : undefined,
+        clock: runtime.clock,
+      },
+      clock: runtime.clock,
+      log: runtime.log.child({ fn: "sync-worker" }),
+    },
     options: {
       changeRetentionDays: config.CHANGE_RETENTION_DAYS,
       inactiveRetentionDays: config.INACTIVE_RETENTION_DAYS,

@@ -13,6 +13,7 @@ export interface LocalHandlers {
   api(name: ApiFunctionName): Promise<ApiHandler>;
   authorize(headers: APIGatewayRequestAuthorizerEventHeaders): Promise<AuthorizerContext | undefined>;
   syncWorker(): Promise<SqsHandler>;
+  webhookDeliverer(): Promise<SqsHandler>;
   planner(): Promise<PlannerHandler>;
   /** Makes handlers with their own module-level clients forget them (the stack calls it when it stops). */
   reset(): Promise<void>;
@@ -53,6 +54,8 @@ export function localHandlers(): LocalHandlers {
       return authorize(headers);
     },
     syncWorker: () => once("sync-worker", async () => (await import("../../functions/sync-worker/handler.js")).handler),
+    webhookDeliverer: () =>
+      once("webhook-deliverer", async () => (await import("../../functions/webhook-deliverer/handler.js")).handler),
     planner: () => once("planner", async () => (await import("../../functions/planner/handler.js")).handler),
   };
 }

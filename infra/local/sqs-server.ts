@@ -83,6 +83,20 @@ export async function startLocalSqs(options: LocalSqsOptions): Promise<LocalSqs>
   }
 }
 
+/** Creates a queue and its DLQ on the running fauxqs (the local webhook queue, beside the sync queue). */
+export async function createQueueWithDlq(
+  sqs: SQSClient,
+  name: string,
+  options: { visibilityTimeoutSeconds: number; maxReceiveCount: number },
+): Promise<{ url: string; arn: string; dlqUrl: string }> {
+  const dlq = await createQueue(sqs, `${name}-dlq`, { MessageRetentionPeriod: String(14 * 86_400) });
+  const queue = await createQueue(sqs, name, {
+    VisibilityTimeout: String(options.visibilityTimeoutSeconds),
+    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: options.maxReceiveCount }),
+  });
+  return { url: queue.url, arn: queue.arn, dlqUrl: dlq.url };
+}
+
 async function createQueue(
   sqs: SQSClient,
   name: string,

@@ -16,6 +16,7 @@ import { createDocumentClient } from "../../shared/storage/client.js";
 import { createRepositories } from "../../shared/storage/index.js";
 import type { Repositories } from "../../shared/storage/ports.js";
 import { runPlanner } from "../../shared/sync/plan.js";
+import { DELIVERY_MAX_RECEIVES } from "../../shared/webhooks/deliver.js";
 import { API_FUNCTION_TIMEOUT_MS, PLANNER_TIMEOUT_MS } from "./config.js";
 import { lockDataDir } from "./data-dir-lock.js";
 import { type Demo, demoBanner, ensureDemo, waitForFirstSync } from "./demo.js";
@@ -30,7 +31,8 @@ import {
   startSampleGateway,
 } from "./sample-gateway/index.js";
 import { type PollerStats, type SqsPoller, startSqsPoller } from "./sqs-poller.js";
-import { type LocalSqs, startLocalSqs } from "./sqs-server.js";
+import { createQueueWithDlq, type LocalSqs, startLocalSqs } from "./sqs-server.js";
+import { startTtlSweeper } from "./ttl-sweeper.js";
 
 export const LOCAL_TABLE_NAME = "reference-data";
 export const LOCAL_QUEUE_NAME = "reference-data-sync";
@@ -72,6 +74,8 @@ export interface LocalStackOptions {
   clock?: Clock;
   /** How long start waits for the demo's first sync before printing (default 45 s; 0 = do not wait). */
   firstSyncWaitMs?: number;
+  /** Seconds between sweeps of expired rows (dynalite has no TTL; default 60). */
+  ttlSweepSeconds?: number;
 }
 
 export interface LocalStack {
@@ -84,6 +88,10 @@ export interface LocalStack {
   endpoints: { dynamodb: string; sqs: string; gateway: string };
   ports: { api: number; dynamodb: number; sqs: number; sampleGateway?: number };
   queue: { url: string; dlqUrl: string };
+  /** The webhook queue (the local stand-in for the bus rule's target) and its DLQ. */
+  webhookQueue: { url: string; dlqUrl: string };
+  /** Where events are appended, one JSON line each (`{DATA_DIR}/events.jsonl`); undefined without a data dir. */
+  eventsFile: string | undefined;
   /** The embedded sample gateway (mutable data, scripted failures), when no real gateway is configured. */
   sampleGateway: SampleGateway | undefined;
   /** Repositories on the stack's table, for tests and tools (e.g. creating another tenant's key). */
@@ -142,6 +150,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     cleanups.push(() => sqs.stop());
     log.info("SQS (fauxqs) ready", { endpoint: sqs.endpoint, queueUrl: sqs.queueUrl, dlqUrl: sqs.dlqUrl });
 
+    const consumers = await startLocalConsumers(sqs, dataDir);
+
     let sampleGateway: SampleGateway | undefined;
     const gatewayToken = options.gatewayToken ?? DEFAULT_SAMPLE_GATEWAY_TOKEN;
     if (!options.gatewayUrl) {
@@ -169,6 +179,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       CURSOR_SECRET: process.env.CURSOR_SECRET || cursorSecret(dataDir),
       // The local stack never reads Secrets Manager.
       GATEWAY_SECRET_ARN: undefined,
+      ...consumers.env,
       ...(options.logLevel ? { LOG_LEVEL: options.logLevel } : {}),
     });
     resetRuntime();
@@ -203,6 +214,26 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         });
       }
     });
+
+    const deliverer: SqsPoller = startSqsPoller({
+      sqs: sqs.sqs,
+      queueUrl: consumers.webhookQueue.url,
+      queueArn: consumers.webhookQueue.arn,
+      handler: async (event, context) => (await handlers.webhookDeliverer())(event, context),
+      batchSize: 10,
+      concurrency: 2,
+      timeoutMs: 60_000,
+      log,
+    });
+    cleanups.push(async () => void (await deliverer.stop(graceMs)));
+    const sweeper = startTtlSweeper({
+      doc,
+      tableName: LOCAL_TABLE_NAME,
+      intervalMs: (options.ttlSweepSeconds ?? 60) * 1000,
+      now: () => clock.now(),
+      log,
+    });
+    cleanups.push(() => sweeper.stop());
 
     const scheduleSeconds = options.scheduleSeconds ?? 60;
     const planner: PlannerTimer = startPlannerTimer({
@@ -254,6 +285,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         ...(sampleGateway ? { sampleGateway: sampleGateway.port } : {}),
       },
       queue: { url: sqs.queueUrl, dlqUrl: sqs.dlqUrl },
+      webhookQueue: { url: consumers.webhookQueue.url, dlqUrl: consumers.webhookQueue.dlqUrl },
+      eventsFile: consumers.eventsFile,
       sampleGateway,
       repos,
       runPlanner: () => planner.runNow(),
@@ -302,6 +335,29 @@ async function plannerStartupPass(log: Logger): Promise<void> {
     { now, deadline: now + PLANNER_TIMEOUT_MS / 2, reclaimQueued: true },
   );
   log.info("startup planner pass", { ...summary });
+}
+
+/**
+ * Events, webhooks and the change feed on one machine: events go to `{DATA_DIR}/events.jsonl` and to a webhook queue
+ * (where the bus rule would put them in AWS) that a second poller feeds to the webhook deliverer; loopback and http
+ * webhook targets are allowed.
+ */
+async function startLocalConsumers(sqs: LocalSqs, dataDir: string | undefined) {
+  const webhookQueue = await createQueueWithDlq(sqs.sqs, `${LOCAL_QUEUE_NAME}-webhooks`, {
+    visibilityTimeoutSeconds: 60,
+    maxReceiveCount: DELIVERY_MAX_RECEIVES,
+  });
+  const eventsFile = dataDir ? join(dataDir, "events.jsonl") : undefined;
+  return {
+    webhookQueue,
+    eventsFile,
+    env: {
+      EVENTS_FILE: eventsFile,
+      WEBHOOK_QUEUE_URL: webhookQueue.url,
+      WEBHOOK_TARGETS: "loopback",
+      EVENT_BUS_NAME: undefined,
+    },
+  };
 }
 
 /** Sets (or, for undefined, removes) environment variables; returns a function that puts the old values back. */

@@ -23,7 +23,7 @@ import {
   sourcePathSchema,
   sourceWireSchema,
 } from "./config-service.js";
-import { changeRoutes, consumerConfigRoutes } from "./consumer-routes.js";
+import { changeRoutes, consumerConfigRoutes, purgeLater } from "./consumer-routes.js";
 import { buildOpenApiDocument, type OpenApiDocument } from "./openapi.js";
 import { queryRoutes } from "./query/routes.js";
 import { syncRoutes } from "./sync-routes.js";
@@ -71,7 +71,8 @@ export const configRoutes: Record<string, HttpRoute> = {
   ),
   deleteSource: httpRoute(
     { scope: "admin", path: sourcePathSchema, response: { data: deleteSourceResultSchema } },
-    async ({ tenantId, path }) => ok(await deleteSource(deps(), { tenantId, ...path })),
+    async ({ tenantId, path }) =>
+      ok(await purgeLater(deleteSource(deps(), { tenantId, ...path }), { tenantId, ...path })),
   ),
   listConnections: httpRoute(
     { scope: "admin", path: integrationPathSchema, response: { data: z.array(connectionWireSchema) } },
@@ -86,6 +87,7 @@ export const configRoutes: Record<string, HttpRoute> = {
   ),
   revokeConnection: httpRoute(
     { scope: "admin", path: connectionPathSchema, response: { data: connectionResultSchema } },
-    async ({ tenantId, path }) => ok(await revokeConnection(deps(), { tenantId, ...path })),
+    async ({ tenantId, path }) =>
+      ok(await purgeLater(revokeConnection(deps(), { tenantId, ...path }), { tenantId, ...path })),
   ),
 };

@@ -82,7 +82,10 @@ export function createQueuePublisher(sqs: SQSClient, queueUrl: string): EventPub
   };
 }
 
-/** The publisher the configuration asks for: EventBridge in AWS; the file (and webhook queue) locally; else none. */
+/**
+ * The publisher the configuration asks for: EventBridge when a bus is named (AWS: its rule feeds the webhook queue);
+ * otherwise the JSON-lines file and the webhook queue when set (the local stack); else none.
+ */
 export function createConfiguredPublisher(
   config: Pick<Config, "EVENT_BUS_NAME" | "EVENTS_FILE" | "WEBHOOK_QUEUE_URL" | "AWS_REGION">,
   sqs: SQSClient,
@@ -90,9 +93,8 @@ export function createConfiguredPublisher(
   if (config.EVENT_BUS_NAME) {
     return createEventBridgePublisher(new EventBridgeClient({ region: config.AWS_REGION }), config.EVENT_BUS_NAME);
   }
-  if (config.EVENTS_FILE) {
-    const file = createJsonlPublisher(config.EVENTS_FILE);
-    return config.WEBHOOK_QUEUE_URL ? fanOutPublisher(file, createQueuePublisher(sqs, config.WEBHOOK_QUEUE_URL)) : file;
-  }
-  return noopPublisher;
+  const targets: EventPublisher[] = [];
+  if (config.EVENTS_FILE) targets.push(createJsonlPublisher(config.EVENTS_FILE));
+  if (config.WEBHOOK_QUEUE_URL) targets.push(createQueuePublisher(sqs, config.WEBHOOK_QUEUE_URL));
+  return targets.length === 0 ? noopPublisher : fanOutPublisher(...targets);
 }

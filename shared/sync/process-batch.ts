@@ -6,8 +6,8 @@
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { ValidationError } from "../domain/errors.js";
 import { type EraseMessage, type PurgeMessage, type QueueMessage, queueMessageSchema } from "../domain/sync-message.js";
-import { asEraseMessage, type LifecycleDeps, runLifecycleMessage } from "../lifecycle/worker.js";
 import { fieldIssues } from "../domain/validate.js";
+import { asEraseMessage, type LifecycleDeps, runLifecycleMessage } from "../lifecycle/worker.js";
 import { ensurePartitionsFor } from "./partitions.js";
 import {
   DEFAULT_SYNC_OPTIONS,

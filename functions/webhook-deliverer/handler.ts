@@ -1,0 +1,58 @@
+/**
+ * The webhook-deliverer Lambda: batches of events from the webhook queue (the target of the bus rule), each POSTed
+ * to its tenant's webhook (shared/webhooks/deliver.ts). A failed send is reported as a batch item failure after its
+ * visibility timeout was set to the backoff, so the queue retries it later and, after about a day, dead-letters it.
+ */
+import { ChangeMessageVisibilityCommand } from "@aws-sdk/client-sqs";
+import middy from "@middy/core";
+import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { getRuntime } from "../../shared/runtime.js";
+import { deliverEvent, deliveryBackoffSeconds, parseEvent } from "../../shared/webhooks/deliver.js";
+
+export const handler = middy<SQSEvent, SQSBatchResponse>(async (event: SQSEvent) => {
+  const runtime = getRuntime();
+  const { config } = runtime;
+  const log = runtime.log.child({ fn: "webhook-deliverer" });
+  const deps = {
+    doc: runtime.doc,
+    tableName: config.TABLE_NAME,
+    secretKey: async () => (await runtime.secrets()).cursorSecret,
+    targets: config.WEBHOOK_TARGETS,
+    log,
+  };
+  const failures = await Promise.all(
+    event.Records.map(async (record) => {
+      const parsed = parseEvent(record.body);
+      if (!parsed) {
+        log.error("not an event of this service; left to the DLQ", { messageId: record.messageId });
+        return record;
+      }
+      const result = await deliverEvent(deps, parsed);
+      if (result.status !== "failed") return undefined;
+      const receives = Number(record.attributes?.ApproximateReceiveCount ?? 1);
+      log.warn("webhook delivery failed; retried later", {
+        tenantId: parsed.detail.tenantId,
+        eventId: parsed.id,
+        reason: result.reason,
+        receives,
+      });
+      if (config.WEBHOOK_QUEUE_URL) {
+        await runtime.sqs
+          .send(
+            new ChangeMessageVisibilityCommand({
+              QueueUrl: config.WEBHOOK_QUEUE_URL,
+              ReceiptHandle: record.receiptHandle,
+              VisibilityTimeout: deliveryBackoffSeconds(receives),
+            }),
+          )
+          .catch((error: unknown) => log.warn("could not set the retry backoff", { error }));
+      }
+      return record;
+    }),
+  );
+  return {
+    batchItemFailures: failures
+      .filter((record) => record !== undefined)
+      .map((record) => ({ itemIdentifier: record.messageId })),
+  };
+});
