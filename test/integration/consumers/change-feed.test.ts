@@ -113,8 +113,19 @@ describe("change feed", () => {
       UNEWCOMER: "created",
     });
 
+    // Lifecycle: the items that left `active` carry a TTL INACTIVE_RETENTION_DAYS out; the others none.
+    const expiry = Math.floor(env.clock.now() / 1000) + 30 * 86_400;
+    const items = await env.items(ref);
+    expect(items.get(base[1]?.id as string)?.expiresAt).toBeCloseTo(expiry, -2);
+    expect(items.get(base[2]?.id as string)?.expiresAt).toBeCloseTo(expiry, -2);
+    expect(items.get(base[0]?.id as string)?.expiresAt).toBeUndefined();
+
     servers.gateway.data.slackUsers = base;
     await sync(ref);
+    const back = await env.items(ref);
+    expect(back.get(base[1]?.id as string)?.expiresAt).toBeUndefined();
+    expect(back.get(base[2]?.id as string)?.expiresAt).toBeUndefined();
+    expect(back.get("UNEWCOMER")?.expiresAt).toBeGreaterThan(expiry);
     const third = await follow(second.cursor);
     expect(kinds(third.changes)).toMatchObject({
       [base[0]?.id as string]: "updated",
