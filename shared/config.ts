@@ -43,6 +43,8 @@ export const configSchema = z.object({
   WEBHOOK_QUEUE_URL: z.string().min(1).optional(),
   /** Webhook targets: `https` only with the SSRF guard in AWS; `loopback` also allows http and 127.0.0.1 (local stack). */
   WEBHOOK_TARGETS: z.enum(["https", "loopback"]).default("https"),
+  /** First retry delay of a failed webhook delivery; it doubles per attempt up to an hour (tests shorten it). */
+  WEBHOOK_BACKOFF_BASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
   CHANGE_RETENTION_DAYS: z.coerce.number().int().min(1).max(365).default(30),
   INACTIVE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   REVOKED_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),

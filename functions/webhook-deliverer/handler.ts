@@ -42,7 +42,7 @@ export const handler = middy<SQSEvent, SQSBatchResponse>(async (event: SQSEvent)
             new ChangeMessageVisibilityCommand({
               QueueUrl: config.WEBHOOK_QUEUE_URL,
               ReceiptHandle: record.receiptHandle,
-              VisibilityTimeout: deliveryBackoffSeconds(receives),
+              VisibilityTimeout: deliveryBackoffSeconds(receives, config.WEBHOOK_BACKOFF_BASE_SECONDS),
             }),
           )
           .catch((error: unknown) => log.warn("could not set the retry backoff", { error }));

@@ -76,6 +76,8 @@ export interface LocalStackOptions {
   firstSyncWaitMs?: number;
   /** Seconds between sweeps of expired rows (dynalite has no TTL; default 60). */
   ttlSweepSeconds?: number;
+  /** First retry delay of a failed webhook delivery (default 30 s, doubling). */
+  webhookBackoffSeconds?: number;
 }
 
 export interface LocalStack {
@@ -150,7 +152,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     cleanups.push(() => sqs.stop());
     log.info("SQS (fauxqs) ready", { endpoint: sqs.endpoint, queueUrl: sqs.queueUrl, dlqUrl: sqs.dlqUrl });
 
-    const consumers = await startLocalConsumers(sqs, dataDir);
+    const consumers = await startLocalConsumers(sqs, dataDir, options.webhookBackoffSeconds);
 
     let sampleGateway: SampleGateway | undefined;
     const gatewayToken = options.gatewayToken ?? DEFAULT_SAMPLE_GATEWAY_TOKEN;
@@ -342,7 +344,7 @@ async function plannerStartupPass(log: Logger): Promise<void> {
  * (where the bus rule would put them in AWS) that a second poller feeds to the webhook deliverer; loopback and http
  * webhook targets are allowed.
  */
-async function startLocalConsumers(sqs: LocalSqs, dataDir: string | undefined) {
+async function startLocalConsumers(sqs: LocalSqs, dataDir: string | undefined, backoffSeconds?: number) {
   const webhookQueue = await createQueueWithDlq(sqs.sqs, `${LOCAL_QUEUE_NAME}-webhooks`, {
     visibilityTimeoutSeconds: 60,
     maxReceiveCount: DELIVERY_MAX_RECEIVES,
@@ -355,6 +357,7 @@ async function startLocalConsumers(sqs: LocalSqs, dataDir: string | undefined) {
       EVENTS_FILE: eventsFile,
       WEBHOOK_QUEUE_URL: webhookQueue.url,
       WEBHOOK_TARGETS: "loopback",
+      WEBHOOK_BACKOFF_BASE_SECONDS: backoffSeconds === undefined ? undefined : String(backoffSeconds),
       EVENT_BUS_NAME: undefined,
     },
   };

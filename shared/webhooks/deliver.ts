@@ -18,8 +18,8 @@ export const DELIVERY_TIMEOUT_MS = 5_000;
 export const DELIVERY_MAX_RECEIVES = 30;
 
 /** The visibility timeout after the n-th failed receive: 30 s doubling, capped at an hour (≈ 24 h over 30 receives). */
-export function deliveryBackoffSeconds(receiveCount: number): number {
-  return Math.min(3_600, 30 * 2 ** Math.max(0, receiveCount - 1));
+export function deliveryBackoffSeconds(receiveCount: number, baseSeconds = 30): number {
+  return Math.min(3_600, baseSeconds * 2 ** Math.max(0, receiveCount - 1));
 }
 
 export function signature(body: string, secret: string): string {
