@@ -8,6 +8,7 @@ import type { Construct, Node } from "constructs";
 import { z } from "zod";
 import { Alarms } from "./constructs/alarms.js";
 import type { BundleDirectories, FunctionDefaults } from "./constructs/app-function.js";
+import { Consumers } from "./constructs/consumers.js";
 import { DataStore } from "./constructs/data-store.js";
 import { ReferenceDataApi } from "./constructs/rest-api.js";
 import { SyncPipeline } from "./constructs/sync-pipeline.js";
@@ -54,6 +55,8 @@ export const stackSettingsSchema = z.object({
   apiBurstLimit: integer(1, 5_000, 100),
   /** Alarm when the oldest due partition is overdue by more than this many minutes. */
   stalenessAlarmMinutes: integer(5, 10_080, 60),
+  /** An existing EventBridge bus for the service's events; without it the stack creates one. */
+  eventBusName: z.string().min(1).max(256).optional(),
 });
 export type StackSettings = z.infer<typeof stackSettingsSchema>;
 
@@ -82,6 +85,7 @@ export class ReferenceDataStack extends Stack {
   readonly pipeline: SyncPipeline;
   readonly restApi: ReferenceDataApi;
   readonly alarms: Alarms;
+  readonly consumers: Consumers;
 
   constructor(scope: Construct, id: string, props: ReferenceDataStackProps) {
     const settings = readStackSettings(scope.node);
@@ -119,6 +123,13 @@ export class ReferenceDataStack extends Stack {
       workerMaxConcurrency: settings.workerMaxConcurrency,
       dev: settings.dev,
     });
+    this.consumers = new Consumers(this, "Consumers", {
+      store: this.store,
+      worker: this.pipeline.worker,
+      defaults,
+      dev: settings.dev,
+      ...(settings.eventBusName === undefined ? {} : { eventBusName: settings.eventBusName }),
+    });
     this.restApi = new ReferenceDataApi(this, "RestApi", {
       store: this.store,
       queue: this.pipeline.queue,
@@ -148,6 +159,11 @@ export class ReferenceDataStack extends Stack {
     });
     new CfnOutput(this, "DeadLetterQueueUrl", { value: this.pipeline.deadLetterQueue.queueUrl });
     new CfnOutput(this, "AlarmTopicArn", { value: this.alarms.topic.topicArn });
+    new CfnOutput(this, "EventBusName", {
+      description: "The service's events (Sync Completed, Sync Failed, Partition Paused, Discovery Completed)",
+      value: this.consumers.bus.eventBusName,
+    });
+    new CfnOutput(this, "WebhookDeadLetterQueueUrl", { value: this.consumers.webhookDeadLetterQueue.queueUrl });
     new CfnOutput(this, "GatewaySecretArn", {
       description: "Put the Waygate API key here as gatewayToken (README: Deploy to AWS)",
       value: this.store.secret.secretArn,

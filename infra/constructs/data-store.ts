@@ -95,6 +95,11 @@ export class DataStore extends Construct implements TableAccess {
     return this.grant(grantee, [...TABLE_READ_ACTIONS, ...TABLE_WRITE_ACTIONS]);
   }
 
+  /** Scan: tenant erasure only (a tenant's rows live under many keys; shared/lifecycle/erasure.ts). */
+  grantScan(grantee: IGrantable): Grant {
+    return this.grant(grantee, ["dynamodb:Scan"]);
+  }
+
   private grant(grantee: IGrantable, actions: readonly string[]): Grant {
     return Grant.addToPrincipal({
       grantee,

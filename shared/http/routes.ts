@@ -211,4 +211,4 @@ function consumerRoutes(ref: string, conn: string): RouteDefinition[] {
 }
 
 /** The non-API Lambdas. */
-export const WORKER_FUNCTIONS = ["planner", "sync-worker", "authorizer"] as const;
+export const WORKER_FUNCTIONS = ["planner", "sync-worker", "authorizer", "webhook-deliverer"] as const;

@@ -47,6 +47,7 @@ const COMMAND_ACTIONS: Readonly<Record<string, string>> = {
   DeleteMessage: "sqs:DeleteMessage",
   DeleteMessageBatch: "sqs:DeleteMessage",
   ChangeMessageVisibility: "sqs:ChangeMessageVisibility",
+  PutEvents: "events:PutEvents",
   ChangeMessageVisibilityBatch: "sqs:ChangeMessageVisibility",
   GetQueueUrl: "sqs:GetQueueUrl",
   GetQueueAttributes: "sqs:GetQueueAttributes",
@@ -70,13 +71,14 @@ const READ_ACTIONS = new Set([
 const ENV_GATED: Readonly<Record<string, readonly string[]>> = {
   "secretsmanager:GetSecretValue": ["GATEWAY_SECRET_ARN"],
   "sqs:SendMessage": ["QUEUE_URL", "DLQ_URL"],
+  "events:PutEvents": ["EVENT_BUS_NAME"],
 };
 /**
  * Read-only functions share repository modules that also hold write methods their handlers never call, so their
  * bundles contain write commands that cannot run; for them only reads are checked. Their grants have no write at all
  * (stack.test.ts), so a write that did run would fail loudly with AccessDenied.
  */
-const READ_ONLY: ReadonlySet<FunctionName> = new Set(["api-query", "authorizer"]);
+const READ_ONLY: ReadonlySet<FunctionName> = new Set(["api-query", "authorizer", "webhook-deliverer"]);
 
 /** The project source files (not dependencies) with code in the function's bundle. */
 async function projectSources(name: FunctionName): Promise<string[]> {
@@ -160,6 +162,7 @@ describe("grants cover the code", () => {
       planner: synth.stack.pipeline.planner,
       "sync-worker": synth.stack.pipeline.worker,
       authorizer: synth.stack.restApi.authorizerFunction,
+      "webhook-deliverer": synth.stack.consumers.deliverer,
       ...synth.stack.restApi.functions,
     };
     const fn = functions[name];

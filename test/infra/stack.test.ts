@@ -53,6 +53,7 @@ function appFunction(name: FunctionName) {
     planner: stack.pipeline.planner,
     "sync-worker": stack.pipeline.worker,
     authorizer: stack.restApi.authorizerFunction,
+    "webhook-deliverer": stack.consumers.deliverer,
     ...stack.restApi.functions,
   };
   return functions[name];
@@ -156,7 +157,8 @@ describe("sync pipeline", () => {
       BatchSize: 5,
       ScalingConfig: { MaximumConcurrency: 10 },
     });
-    synth.template.resourceCountIs("AWS::Lambda::EventSourceMapping", 1);
+    // The worker's and the webhook deliverer's (its own queue).
+    synth.template.resourceCountIs("AWS::Lambda::EventSourceMapping", 2);
   });
 
   it("runs the planner every 5 minutes on an EventBridge schedule", () => {
@@ -210,8 +212,9 @@ describe("functions", () => {
   it("names in each function's environment exactly the resources it is granted", () => {
     const expected: Record<FunctionName, string[]> = {
       planner: ["QUEUE_URL", "TABLE_NAME"],
-      "sync-worker": ["DLQ_URL", "GATEWAY_SECRET_ARN", "GATEWAY_URL", "QUEUE_URL", "TABLE_NAME"],
+      "sync-worker": ["DLQ_URL", "EVENT_BUS_NAME", "GATEWAY_SECRET_ARN", "GATEWAY_URL", "QUEUE_URL", "TABLE_NAME"],
       authorizer: ["TABLE_NAME"],
+      "webhook-deliverer": ["GATEWAY_SECRET_ARN", "TABLE_NAME", "WEBHOOK_QUEUE_URL"],
       "api-query": ["GATEWAY_SECRET_ARN", "TABLE_NAME"],
       "api-sync": ["GATEWAY_SECRET_ARN", "QUEUE_URL", "TABLE_NAME"],
       "api-config": ["GATEWAY_SECRET_ARN", "QUEUE_URL", "TABLE_NAME"],
@@ -248,8 +251,9 @@ describe("least-privilege IAM", () => {
     const secret = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"];
     const expected: Record<FunctionName, string[]> = {
       planner: [...base, ...write, ...send],
-      "sync-worker": [...base, ...write, ...send, ...consume, ...secret],
+      "sync-worker": [...base, ...write, ...send, ...consume, ...secret, "events:PutEvents", "dynamodb:Scan"],
       authorizer: [...base, ...read],
+      "webhook-deliverer": [...base, ...read, ...consume, "sqs:GetQueueAttributes", "sqs:GetQueueUrl", ...secret],
       "api-query": [...base, ...read, ...secret],
       "api-sync": [...base, ...write, ...send, ...secret],
       "api-config": [...base, ...write, ...send, ...secret],
@@ -277,7 +281,7 @@ describe("least-privilege IAM", () => {
   it("lets the worker alone send to the DLQ, and scopes queue access to the queues", () => {
     const dlqArn = { "Fn::GetAtt": [logicalId(stack.pipeline.deadLetterQueue), "Arn"] };
     const queueArn = { "Fn::GetAtt": [logicalId(stack.pipeline.queue), "Arn"] };
-    for (const name of FUNCTION_NAMES) {
+    for (const name of FUNCTION_NAMES.filter((n) => n !== "webhook-deliverer")) {
       const sqs = roleStatements(json, logicalId(appFunction(name).role)).filter((s) =>
         [s.Action].flat().some((action) => action.startsWith("sqs:")),
       );
