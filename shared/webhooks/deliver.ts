@@ -15,7 +15,7 @@ import { readWebhook, type StoredWebhook, subscribed, type WebhookDeps, webhookS
 
 export const DELIVERY_TIMEOUT_MS = 5_000;
 /** Receives before the DLQ: with the backoff below, about a day of retries. */
-export const DELIVERY_MAX_RECEIVES = 30;
+export const DELIVERY_MAX_RECEIVES = 31;
 
 /** The visibility timeout after the n-th failed receive: 30 s doubling, capped at an hour (≈ 24 h over 30 receives). */
 export function deliveryBackoffSeconds(receiveCount: number, baseSeconds = 30): number {
@@ -34,6 +34,8 @@ export type DeliveryResult =
 export interface DeliverDeps extends Pick<WebhookDeps, "doc" | "tableName" | "secretKey" | "targets"> {
   log: Logger;
   timeoutMs?: number;
+  /** DNS resolution (tests resolve names to chosen addresses); default node:dns lookup. */
+  resolve?: Parameters<typeof guardedLookup>[1];
 }
 
 /** Parses a queue record's body: the event as EventBridge delivers it. */
@@ -88,7 +90,7 @@ function post(url: URL, body: string, headers: Record<string, string>, deps: Del
       {
         method: "POST",
         headers: { ...headers, "content-length": String(Buffer.byteLength(body)) },
-        lookup: guardedLookup(deps.targets),
+        lookup: guardedLookup(deps.targets, deps.resolve),
         timeout: timeoutMs,
       },
       (res) => {

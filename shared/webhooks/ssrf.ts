@@ -32,14 +32,16 @@ for (const [net, prefix] of [
   ["fc00::", 7],
   ["fe80::", 10],
   ["ff00::", 8],
-  ["::ffff:0:0", 96],
-  ["64:ff9b::", 96],
 ] as const) {
   blocked.addSubnet(net, prefix, "ipv6");
 }
 
 /** Whether an address may be a webhook target in AWS. */
 export function isPublicAddress(address: string): boolean {
+  // An IPv4-mapped IPv6 address reaches the IPv4 address it maps.
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped?.[1]) return isPublicAddress(mapped[1]);
+  if (/^::ffff:/i.test(address)) return false; // the hexadecimal spelling of a mapped address: refused outright
   const family = isIP(address);
   if (family === 0) return false;
   return !blocked.check(address, family === 4 ? "ipv4" : "ipv6");
