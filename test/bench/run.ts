@@ -16,6 +16,7 @@ const MODULES: Record<string, string> = {
   bundles: "./bundle-bench.js",
   http: "./http-bench.js",
   ratelimit: "./ratelimit-bench.js",
+  changes: "./changes-bench.js",
 };
 
 const here = dirname(fileURLToPath(import.meta.url));

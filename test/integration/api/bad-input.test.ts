@@ -232,7 +232,8 @@ describe("bad input on every route", () => {
         expectClientError(res, `${name} ${path}`);
       }
       for (const route of ROUTES.filter((r) => r.function === name)) {
-        for (const method of ["PATCH", "HEAD", "TRACE"]) {
+        const served = new Set(ROUTES.filter((r) => r.path === route.path).map((r) => r.method as string));
+        for (const method of ["PATCH", "HEAD", "TRACE"].filter((m) => !served.has(m))) {
           const res = await stack.call(handler, { method, path: concretePath(route.path, params), caller: caller(T) });
           expect(res.status, `${name} ${method} ${route.path}`).toBe(405);
           expectClientError(res, `${method} ${route.path}`);

@@ -232,6 +232,24 @@ function requestsFor(
     case "enrollConnection":
     case "revokeConnection":
       return [{ path: fill("users", "conn-1"), query: {} }];
+    case "getChanges":
+      return [
+        { path: fill("users"), query: { dataType: "users" } },
+        { path: fill("users"), query: { connectionId: "conn-1" } },
+      ];
+    case "patchConnection":
+      // `default`: the matrix revoked conn-1 just before (a PATCH of a revoked connection is a 409).
+      return [{ path: fill("users", "default"), query: {}, body: { ttlSeconds: 600 } }];
+    case "putWebhook":
+      return [{ path: route.path, query: {}, body: { url: "https://hooks.example.com/x" } }];
+    case "deleteWebhook":
+      return [{ path: route.path, query: {} }];
+    // Tenant-level routes with nothing to read before a PUT or an erasure, and the erasure of the caller itself: the
+    // webhook and lifecycle tests check that they touch only the caller's rows.
+    case "getWebhook":
+    case "getTenantErasure":
+    case "eraseTenant":
+      return [];
     default:
       throw new Error(`no request for ${route.operationId}: extend this matrix`);
   }

@@ -177,7 +177,8 @@ describe("DynamoItemRepository", () => {
         jobId: "JOB2",
         now: T0,
       });
-      expect(result).toEqual({ updated: 2 });
+      expect(result).toMatchObject({ updated: 2 });
+      expect(result.rows.map((row) => row.externalId).sort()).toEqual(["U00000", "U00001"]);
       expect(await items.get(ref, "U00000")).toMatchObject({
         status: "inactive",
         inactiveSince: iso(T0),
@@ -202,7 +203,7 @@ describe("DynamoItemRepository", () => {
 
     it("marks items deleted and counts duplicates once", async () => {
       await items.batchPut(ref, [item("A")]);
-      expect(await items.setStatus(ref, ["A", "A"], "deleted", { jobId: "J", now: T0 })).toEqual({ updated: 1 });
+      expect(await items.setStatus(ref, ["A", "A"], "deleted", { jobId: "J", now: T0 })).toMatchObject({ updated: 1 });
       expect((await items.get(ref, "A"))?.status).toBe("deleted");
     });
 
@@ -211,7 +212,7 @@ describe("DynamoItemRepository", () => {
         ref,
         ids(100).map((id) => item(id)),
       );
-      expect(await items.setStatus(ref, ids(100), "inactive", { jobId: "J", now: T0 })).toEqual({ updated: 100 });
+      expect(await items.setStatus(ref, ids(100), "inactive", { jobId: "J", now: T0 })).toMatchObject({ updated: 100 });
       const page = await items.list(ref, { status: "inactive", limit: 1000 });
       expect(page.items).toHaveLength(100);
     });
