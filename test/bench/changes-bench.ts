@@ -53,7 +53,10 @@ function count(doc: DynamoDBDocumentClient): Counter {
   doc.middlewareStack.add(
     (next, context) => async (args) => {
       const input = args.input as Record<string, unknown>;
-      const command = String(context.commandName);
+      // The DocumentClient's own names or the client's, whichever this SDK version reports here.
+      const command = String(context.commandName)
+        .replace(/^(Put|Update|Delete|Get)ItemCommand$/, "$1Command")
+        .replace(/^BatchWriteCommand$/, "BatchWriteItemCommand");
       if (command === "BatchWriteItemCommand") {
         for (const requests of Object.values((input.RequestItems ?? {}) as Record<string, unknown[]>)) {
           for (const request of requests as { PutRequest?: { Item: { SK: unknown } } }[]) {
