@@ -300,6 +300,55 @@ describe("events", () => {
     expect(second?.detail.counts).toEqual({ found: 30, created: 1, updated: 1, deactivated: 1, deleted: 1, failed: 0 });
   });
 
+  it("announces a commit again when the worker died between the partition's commit and its event", async () => {
+    const base = syntheticSlackUsers(20, 6);
+    const ref = await seedUsers(base, 10);
+    await sync(ref);
+    const { cursor } = await follow(undefined);
+    servers.gateway.data.slackUsers = mutate(base);
+    let dieOnce = true;
+    const publish = publisher.publish;
+    publisher.publish = async (batch) => {
+      if (dieOnce) {
+        dieOnce = false;
+        throw new SimulatedCrash();
+      }
+      return publish(batch);
+    };
+    try {
+      env.clock.advance(60_000);
+      await env.request(ref);
+      expect((await env.deliverOnce()).crashed).toBe(true);
+      // The partition committed; the job did not finish and its event did not go out.
+      expect(await env.partition(ref)).toMatchObject({ status: "idle", version: 2 });
+      expect(events.filter((e) => e["detail-type"] === "Sync Completed")).toHaveLength(1);
+      env.clock.advance(130_000);
+      await env.drain();
+    } finally {
+      publisher.publish = publish;
+    }
+    // The next sync of the partition (the redelivered request) settles the dead job and announces it, then its own.
+    const [next, job] = await env.jobs(ref);
+    expect(job).toMatchObject({ status: "completed", itemsUpdated: 1 });
+    expect(next).toMatchObject({ status: "completed", itemsUpdated: 0 });
+    const sent = events.filter((e) => e["detail-type"] === "Sync Completed" && e.detail.jobId === job?.jobId);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.detail.counts).toEqual({
+      found: 20,
+      created: 1,
+      updated: 1,
+      deactivated: 1,
+      deleted: 1,
+      failed: 0,
+    });
+    expect(kinds((await follow(cursor)).changes)).toEqual({
+      [base[0]?.id as string]: "updated",
+      [base[1]?.id as string]: "deleted",
+      [base[2]?.id as string]: "deactivated",
+      UNEWCOMER: "created",
+    });
+  });
+
   it("publishes Partition Paused when the connection's credentials are gone", async () => {
     const ref = await seedUsers(syntheticSlackUsers(5, 1));
     await env.repos.connections.revoke(TENANT, "slack", "default", env.clock.now());
