@@ -67,6 +67,8 @@ export const partitionSchema = z.object({
   lastError: jobErrorSchema.optional(),
   lastJobId: z.string().optional(),
   lastJobStatus: jobStatusSchema.optional(),
+  /** The job that made the committed data version (its staged changes are that version's change-feed rows). */
+  dataJobId: z.string().optional(),
   /** The job a `queued`/`syncing` partition belongs to. */
   currentJobId: z.string().optional(),
   /** Deadline by which a `queued` partition must be picked up, or when a `syncing` lease expires. */

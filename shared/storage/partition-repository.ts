@@ -298,6 +298,8 @@ export class DynamoPartitionRepository implements PartitionRepository {
         lastJobId: input.jobId,
         lastJobStatus: "completed",
         updatedAt: now,
+        // The change feed: which job's staged changes this version holds (kept when a sync changes nothing).
+        ...(input.dataJobId === undefined ? {} : { dataJobId: input.dataJobId }),
       })
       .setAll(keys.due(ref, nextSyncAt))
       .remove("lastError", "pauseReason", ...LEASE_FIELDS);

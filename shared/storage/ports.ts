@@ -114,6 +114,8 @@ export interface SuccessInput {
   /** Start of this sync (the next incremental `since` base). */
   startedAt: number;
   full: boolean;
+  /** Set when this sync made a new data version: the job whose staged changes it holds (the change feed). */
+  dataJobId?: string;
 }
 
 export interface FailureInput {

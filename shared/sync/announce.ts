@@ -27,18 +27,20 @@ export function expiresAfterDays(now: number, days: number): number {
 }
 
 /**
- * After a job committed: makes its staged changes visible (when it produced a new version of a list partition; pass
- * `newVersion: undefined` when unknown, e.g. while settling after a crash) and publishes `Sync Completed`.
+ * After a job committed: makes its staged changes visible (when it produced a new version of a list partition; while
+ * settling after a crash `newVersion` is undefined and the partition's `dataJobId` tells) and publishes `Sync Completed`.
  */
 export async function announceCommit(
   deps: AnnounceDeps,
   ref: PartitionRef,
   job: Job,
-  partition: Pick<Partition, "syncType" | "version" | "lastSyncedAt">,
+  partition: Pick<Partition, "syncType" | "version" | "lastSyncedAt" | "dataJobId">,
   newVersion: boolean | undefined,
 ): Promise<void> {
   const now = deps.clock.now();
-  if (partition.syncType === "list" && partition.version > 0 && newVersion !== false) {
+  // Settling after a crash, the partition says whether this job made its current version.
+  const made = newVersion ?? (partition.dataJobId === undefined ? true : partition.dataJobId === job.jobId);
+  if (partition.syncType === "list" && partition.version > 0 && made) {
     await deps.repos.changes.recordCommit(
       ref,
       {

@@ -1072,6 +1072,7 @@ class SyncRun {
       totalCount,
       startedAt: this.startedAt(),
       full: this.mode === "full",
+      ...(written.version !== this.partition.version ? { dataJobId: this.jobId } : {}),
     });
     const finished: Job = { ...this.job, ...counts, itemsDeactivated: this.deactivatedCount, warnings };
     await announceCommit(announceDeps(this.deps), ref, finished, committed, written.version !== this.partition.version);
