@@ -349,6 +349,19 @@ describe("events", () => {
     });
   });
 
+  it("publishes Sync Failed, with the job's error, when the gateway keeps failing", async () => {
+    const ref = await seedUsers(syntheticSlackUsers(5, 3));
+    const failure = { status: 500, code: "INTERNAL_ERROR", message: "upstream broke" };
+    servers.gateway.failNext(failure, failure, failure, failure, failure, failure);
+    await sync(ref);
+    const [job] = await env.jobs(ref);
+    expect(job).toMatchObject({ status: "failed" });
+    const failed = events.filter((e) => e["detail-type"] === "Sync Failed");
+    expect(failed).toHaveLength(1);
+    expect(failed[0]?.detail).toMatchObject({ jobId: job?.jobId, error: { code: job?.error?.code } });
+    expect(events.filter((e) => e["detail-type"] === "Sync Completed")).toEqual([]);
+  });
+
   it("publishes Partition Paused when the connection's credentials are gone", async () => {
     const ref = await seedUsers(syntheticSlackUsers(5, 1));
     await env.repos.connections.revoke(TENANT, "slack", "default", env.clock.now());
