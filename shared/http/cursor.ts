@@ -32,6 +32,8 @@ interface CursorPayload {
 /** When "now" is for a cursor (tests and handlers pass their clock). */
 export interface CursorClock {
   now?: number;
+  /** How old a cursor may be (default CURSOR_TTL_MS); the change feed's live as long as its changes are kept. */
+  maxAgeMs?: number;
 }
 
 /**
@@ -103,7 +105,7 @@ export function decodeCursor(cursor: string, binding: CursorBinding, secret: str
   if (payload.t !== binding.tenantId) throw invalid("issued to another tenant");
   if (payload.q !== binding.fingerprint) throw invalid("issued for another query");
   const age = (clock.now ?? Date.now()) - payload.i;
-  if (age > CURSOR_TTL_MS) {
+  if (age > (clock.maxAgeMs ?? CURSOR_TTL_MS)) {
     throw new ValidationError(
       "The cursor has expired (cursors are valid for 24 hours). Repeat the query without a cursor to start over.",
       { field: "cursor", ttlSeconds: CURSOR_TTL_MS / 1000 },

@@ -60,8 +60,6 @@ export interface ChangesDeps {
 /** Position in one partition: versions ≤ v fully read; inside version v + 1, externalIds ≤ a read. */
 type Position = { v: number; a?: string };
 interface FeedCursor {
-  /** Issue time (ms): a cursor older than the retention is expired. */
-  at: number;
   /** Positions by a short hash of the partition (keeps the cursor small). */
   p: Record<string, [number] | [number, string]>;
 }
@@ -157,14 +155,14 @@ export async function getChanges(
     const pos = positions.get(slot(p)) as Position;
     return p.version > pos.v;
   });
-  const cursor: FeedCursor = { at: now, p: {} };
+  const cursor: FeedCursor = { p: {} };
   for (const p of partitions) {
     const pos = positions.get(slot(p)) as Position;
     if (pos.v > 0 || pos.a !== undefined) cursor.p[slot(p)] = pos.a === undefined ? [pos.v] : [pos.v, pos.a];
   }
   return {
     data: { changes },
-    pagination: { cursor: encodeCursor({ ...cursor }, binding, deps.cursorSecret), hasMore },
+    pagination: { cursor: encodeCursor({ ...cursor }, binding, deps.cursorSecret, { now }), hasMore },
   };
 
   function parseSince(
@@ -179,10 +177,16 @@ export async function getChanges(
       if (time < at - retention) throw expired();
       return { kind: "time", at: time };
     }
-    const key = decodeCursor(value, binding, deps.cursorSecret);
+    let key: Record<string, unknown>;
+    try {
+      // A feed cursor lives as long as the changes it points at (a 410 past that, not the 24 h of page cursors).
+      key = decodeCursor(value, binding, deps.cursorSecret, { now: at, maxAgeMs: retention });
+    } catch (error) {
+      if (error instanceof ValidationError && error.code === "CURSOR_EXPIRED") throw expired();
+      throw error;
+    }
     const parsed = feedCursorSchema.safeParse(key);
     if (!parsed.success) throw new ValidationError("Invalid cursor: malformed", { field: "since" }, "INVALID_REQUEST");
-    if (parsed.data.at < at - retention) throw expired();
     return { kind: "cursor", cursor: parsed.data as FeedCursor };
   }
 
@@ -195,7 +199,6 @@ export async function getChanges(
 }
 
 const feedCursorSchema = z.object({
-  at: z.number(),
   p: z.record(
     z.string(),
     z.union([z.tuple([z.number().int().min(0)]), z.tuple([z.number().int().min(0), z.string()])]),

@@ -248,7 +248,10 @@ describe("change feed", () => {
     const ref = await seedUsers(syntheticSlackUsers(5, 2));
     await sync(ref);
     const { cursor } = await follow(undefined);
-    env.clock.advance(31 * 86_400_000);
+    // Unlike a page cursor (24 h), a feed cursor lives as long as the changes are kept.
+    env.clock.advance(2 * 86_400_000);
+    expect((await follow(cursor)).changes).toEqual([]);
+    env.clock.advance(29 * 86_400_000);
     await expect(follow(cursor)).rejects.toBeInstanceOf(GoneError);
     await expect(follow(new Date(env.clock.now() - 40 * 86_400_000).toISOString())).rejects.toMatchObject({
       status: 410,
