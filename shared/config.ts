@@ -49,6 +49,8 @@ export const configSchema = z.object({
   INACTIVE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   REVOKED_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  /** The deployment stage: the `stage` dimension of every metric (`-c stage=<name>` in CDK). */
+  STAGE: z.string().min(1).default("local"),
 });
 export type Config = z.infer<typeof configSchema>;
 

@@ -12,6 +12,7 @@ import type { EventPublisher } from "./events/events.js";
 import { createConfiguredPublisher } from "./events/publishers.js";
 import { createSecretsLoader, type Secrets } from "./gateway/secrets.js";
 import { createLogger, type Logger } from "./log.js";
+import { createMetrics, type ServiceMetrics } from "./metrics.js";
 import { createDocumentClient } from "./storage/client.js";
 import { createRepositories } from "./storage/index.js";
 import type { Repositories } from "./storage/ports.js";
@@ -31,6 +32,8 @@ export interface Runtime {
   log: Logger;
   /** Where job and discovery events go (EventBridge in AWS, events.jsonl locally, nowhere when unconfigured). */
   events: EventPublisher;
+  /** EMF metrics with the stage dimension; handlers publish them at the end of each invocation. */
+  metrics: ServiceMetrics;
 }
 
 let current: Runtime | undefined;
@@ -83,6 +86,7 @@ function buildRuntime(): Runtime {
     clock: systemClock,
     log,
     events: createConfiguredPublisher(config, sqs),
+    metrics: createMetrics({ stage: config.STAGE }),
   };
   if (config.DLQ_URL) runtime.dlqUrl = config.DLQ_URL;
   return runtime;

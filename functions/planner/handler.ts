@@ -1,11 +1,13 @@
 /**
  * The planner Lambda, on an EventBridge schedule: one planning pass (shared/sync/plan.ts) that stops before the
- * Lambda's time runs out. Logs its summary as JSON and the `StalenessSeconds` metric as a CloudWatch EMF line.
+ * Lambda's time runs out, holding back claims while the queue is deep. Logs its summary and publishes its gauges
+ * (`StalenessSeconds`, due, enqueued, take-overs, queue depth) as EMF metrics.
  */
 import middy from "@middy/core";
 import type { Context, ScheduledEvent } from "aws-lambda";
 import { getRuntime } from "../../shared/runtime.js";
-import { type PlannerSummary, plannerMetricsLine, runPlanner } from "../../shared/sync/plan.js";
+import { type PlannerSummary, recordPlannerMetrics, runPlanner } from "../../shared/sync/plan.js";
+import { createSqsQueueDepth } from "../../shared/sync/sync-queue.js";
 
 /** Time kept back from the Lambda's budget for the last sends and the logs. */
 const MARGIN_MS = 10_000;
@@ -16,17 +18,25 @@ const MARGIN_MS = 10_000;
  */
 export const handler = middy<ScheduledEvent, PlannerSummary>(async (event: ScheduledEvent, context: Context) => {
   const runtime = getRuntime();
-  if (!runtime.queue) throw new Error("QUEUE_URL is not set: the planner cannot enqueue syncs");
+  if (!runtime.queue || !runtime.config.QUEUE_URL)
+    throw new Error("QUEUE_URL is not set: the planner cannot enqueue syncs");
   const now = runtime.clock.now();
   const remaining = context.getRemainingTimeInMillis();
   const summary = await runPlanner(
-    { repos: runtime.repos, queue: runtime.queue, clock: runtime.clock, log: runtime.log.child({ fn: "planner" }) },
+    {
+      repos: runtime.repos,
+      queue: runtime.queue,
+      clock: runtime.clock,
+      log: runtime.log.child({ fn: "planner", requestId: context.awsRequestId }),
+      queueDepth: createSqsQueueDepth(runtime.sqs, runtime.config.QUEUE_URL),
+    },
     {
       now,
       deadline: now + remaining - Math.min(MARGIN_MS, remaining / 4),
       reclaimQueued: (event?.detail as { reclaimQueued?: unknown } | undefined)?.reclaimQueued === true,
     },
   );
-  process.stdout.write(`${plannerMetricsLine(summary, runtime.clock.now())}\n`);
+  recordPlannerMetrics(runtime.metrics, summary);
+  runtime.metrics.publish();
   return summary;
 });

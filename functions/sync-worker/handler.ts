@@ -3,12 +3,19 @@
  * batch failures, so only the records that failed for a transient reason are redelivered.
  */
 import middy from "@middy/core";
-import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { createGatewayClient } from "../../shared/gateway/client.js";
 import { createSqsEraseQueue } from "../../shared/lifecycle/erasure.js";
 import { createTableRows } from "../../shared/lifecycle/table-rows.js";
+import { timeGatewayCalls } from "../../shared/metrics.js";
 import { getRuntime, type Runtime } from "../../shared/runtime.js";
-import { createSqsDeadLetterQueue, processSyncBatch, type WorkerDeps } from "../../shared/sync/process-batch.js";
+import {
+  createSqsDeadLetterQueue,
+  createSqsRetryScheduler,
+  processSyncBatch,
+  type QueueRecord,
+  type WorkerDeps,
+} from "../../shared/sync/process-batch.js";
 import { DEFAULT_SYNC_OPTIONS } from "../../shared/sync/run-sync.js";
 
 let cached: { runtime: Runtime; deps: WorkerDeps } | undefined;
@@ -49,7 +56,11 @@ function workerDeps(): WorkerDeps {
       changeRetentionDays: config.CHANGE_RETENTION_DAYS,
       inactiveRetentionDays: config.INACTIVE_RETENTION_DAYS,
     },
+    metrics: runtime.metrics,
+    retries: createSqsRetryScheduler(runtime.sqs, config.QUEUE_URL as string),
   };
+  // Latency and errors of every gateway call (GatewayLatency, GatewayErrors).
+  deps.gateway = timeGatewayCalls(deps.gateway, runtime.metrics);
   cached = { runtime, deps };
   return deps;
 }
@@ -58,16 +69,30 @@ export const handler = middy<SQSEvent, SQSBatchResponse>(async (event: SQSEvent,
   const deps = workerDeps();
   // 30 s in a 15-minute Lambda; a quarter of the budget in a short local one.
   const timeMarginMs = Math.min(DEFAULT_SYNC_OPTIONS.timeMarginMs, Math.floor(context.getRemainingTimeInMillis() / 4));
-  const records = event.Records.map((record) => {
-    const sentAt = Number(record.attributes?.SentTimestamp);
-    return Number.isFinite(sentAt)
-      ? { messageId: record.messageId, body: record.body, sentAt }
-      : { messageId: record.messageId, body: record.body };
-  });
-  const { batchItemFailures } = await processSyncBatch(
-    { ...deps, options: { ...deps.options, timeMarginMs }, minStartMs: Math.min(10_000, timeMarginMs) },
-    records,
-    { remainingMs: () => context.getRemainingTimeInMillis(), invocationId: context.awsRequestId },
-  );
-  return { batchItemFailures };
+  const records = event.Records.map(toQueueRecord);
+  try {
+    const { batchItemFailures } = await processSyncBatch(
+      {
+        ...deps,
+        log: deps.log.child({ requestId: context.awsRequestId }),
+        options: { ...deps.options, timeMarginMs },
+        minStartMs: Math.min(10_000, timeMarginMs),
+      },
+      records,
+      { remainingMs: () => context.getRemainingTimeInMillis(), invocationId: context.awsRequestId },
+    );
+    return { batchItemFailures };
+  } finally {
+    deps.metrics?.publish();
+  }
 });
+
+function toQueueRecord(record: SQSRecord): QueueRecord {
+  const queued: QueueRecord = { messageId: record.messageId, body: record.body };
+  const sentAt = Number(record.attributes?.SentTimestamp);
+  if (Number.isFinite(sentAt)) queued.sentAt = sentAt;
+  if (record.receiptHandle) queued.receiptHandle = record.receiptHandle;
+  const receiveCount = Number(record.attributes?.ApproximateReceiveCount);
+  if (Number.isFinite(receiveCount)) queued.receiveCount = receiveCount;
+  return queued;
+}

@@ -21,6 +21,7 @@ import type { QueueMessage, SyncMessage } from "../domain/sync-message.js";
 import { ulid } from "../domain/ulid.js";
 import { claimPurge } from "../lifecycle/purge.js";
 import type { Logger } from "../log.js";
+import { METRIC, type ServiceMetrics } from "../metrics.js";
 import type { DueEntry, PageKey, Repositories } from "../storage/ports.js";
 import { TABLE_DEFINITION } from "../storage/table.js";
 import { decideMode } from "./mode.js";
@@ -43,6 +44,12 @@ export interface PlannerOptions {
    * shows mode "full" until its worker starts.
    */
   readSources: boolean;
+  /**
+   * Backpressure: with this many messages visible on the queue, the run claims nothing, and below it at most the
+   * difference. A claimed partition whose message waits past the requeue window is taken over (a duplicate message and
+   * a failed job), so a backlog must stay where claims wait, in the due index, and not pile up on the queue.
+   */
+  maxQueueDepth: number;
 }
 
 export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = {
@@ -51,6 +58,7 @@ export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = {
   maxResumeInvocations: 50,
   concurrency: 8,
   readSources: false,
+  maxQueueDepth: 5_000,
 };
 
 export interface PlannerDeps {
@@ -59,6 +67,8 @@ export interface PlannerDeps {
   clock: Clock;
   log: Logger;
   options?: Partial<PlannerOptions>;
+  /** The queue's visible messages (ApproximateNumberOfMessages); without it there is no backpressure. */
+  queueDepth?: () => Promise<number>;
 }
 
 export interface PlanInput {
@@ -97,6 +107,10 @@ export interface PlannerSummary {
   sendBatchCalls: number;
   /** True when the deadline or maxPartitions stopped the run before every due entry was handled. */
   stoppedEarly: boolean;
+  /** Visible messages on the queue when the run started (0 when unknown). */
+  queueDepth: number;
+  /** True when the queue's depth limited this run's claims. */
+  backpressure: boolean;
 }
 
 /** The longest SQS delay a continuation can carry: a queued partition's deadline is at most this beyond the window. */
@@ -118,12 +132,19 @@ export async function runPlanner(deps: PlannerDeps, input: PlanInput): Promise<P
     oldestOverdueSeconds: 0,
     sendBatchCalls: 0,
     stoppedEarly: false,
+    queueDepth: 0,
+    backpressure: false,
   };
   const nowIso = iso(input.now);
   const until = input.reclaimQueued
     ? iso(input.now + options.requeueWindowMs + MAX_CONTINUATION_DELAY_MS + 60_000)
     : nowIso;
-  const maxPartitions = input.maxPartitions ?? Number.POSITIVE_INFINITY;
+  let maxPartitions = input.maxPartitions ?? Number.POSITIVE_INFINITY;
+  const room = await queueRoom(deps, options, summary);
+  if (room < maxPartitions) {
+    maxPartitions = room;
+    summary.backpressure = true;
+  }
   const sources = new Map<string, Promise<Source | undefined>>();
   const outbox: QueueMessage[] = [];
 
@@ -320,6 +341,18 @@ export async function runPlanner(deps: PlannerDeps, input: PlanInput): Promise<P
   return summary;
 }
 
+/** How many claims the queue has room for (infinite without a depth port, or when the depth cannot be read). */
+async function queueRoom(deps: PlannerDeps, options: PlannerOptions, summary: PlannerSummary): Promise<number> {
+  if (!deps.queueDepth) return Number.POSITIVE_INFINITY;
+  try {
+    summary.queueDepth = await deps.queueDepth();
+  } catch (error) {
+    deps.log.warn("could not read the queue depth; planning without backpressure", { error });
+    return Number.POSITIVE_INFINITY;
+  }
+  return Math.max(0, options.maxQueueDepth - summary.queueDepth);
+}
+
 function refFields(ref: PartitionRef): PartitionRef {
   return {
     tenantId: ref.tenantId,
@@ -329,27 +362,14 @@ function refFields(ref: PartitionRef): PartitionRef {
   };
 }
 
-/** A CloudWatch Embedded Metric Format line: the planner's log becomes the `StalenessSeconds` metric. */
-export function plannerMetricsLine(summary: PlannerSummary, timestamp: number): string {
-  return JSON.stringify({
-    _aws: {
-      Timestamp: timestamp,
-      CloudWatchMetrics: [
-        {
-          Namespace: "ReferenceDataSync",
-          Dimensions: [[]],
-          Metrics: [
-            { Name: "StalenessSeconds", Unit: "Seconds" },
-            { Name: "DuePartitions", Unit: "Count" },
-            { Name: "EnqueuedPartitions", Unit: "Count" },
-            { Name: "PlannerFailures", Unit: "Count" },
-          ],
-        },
-      ],
-    },
-    StalenessSeconds: summary.oldestOverdueSeconds,
-    DuePartitions: summary.due,
-    EnqueuedPartitions: summary.enqueued,
-    PlannerFailures: summary.failed,
-  });
+/** The run's gauges as metrics: staleness (the staleness alarm), due, enqueued, failures, take-overs, queue depth. */
+export function recordPlannerMetrics(metrics: ServiceMetrics, summary: PlannerSummary): void {
+  metrics.gauge(METRIC.staleness, summary.oldestOverdueSeconds, "Seconds");
+  metrics.gauge(METRIC.duePartitions, summary.due);
+  metrics.gauge(METRIC.enqueuedPartitions, summary.enqueued);
+  metrics.gauge(METRIC.plannerFailures, summary.failed);
+  metrics.gauge(METRIC.takeOvers, summary.takenOver);
+  metrics.gauge(METRIC.queueDepth, summary.queueDepth);
+  metrics.gauge(METRIC.backpressure, summary.backpressure ? 1 : 0);
+  for (let paused = 0; paused < summary.paused; paused++) metrics.partitionPaused("source_deleted");
 }

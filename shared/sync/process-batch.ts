@@ -1,13 +1,16 @@
 /**
  * The sync worker's service: one SQS batch, each record on its own. A malformed message goes to the DLQ with its
  * reason and counts as handled (never retried forever, never silently dropped); a transient failure is reported as a
- * batch item failure so SQS redelivers it (and redrives it to the DLQ after 5 receives).
+ * batch item failure so SQS redelivers it (and redrives it to the DLQ after 5 receives), after a short delay
+ * (ChangeMessageVisibility) rather than the queue's long visibility timeout. The records of a batch run concurrently,
+ * so one long sync does not hold the others back.
  */
-import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { ChangeMessageVisibilityBatchCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { ValidationError } from "../domain/errors.js";
 import { type EraseMessage, type PurgeMessage, type QueueMessage, queueMessageSchema } from "../domain/sync-message.js";
 import { fieldIssues } from "../domain/validate.js";
 import { asEraseMessage, type LifecycleDeps, runLifecycleMessage } from "../lifecycle/worker.js";
+import { type FailureKind, noMetrics, type ServiceMetrics } from "../metrics.js";
 import { ensurePartitionsFor } from "./partitions.js";
 import {
   DEFAULT_SYNC_OPTIONS,
@@ -24,6 +27,46 @@ export interface QueueRecord {
   body: string;
   /** SentTimestamp (epoch ms): lets duplicates of an on-demand request collapse into one sync. */
   sentAt?: number;
+  /** For ChangeMessageVisibility when the record fails. */
+  receiptHandle?: string;
+  /** ApproximateReceiveCount: the retry delay grows with it. */
+  receiveCount?: number;
+}
+
+/** Makes failed records visible again after a delay instead of the queue's visibility timeout. */
+export interface RetryScheduler {
+  retryLater(records: { receiptHandle: string; delaySeconds: number }[]): Promise<void>;
+}
+
+/** The first retry waits this long; each receive doubles it (20, 40, 80, 160 s, then the DLQ after 5 receives). */
+export const RETRY_VISIBILITY_BASE_SECONDS = 20;
+/** Never longer than this (SQS allows 12 hours; the queue's own timeout is 30 minutes). */
+export const RETRY_VISIBILITY_MAX_SECONDS = 900;
+
+/** The visibility delay before receive number `receiveCount + 1` of a failed record. */
+export function retryVisibilitySeconds(receiveCount: number): number {
+  const exponent = Math.min(Math.max(0, receiveCount - 1), 10);
+  return Math.min(RETRY_VISIBILITY_MAX_SECONDS, RETRY_VISIBILITY_BASE_SECONDS * 2 ** exponent);
+}
+
+/** ChangeMessageVisibilityBatch on the sync queue, ten entries per call. */
+export function createSqsRetryScheduler(sqs: SQSClient, queueUrl: string): RetryScheduler {
+  return {
+    async retryLater(records) {
+      for (let start = 0; start < records.length; start += 10) {
+        await sqs.send(
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: records.slice(start, start + 10).map((record, index) => ({
+              Id: String(index),
+              ReceiptHandle: record.receiptHandle,
+              VisibilityTimeout: record.delaySeconds,
+            })),
+          }),
+        );
+      }
+    },
+  };
 }
 
 /** Where malformed messages go, with the reason as a message attribute. */
@@ -54,6 +97,10 @@ export interface WorkerDeps extends SyncEngineDeps {
   minStartMs?: number;
   /** Purge and erase messages (shared/lifecycle); without it they are retried until the DLQ takes them. */
   lifecycle?: LifecycleDeps;
+  /** Sync outcomes by failure kind, pauses, dead letters (EMF); none when undefined. */
+  metrics?: ServiceMetrics;
+  /** Failed records come back after retryVisibilitySeconds(); undefined: after the queue's visibility timeout. */
+  retries?: RetryScheduler;
 }
 
 export type RecordResult =
@@ -71,18 +118,74 @@ export interface BatchResult {
 
 const DEFAULT_MIN_START_MS = 10_000;
 
-/** Processes one batch in order. Never throws for one record (a SimulatedCrash from a test hook excepted). */
+/**
+ * Processes one batch, its records concurrently. Never throws for one record (a SimulatedCrash from a test hook is
+ * rethrown once every record has settled, as if the process died after them).
+ */
 export async function processSyncBatch(
   deps: WorkerDeps,
   records: QueueRecord[],
   invocation: InvocationContext,
 ): Promise<BatchResult> {
-  const results: RecordResult[] = [];
-  for (const record of records) results.push(await processRecord(deps, record, invocation));
+  const settled = await Promise.allSettled(records.map((record) => processRecord(deps, record, invocation)));
+  const crash = settled.find((entry) => entry.status === "rejected");
+  if (crash) throw crash.reason;
+  const results = settled.map((entry) => (entry as PromiseFulfilledResult<RecordResult>).value);
+  const metrics = deps.metrics ?? noMetrics;
+  for (const result of results) countResult(metrics, result);
+  await scheduleRetries(deps, records, results);
   return {
     batchItemFailures: results.filter((r) => r.status === "retry").map((r) => ({ itemIdentifier: r.messageId })),
     results,
   };
+}
+
+/** The metrics of one record's result: completed, or failed by kind (and paused by reason). */
+export function countResult(metrics: ServiceMetrics, result: RecordResult): void {
+  const kind = failureKind(result);
+  if (result.status === "synced" && result.outcome.status === "completed") metrics.syncCompleted();
+  if (kind !== undefined) metrics.syncFailed(kind);
+  if (result.status === "synced" && result.outcome.status === "failed" && result.outcome.paused !== undefined) {
+    metrics.partitionPaused(result.outcome.paused);
+  }
+  if (result.status === "dead_lettered") metrics.deadLettered();
+}
+
+/** Why a record's sync did not complete; undefined when it did, continues, or was a duplicate. */
+export function failureKind(result: RecordResult): FailureKind | undefined {
+  switch (result.status) {
+    case "retry":
+      return "transient";
+    case "dead_lettered":
+      return "malformed";
+    case "synced": {
+      const { outcome } = result;
+      if (outcome.status === "rejected") return "malformed";
+      if (outcome.status !== "failed") return undefined;
+      if (outcome.paused !== undefined) return outcome.paused;
+      return outcome.error.retryable === false ? "data" : "gateway";
+    }
+    default:
+      return undefined;
+  }
+}
+
+async function scheduleRetries(deps: WorkerDeps, records: QueueRecord[], results: RecordResult[]): Promise<void> {
+  if (!deps.retries) return;
+  const failed = new Set(results.filter((r) => r.status === "retry").map((r) => r.messageId));
+  const entries = records
+    .filter((record) => failed.has(record.messageId) && record.receiptHandle !== undefined)
+    .map((record) => ({
+      receiptHandle: record.receiptHandle as string,
+      delaySeconds: retryVisibilitySeconds(record.receiveCount ?? 1),
+    }));
+  if (entries.length === 0) return;
+  try {
+    await deps.retries.retryLater(entries);
+  } catch (error) {
+    // The records still come back, after the queue's visibility timeout.
+    deps.log.warn("could not shorten the retry delay of failed records", { error, count: entries.length });
+  }
 }
 
 async function processRecord(
@@ -91,7 +194,7 @@ async function processRecord(
   invocation: InvocationContext,
 ): Promise<RecordResult> {
   const { messageId } = record;
-  const log = deps.log.child({ messageId });
+  let log = deps.log.child({ messageId });
   const deadLetter = async (reason: string): Promise<RecordResult> => {
     if (!deps.deadLetters) {
       log.error("malformed message and no DLQ configured; leaving it to the redrive policy", { reason });
@@ -126,6 +229,7 @@ async function processRecord(
       return await deadLetter(`invalid message: ${issues}`);
     }
     message = parsed.data;
+    log = log.child(messageLogKeys(message));
   } catch (error) {
     return { messageId, status: "retry", error: describe(error) };
   }
@@ -151,7 +255,7 @@ async function processRecord(
       return { messageId, status: "deferred" };
     }
     const outcome = await runSync(
-      deps,
+      { ...deps, log },
       message,
       invocation,
       record.sentAt === undefined ? {} : { sentAt: record.sentAt },
@@ -182,6 +286,14 @@ async function lifecycleRecord(
     deps.log.error("lifecycle message failed; SQS will redeliver it", { messageId, kind: message.kind, error });
     return { messageId, status: "retry", error: describe(error) };
   }
+}
+
+/** `tenantId` and `jobId` on every line about this message. */
+function messageLogKeys(message: QueueMessage): Record<string, unknown> {
+  const keys: Record<string, unknown> = {};
+  if ("tenantId" in message) keys.tenantId = message.tenantId;
+  if ("jobId" in message && message.jobId !== undefined) keys.jobId = message.jobId;
+  return keys;
 }
 
 function describe(error: unknown): string {

@@ -2,7 +2,12 @@
  * The sync queue as the planner, the API and the worker see it: SendMessageBatch in tens, failed entries retried with
  * backoff, `MessageGroupId` = tenant so SQS fair queues keep one busy tenant from starving the others.
  */
-import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from "@aws-sdk/client-sqs";
+import {
+  GetQueueAttributesCommand,
+  SendMessageBatchCommand,
+  type SendMessageBatchRequestEntry,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
 import type { QueueMessage } from "../domain/sync-message.js";
 
 export interface SendOptions {
@@ -91,5 +96,15 @@ export function createSqsSyncQueue(sqs: SQSClient, queueUrl: string, options: Sq
       }
       return { failed, sendBatchCalls };
     },
+  };
+}
+
+/** The queue's visible messages (ApproximateNumberOfMessages): the planner's backpressure reads it once per run. */
+export function createSqsQueueDepth(sqs: SQSClient, queueUrl: string): () => Promise<number> {
+  return async () => {
+    const response = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["ApproximateNumberOfMessages"] }),
+    );
+    return Number(response.Attributes?.ApproximateNumberOfMessages ?? 0);
   };
 }

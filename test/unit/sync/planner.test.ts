@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { iso } from "../../../shared/domain/clock.js";
 import type { Job, Partition } from "../../../shared/domain/entities.js";
 import { ConflictError } from "../../../shared/domain/errors.js";
@@ -6,9 +6,10 @@ import type { PartitionRef } from "../../../shared/domain/ids.js";
 import { type Source, sourceSchema } from "../../../shared/domain/source-config.js";
 import type { QueueMessage } from "../../../shared/domain/sync-message.js";
 import { createLogger } from "../../../shared/log.js";
+import { createMetrics } from "../../../shared/metrics.js";
 import { dueShard } from "../../../shared/storage/keys.js";
 import type { ClaimInput, DueEntry, NewJob, Repositories } from "../../../shared/storage/ports.js";
-import { plannerMetricsLine, runPlanner } from "../../../shared/sync/plan.js";
+import { recordPlannerMetrics, runPlanner } from "../../../shared/sync/plan.js";
 import type { SyncQueue } from "../../../shared/sync/sync-queue.js";
 
 const NOW = Date.parse("2025-06-01T12:00:00Z");
@@ -225,27 +226,79 @@ describe("runPlanner", () => {
     expect(summary).toMatchObject({ claimed: 10, enqueued: 8, failed: 2 });
   });
 
-  it("emits the oldest overdue time as the StalenessSeconds EMF metric", () => {
-    const line = JSON.parse(
-      plannerMetricsLine(
-        {
-          due: 3,
-          claimed: 3,
-          enqueued: 3,
-          failed: 0,
-          skipped: 0,
-          paused: 0,
-          resumed: 0,
-          takenOver: 0,
-          oldestOverdueSeconds: 42,
-          sendBatchCalls: 1,
-          stoppedEarly: false,
-        },
-        NOW,
-      ),
+  it("holds claims back while the queue is deeper than maxQueueDepth, and fills only the room left", async () => {
+    const due = refs(30).map((ref, i) => ({ ref, dueAt: NOW - (i + 1) * 1000 }));
+    const { repos } = fakeRepos(due, ["users"]);
+
+    const full = await runPlanner(
+      {
+        repos,
+        queue: fakeQueue(),
+        clock: { now: () => NOW },
+        log,
+        queueDepth: async () => 120,
+        options: { maxQueueDepth: 100 },
+      },
+      { now: NOW, deadline: NOW + 60_000 },
     );
-    expect(line.StalenessSeconds).toBe(42);
-    expect(line._aws.CloudWatchMetrics[0].Namespace).toBe("ReferenceDataSync");
-    expect(line._aws.CloudWatchMetrics[0].Metrics).toContainEqual({ Name: "StalenessSeconds", Unit: "Seconds" });
+    const partial = await runPlanner(
+      {
+        repos,
+        queue: fakeQueue(),
+        clock: { now: () => NOW },
+        log,
+        queueDepth: async () => 90,
+        options: { maxQueueDepth: 100 },
+      },
+      { now: NOW, deadline: NOW + 60_000 },
+    );
+    const unknownDepth = await runPlanner(
+      {
+        repos,
+        queue: fakeQueue(),
+        clock: { now: () => NOW },
+        log,
+        queueDepth: async () => {
+          throw new Error("GetQueueAttributes throttled");
+        },
+        options: { maxQueueDepth: 100 },
+      },
+      { now: NOW, deadline: NOW + 60_000 },
+    );
+
+    expect(full).toMatchObject({ claimed: 0, enqueued: 0, backpressure: true, queueDepth: 120 });
+    expect(partial).toMatchObject({ claimed: 10, enqueued: 10, backpressure: true, queueDepth: 90 });
+    expect(unknownDepth).toMatchObject({ claimed: 20, enqueued: 20, backpressure: false });
+  });
+
+  it("publishes the oldest overdue time as StalenessSeconds, with take-overs and queue depth, in one EMF line", () => {
+    const write = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    let lines: string[];
+    try {
+      const metrics = createMetrics({ stage: "test" });
+      recordPlannerMetrics(metrics, {
+        due: 3,
+        claimed: 3,
+        enqueued: 3,
+        failed: 0,
+        skipped: 0,
+        paused: 0,
+        resumed: 0,
+        takenOver: 2,
+        oldestOverdueSeconds: 42,
+        sendBatchCalls: 1,
+        stoppedEarly: false,
+        queueDepth: 7,
+        backpressure: false,
+      });
+      metrics.publish();
+    } finally {
+      lines = write.mock.calls.map(([line]) => String(line));
+      write.mockRestore();
+    }
+    const emf = lines.map((line) => JSON.parse(line)).find((line) => line._aws !== undefined);
+    expect(emf).toMatchObject({ StalenessSeconds: 42, PartitionTakeOvers: 2, SyncQueueVisibleDepth: 7, stage: "test" });
+    expect(emf._aws.CloudWatchMetrics[0].Namespace).toBe("ReferenceDataSync");
+    expect(emf._aws.CloudWatchMetrics[0].Metrics).toContainEqual({ Name: "StalenessSeconds", Unit: "Seconds" });
   });
 });
