@@ -2,12 +2,16 @@
  * The one Lambda construct. Runtime, architecture, bundle, source maps, log group, tracing and environment are decided
  * here and nowhere else; a function gets a resource only through the helpers below, which grant the permission and
  * set the environment variable that names the resource together, so a function never sees a resource it may not use.
+ * Callers (API Gateway, the queue, the schedule) invoke its `live` alias, which CodeDeploy shifts to a new version
+ * with a canary (`deployWithCanary`), rolling back when the function's alarms fire.
  */
 import { existsSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { type Duration, type RemovalPolicy, Validations } from "aws-cdk-lib";
+import type { IAlarm } from "aws-cdk-lib/aws-cloudwatch";
+import { LambdaDeploymentConfig, LambdaDeploymentGroup } from "aws-cdk-lib/aws-codedeploy";
 import { type Grant, type IGrantable, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
-import { Architecture, Code, Function as LambdaFunction, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
+import { Alias, Architecture, Code, Function as LambdaFunction, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
@@ -19,6 +23,9 @@ import { API_FUNCTIONS, WORKER_FUNCTIONS } from "../../shared/http/routes.js";
 /** Every Lambda of the service, from the route table's lists: the stack deploys exactly these. */
 export const FUNCTION_NAMES = [...WORKER_FUNCTIONS, ...API_FUNCTIONS] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
+
+/** The alias every caller invokes; deployments shift it from the old version to the new one. */
+export const LIVE_ALIAS = "live";
 
 /** The runtime every function runs on; the bundles target Node 22 syntax, which Node 24 runs unchanged. */
 export const FUNCTION_RUNTIME = Runtime.NODEJS_24_X;
@@ -95,6 +102,10 @@ export class AppFunction extends Construct {
   readonly function: LambdaFunction;
   readonly role: Role;
   readonly logGroup: LogGroup;
+  /** What callers invoke: API integrations, the authorizer, the event source mapping and the schedule target. */
+  readonly alias: Alias;
+  /** Set by deployWithCanary(). */
+  deploymentGroup?: LambdaDeploymentGroup;
 
   constructor(scope: Construct, id: string, props: AppFunctionProps) {
     super(scope, id);
@@ -126,6 +137,8 @@ export class AppFunction extends Construct {
       tracing: Tracing.ACTIVE,
       environment: { NODE_OPTIONS: "--enable-source-maps", ...defaults.environment },
     });
+    // currentVersion hashes the function's final configuration at synthesis, so later environment changes count.
+    this.alias = new Alias(this, "Live", { aliasName: LIVE_ALIAS, version: this.function.currentVersion });
     Validations.of(this.role).acknowledge({
       id: "AwsSolutions-IAM5[Resource::*]",
       reason:
@@ -151,10 +164,35 @@ export class AppFunction extends Construct {
     return this.setEnvironment(env, queue.queueUrl);
   }
 
+  /** GetQueueAttributes on `queue`: the planner's backpressure reads its visible depth. */
+  readQueueDepth(queue: IQueue): this {
+    queue.grant(this.role, "sqs:GetQueueAttributes");
+    return this;
+  }
+
   /** GetSecretValue on the gateway secret and its ARN: the secret's values never enter the environment. */
   readSecret(secret: ISecret): this {
     secret.grantRead(this.role);
     return this.setEnvironment("GATEWAY_SECRET_ARN", secret.secretArn);
+  }
+
+  /**
+   * Deploys new versions through CodeDeploy: 10% of invocations for 5 minutes, then all, rolled back automatically
+   * when one of `alarms` fires during the canary (or the deployment fails).
+   */
+  deployWithCanary(alarms: IAlarm[]): LambdaDeploymentGroup {
+    this.deploymentGroup = new LambdaDeploymentGroup(this, "Deployment", {
+      alias: this.alias,
+      deploymentConfig: LambdaDeploymentConfig.CANARY_10PERCENT_5MINUTES,
+      alarms,
+      autoRollback: { failedDeployment: true, stoppedDeployment: true, deploymentInAlarm: true },
+    });
+    Validations.of(this.deploymentGroup.role).acknowledge({
+      id: "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited]",
+      reason:
+        "CodeDeploy's service role for Lambda canaries: AWS's managed policy is the documented one and only shifts alias weights and reads the deployment's alarms",
+    });
+    return this.deploymentGroup;
   }
 
   /** A non-resource setting (e.g. GATEWAY_URL). */

@@ -77,7 +77,7 @@ export class Consumers extends Construct {
       // The cursor key in the secret is what the per-tenant signing secrets derive from.
       .readSecret(store.secret)
       .setEnvironment("WEBHOOK_QUEUE_URL", this.webhookQueue.queueUrl);
-    this.deliverer.function.addEventSource(
+    this.deliverer.alias.addEventSource(
       new SqsEventSource(this.webhookQueue, { batchSize: 10, maxConcurrency: 5, reportBatchItemFailures: true }),
     );
   }

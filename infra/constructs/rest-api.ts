@@ -181,6 +181,8 @@ export interface ReferenceDataApiProps {
    * and access logs need). Turn off where the account already has one, so this stack does not replace it.
    */
   cloudWatchRole: boolean;
+  /** The deployment stage: it names the REST API (`reference-data-sync-<stage>`). */
+  stage: string;
   /** Stage throttling: steady requests per second and burst. */
   throttlingRateLimit: number;
   throttlingBurstLimit: number;
@@ -192,6 +194,8 @@ export class ReferenceDataApi extends Construct {
   readonly functions: Readonly<Record<ApiFunctionName, AppFunction>>;
   readonly authorizerFunction: AppFunction;
   readonly accessLogs: LogGroup;
+  /** The group API Gateway writes execution logs to, created here so it has a retention (API Gateway's has none). */
+  readonly executionLogs: LogGroup;
   /** Methods by operationId. */
   readonly methods: ReadonlyMap<string, Method>;
 
@@ -215,7 +219,8 @@ export class ReferenceDataApi extends Construct {
       name: "authorizer",
       description: "Resolves an API key to its tenant and scopes",
       timeout: Duration.seconds(10),
-      memorySize: 256,
+      // It runs before every uncached request: memory buys CPU, which shortens its cold start and each key lookup.
+      memorySize: 1024,
       defaults,
     }).readTable(store);
 
@@ -225,7 +230,8 @@ export class ReferenceDataApi extends Construct {
     });
 
     this.api = new RestApi(this, "Api", {
-      description: "Reference Data Sync REST API",
+      restApiName: `reference-data-sync-${props.stage}`,
+      description: `Reference Data Sync REST API (${props.stage})`,
       endpointTypes: [EndpointType.REGIONAL],
       cloudWatchRole: props.cloudWatchRole,
       minCompressionSize: Size.kibibytes(1),
@@ -265,6 +271,13 @@ export class ReferenceDataApi extends Construct {
         ),
       },
     });
+    // API Gateway names this group itself; creating it first is the only way to give it a retention.
+    this.executionLogs = new LogGroup(this, "ExecutionLogs", {
+      logGroupName: `API-Gateway-Execution-Logs_${this.api.restApiId}/${STAGE_NAME}`,
+      retention: defaults.logRetention,
+      removalPolicy: defaults.removalPolicy,
+    });
+    this.api.deploymentStage.node.addDependency(this.executionLogs);
     const cloudWatchRole = this.api.node.tryFindChild("CloudWatchRole");
     if (cloudWatchRole !== undefined) {
       Validations.of(cloudWatchRole).acknowledge({
@@ -285,7 +298,7 @@ export class ReferenceDataApi extends Construct {
     });
 
     const authorizer = new RequestAuthorizer(this, "Authorizer", {
-      handler: this.authorizerFunction.function,
+      handler: this.authorizerFunction.alias,
       identitySources: [IdentitySource.header("Authorization")],
       resultsCacheTtl: Duration.seconds(60),
     });
@@ -293,7 +306,7 @@ export class ReferenceDataApi extends Construct {
     const integrations = Object.fromEntries(
       Object.entries(this.functions).map(([name, fn]) => [
         name,
-        new LambdaIntegration(fn.function, { allowTestInvoke: false }),
+        new LambdaIntegration(fn.alias, { allowTestInvoke: false }),
       ]),
     ) as Record<ApiFunctionName, LambdaIntegration>;
     const validator = this.api.addRequestValidator("RequestValidator", {

