@@ -1,6 +1,7 @@
 /**
- * Context settings as `cdk deploy -c key=value` gives them (strings), the loud failure of a missing handler, and a
- * development stack (`-c dev=true`): deletable data, short log retention, no termination protection.
+ * Context settings as `cdk deploy -c key=value` gives them (strings), stages and where their settings come from, the
+ * loud failures of a missing handler or gateway URL, and a development stage (`-c stage=dev`): deletable data, short
+ * log retention, no termination protection.
  */
 import { App } from "aws-cdk-lib";
 import { Match } from "aws-cdk-lib/assertions";
@@ -18,25 +19,53 @@ import {
 } from "./support/synth.js";
 
 function settingsOf(context: Record<string, unknown>) {
-  return readStackSettings(new App({ context }).node);
+  return readStackSettings(new App({ context: { gatewayUrl: "https://gateway.example.com", ...context } }).node);
 }
 
 describe("stack settings from CDK context", () => {
   it("reads cdk.json's context, and cdk.json names no key the stack does not know", () => {
     const context = cdkJsonContext();
-    expect(Object.keys(context).filter((key) => !(key in stackSettingsSchema.shape))).toEqual([]);
+    const known = new Set([...Object.keys(stackSettingsSchema.shape), "stage", "stages", "gatewayUrl"]);
+    expect(Object.keys(context).filter((key) => !known.has(key))).toEqual([]);
     expect(settingsOf(context)).toMatchObject({
-      dev: false,
+      stage: "dev",
+      production: false,
       scheduleMinutes: 5,
-      workerBatchSize: 5,
-      workerMaxConcurrency: 10,
+      workerBatchSize: 2,
+      workerMaxConcurrency: 50,
       allowedOrigins: [],
     });
+    expect(settingsOf({ ...context, stage: "prod" })).toMatchObject({
+      stage: "prod",
+      production: true,
+      workerMaxConcurrency: 100,
+    });
+  });
+
+  it("makes a stage production only from context.stages, never from a command-line flag", () => {
+    const stages = { prod: { production: true } };
+    expect(settingsOf({ stages, stage: "prod" }).production).toBe(true);
+    // An undeclared stage (a personal sandbox) is never production.
+    expect(settingsOf({ stages, stage: "alice" }).production).toBe(false);
+    expect(() => settingsOf({ stages, stage: "prod", production: "false" })).toThrow(
+      /production: set it in cdk.json's context.stages.prod, never on the command line/,
+    );
+    expect(() => settingsOf({ stages, stage: "prod", dev: "true" })).toThrow(/the dev flag is gone/);
+    // A stage's own settings win over the top-level ones.
+    expect(
+      settingsOf({ stage: "prod", stages: { prod: { scheduleMinutes: 10 } }, scheduleMinutes: "15" }),
+    ).toMatchObject({ scheduleMinutes: 10 });
+  });
+
+  it("fails the synth with a message naming gatewayUrl when no gateway URL is given", () => {
+    expect(() => readStackSettings(new App({ context: { stage: "qa" } }).node)).toThrow(
+      /missing CDK context: gatewayUrl: .*-c gatewayUrl=https:\/\/… or set context\.stages\.qa\.gatewayUrl/,
+    );
   });
 
   it("accepts the strings of -c key=value", () => {
     const settings = settingsOf({
-      dev: "true",
+      stage: "qa-2",
       scheduleMinutes: "15",
       workerBatchSize: "10",
       workerMaxConcurrency: "50",
@@ -46,7 +75,8 @@ describe("stack settings from CDK context", () => {
       stalenessAlarmMinutes: "120",
     });
     expect(settings).toMatchObject({
-      dev: true,
+      stage: "qa-2",
+      production: false,
       scheduleMinutes: 15,
       workerBatchSize: 10,
       workerMaxConcurrency: 50,
@@ -65,13 +95,14 @@ describe("stack settings from CDK context", () => {
     ["scheduleMinutes", "five"],
     ["workerBatchSize", "11"],
     ["workerMaxConcurrency", "1"],
-    ["dev", "yes"],
+    ["stage", "Prod"],
+    ["stage", "a#b"],
     ["allowedOrigins", "ftp://files.example"],
     ["allowedOrigins", "https://app.waygate.example/"],
     ["gatewayUrl", "gateway.example.com"],
     ["alarmEmail", "not-an-address"],
   ])("rejects %s=%s with an error naming the key", (key, value) => {
-    expect(() => settingsOf({ [key]: value })).toThrow(new RegExp(`invalid CDK context: .*${key}`));
+    expect(() => settingsOf({ [key]: value })).toThrow(new RegExp(`invalid CDK context.*: .*${key}`));
   });
 });
 
@@ -86,14 +117,14 @@ describe("bundles", () => {
   });
 });
 
-describe("development stack (-c dev=true)", () => {
+describe("development stage (-c stage=dev)", () => {
   let synth: Synthesized;
   let resources: Record<string, CfnResourceJson>;
 
   beforeAll(async () => {
     synth = await synthesize({
       context: {
-        dev: "true",
+        stage: "dev",
         scheduleMinutes: "15",
         workerBatchSize: "10",
         workerMaxConcurrency: "50",
@@ -148,8 +179,7 @@ describe("development stack (-c dev=true)", () => {
     });
   });
 
-  it("leaves the gateway URL to a deploy-time parameter when the context has none", () => {
-    expect(synth.json.Parameters?.GatewayUrl).toMatchObject({ Type: "String", AllowedPattern: "^https?://[^\\s]+$" });
-    expect(synth.json.Parameters?.GatewayUrl?.Default).toBeUndefined();
+  it("has no CloudFormation parameter: the gateway URL comes from context", () => {
+    expect(synth.json.Parameters ?? {}).not.toHaveProperty("GatewayUrl");
   });
 });
