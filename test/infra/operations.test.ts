@@ -218,7 +218,7 @@ describe("deployments", () => {
           JSON.stringify((props?.AlarmConfiguration as { Alarms: unknown })?.Alarms) === JSON.stringify(expected),
       );
       expect(group, name).toBeDefined();
-      expect((group?.AlarmConfiguration as { Enabled: boolean }).Enabled, name).toBe(true);
+      expect((group?.AlarmConfiguration as { Enabled?: boolean } | undefined)?.Enabled, name).toBe(true);
     }
   });
 
