@@ -1,0 +1,191 @@
+/**
+ * `npm run ops` against a running local stack (dynalite, fauxqs and the worker polling, on free ports): the DLQ
+ * commands on a message the worker dead-lettered itself and one SQS would have redriven, and the partition and tenant
+ * commands on a real partition.
+ */
+import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SAMPLE_SOURCES } from "../../infra/local/sample-gateway/index.js";
+import { type LocalStack, startLocalStack } from "../../infra/local/stack.js";
+import { main } from "../../infra/ops/cli.js";
+import type { Partition } from "../../shared/domain/entities.js";
+import type { PartitionRef } from "../../shared/domain/ids.js";
+import { sourceInputSchema } from "../../shared/domain/source-config.js";
+import { createLogger } from "../../shared/log.js";
+import { ensurePartitionsFor } from "../../shared/sync/partitions.js";
+import { eventually } from "./support/eventually.js";
+
+const TENANT = "ops-tenant";
+const ref: PartitionRef = { tenantId: TENANT, integrationId: "slack", connectionId: "default", dataType: "users" };
+let stack: LocalStack;
+
+beforeAll(async () => {
+  stack = await startLocalStack({
+    port: 0,
+    dynamoPort: 0,
+    sqsPort: 0,
+    sampleGatewayPort: 0,
+    dataDir: null,
+    seedDemo: false,
+    scheduleSeconds: 3600,
+    workerTimeoutSeconds: 60,
+    shutdownGraceMs: 10_000,
+    logLevel: "error",
+    log: createLogger({}, "silent"),
+  });
+  const sample = SAMPLE_SOURCES.find((s) => s.integrationId === "slack" && s.dataType === "users");
+  if (!sample) throw new Error("no sample users source");
+  const now = Date.now();
+  await stack.repos.sources.put(
+    TENANT,
+    "slack",
+    "users",
+    sourceInputSchema.parse({
+      integrationSlug: sample.integrationSlug,
+      actionSlug: sample.actionSlug,
+      referenceData: sample.referenceData,
+    }),
+    now,
+  );
+  await stack.repos.connections.enroll(TENANT, "slack", "default", now);
+  await ensurePartitionsFor(stack.repos, { tenantId: TENANT, integrationId: "slack" }, now);
+}, 60_000);
+afterAll(async () => {
+  await stack?.stop();
+});
+
+/** Runs `npm run ops -- <args>` in-process against the local stack's ports. */
+async function ops(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(
+    [...args, "--dynamodb-endpoint", stack.endpoints.dynamodb, "--sqs-endpoint", stack.endpoints.sqs],
+    { out: (line) => out.push(line), err: (line) => err.push(line) },
+    {},
+  );
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+async function json<T>(...args: string[]): Promise<T> {
+  const result = await ops(...args);
+  expect(result.code, result.err).toBe(0);
+  return JSON.parse(result.out) as T;
+}
+
+const partitionArgs = [ref.tenantId, ref.integrationId, ref.connectionId, ref.dataType];
+
+interface Letter {
+  messageId: string;
+  reason?: string;
+  valid: boolean;
+  summary: string;
+}
+
+describe("npm run ops against the local stack", () => {
+  it("lists, shows, redrives and purges dead letters, including ones the worker dead-lettered itself", async () => {
+    const client = new SQSClient({
+      region: "us-east-1",
+      endpoint: stack.endpoints.sqs,
+      credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    });
+    try {
+      // The worker dead-letters a malformed message itself, with its reason.
+      await client.send(new SendMessageCommand({ QueueUrl: stack.queue.url, MessageBody: "{ not json" }));
+      // A valid message as SQS's redrive leaves it after 5 failed receives: no reason attribute.
+      const valid = { v: 1, kind: "sync", ...ref, trigger: "manual", mode: "full" };
+      await client.send(new SendMessageCommand({ QueueUrl: stack.queue.dlqUrl, MessageBody: JSON.stringify(valid) }));
+
+      const letters = await eventually(
+        async () => {
+          const listed = await json<Letter[]>("dlq", "list", "--json");
+          return listed.length === 2 ? listed : undefined;
+        },
+        { what: "two dead letters" },
+      );
+      const malformed = letters.find((l) => !l.valid);
+      const redrivable = letters.find((l) => l.valid);
+      expect(malformed?.reason).toMatch(/not valid JSON/);
+      expect(redrivable).toMatchObject({ summary: `sync ${TENANT}/slack/default/users` });
+      const text = await ops("dlq", "list");
+      expect(text.out).toContain("2 dead letter(s)");
+
+      const shown = await json<Letter & { body: string }>("dlq", "show", malformed?.messageId ?? "");
+      expect(shown.body).toBe("{ not json");
+      expect((await ops("dlq", "show", "no-such-id")).code).toBe(1);
+
+      expect((await ops("dlq", "redrive")).code).toBe(2);
+      const redrive = await json<{ redriven: string[]; skipped: { messageId: string }[] }>("dlq", "redrive", "--all");
+      expect(redrive.redriven).toEqual([redrivable?.messageId]);
+      expect(redrive.skipped.map((s) => s.messageId)).toEqual([malformed?.messageId]);
+      // The redriven message reached the worker: a manual job for the partition.
+      await eventually(
+        async () => {
+          const report = await json<{ recentJobs: { trigger: string }[] }>("partition", "show", ...partitionArgs);
+          return report.recentJobs.some((job) => job.trigger === "manual") ? true : undefined;
+        },
+        { what: "the redriven sync ran" },
+      );
+      expect((await json<Letter[]>("dlq", "list", "--json")).map((l) => l.messageId)).toEqual([malformed?.messageId]);
+
+      expect((await ops("dlq", "purge")).code).toBe(2);
+      expect((await ops("dlq", "purge", "--yes")).code).toBe(0);
+      expect(await json<Letter[]>("dlq", "list", "--json")).toEqual([]);
+    } finally {
+      client.destroy();
+    }
+  }, 60_000);
+
+  it("shows a partition, refuses to resync a paused one, resumes it, and resyncs it", async () => {
+    const shown = await json<{ partition: Partition }>("partition", "show", ...partitionArgs);
+    expect(shown.partition).toMatchObject({ tenantId: TENANT, dataType: "users" });
+    expect((await ops("partition", "show", TENANT, "slack", "default", "nothing")).code).toBe(1);
+    expect((await ops("partition", "show", TENANT, "slack")).code).toBe(2);
+
+    await eventually(async () => {
+      const partition = await stack.repos.partitions.get(ref);
+      return partition?.status === "idle" || partition?.status === "failed" ? partition : undefined;
+    });
+    await stack.repos.partitions.pause(ref, "credentials", Date.now());
+    const refused = await ops("partition", "resync", ...partitionArgs);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain("paused (credentials)");
+
+    const resumed = await json<{ resumed: Partition }>("partition", "resume", ...partitionArgs);
+    expect(resumed.resumed).toMatchObject({ status: "idle" });
+    expect(resumed.resumed.pauseReason).toBeUndefined();
+
+    const before = (await stack.repos.jobs.list(TENANT, "slack", { limit: 50 })).items.length;
+    const queued = await json<{ queued: { mode: string; trigger: string } }>(
+      "partition",
+      "resync",
+      ...partitionArgs,
+      "--mode",
+      "full",
+    );
+    expect(queued.queued).toMatchObject({ mode: "full", trigger: "manual" });
+    await eventually(
+      async () =>
+        (await stack.repos.jobs.list(TENANT, "slack", { limit: 50 })).items.length > before ? true : undefined,
+      { what: "the resync's job" },
+    );
+  }, 60_000);
+
+  it("shows a tenant's partitions by status with the paused ones and their reason", async () => {
+    await stack.repos.partitions.pause(ref, "config", Date.now());
+
+    const report = await json<{
+      tenantId: string;
+      integrations: { integrationId: string; sources: number; partitions: Record<string, number>; paused: unknown[] }[];
+    }>("tenant", "show", TENANT, "--integration", "slack");
+
+    expect(report.tenantId).toBe(TENANT);
+    expect(report.integrations[0]).toMatchObject({
+      integrationId: "slack",
+      sources: 1,
+      partitions: { paused: 1 },
+      paused: [{ connectionId: "default", dataType: "users", reason: "config" }],
+    });
+    expect((await ops("tenant", "show", TENANT)).code).toBe(2);
+    expect((await ops("nonsense")).code).toBe(2);
+  });
+});
