@@ -14,6 +14,7 @@ const MODULES: Record<string, string> = {
   sync: "./sync-bench.js",
   lookup: "./lookup-bench.js",
   bundles: "./bundle-bench.js",
+  scale: "./scale-bench.js",
   http: "./http-bench.js",
   ratelimit: "./ratelimit-bench.js",
   changes: "./changes-bench.js",
