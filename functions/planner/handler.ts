@@ -3,11 +3,13 @@
  * Lambda's time runs out, holding back claims while the queue is deep. Logs its summary and publishes its gauges
  * (`StalenessSeconds`, due, enqueued, take-overs, queue depth) as EMF metrics.
  */
+import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import middy from "@middy/core";
 import type { Context, ScheduledEvent } from "aws-lambda";
 import { getRuntime } from "../../shared/runtime.js";
 import { type PlannerSummary, recordPlannerMetrics, runPlanner } from "../../shared/sync/plan.js";
 import { createSqsQueueDepth } from "../../shared/sync/sync-queue.js";
+import { traceClients, tracer } from "../../shared/tracing.js";
 
 /** Time kept back from the Lambda's budget for the last sends and the logs. */
 const MARGIN_MS = 10_000;
@@ -18,6 +20,7 @@ const MARGIN_MS = 10_000;
  */
 export const handler = middy<ScheduledEvent, PlannerSummary>(async (event: ScheduledEvent, context: Context) => {
   const runtime = getRuntime();
+  traceClients(runtime.doc, runtime.sqs);
   if (!runtime.queue || !runtime.config.QUEUE_URL)
     throw new Error("QUEUE_URL is not set: the planner cannot enqueue syncs");
   const now = runtime.clock.now();
@@ -39,4 +42,4 @@ export const handler = middy<ScheduledEvent, PlannerSummary>(async (event: Sched
   recordPlannerMetrics(runtime.metrics, summary);
   runtime.metrics.publish();
   return summary;
-});
+}).use(captureLambdaHandler(tracer, { captureResponse: false }));

@@ -2,6 +2,7 @@
  * The sync-worker Lambda: SQS batches of sync and fan-out messages (shared/sync/process-batch.ts). Returns partial
  * batch failures, so only the records that failed for a transient reason are redelivered.
  */
+import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import middy from "@middy/core";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { createGatewayClient } from "../../shared/gateway/client.js";
@@ -17,6 +18,7 @@ import {
   type WorkerDeps,
 } from "../../shared/sync/process-batch.js";
 import { DEFAULT_SYNC_OPTIONS } from "../../shared/sync/run-sync.js";
+import { traceClients, tracer } from "../../shared/tracing.js";
 
 let cached: { runtime: Runtime; deps: WorkerDeps } | undefined;
 
@@ -24,6 +26,7 @@ let cached: { runtime: Runtime; deps: WorkerDeps } | undefined;
 function workerDeps(): WorkerDeps {
   const runtime = getRuntime();
   if (cached?.runtime === runtime) return cached.deps;
+  traceClients(runtime.doc, runtime.sqs);
   const { config } = runtime;
   if (!config.GATEWAY_URL) throw new Error("GATEWAY_URL is not set: the worker cannot reach the gateway");
   if (!runtime.queue) throw new Error("QUEUE_URL is not set: the worker cannot send continuations");
@@ -85,7 +88,7 @@ export const handler = middy<SQSEvent, SQSBatchResponse>(async (event: SQSEvent,
   } finally {
     deps.metrics?.publish();
   }
-});
+}).use(captureLambdaHandler(tracer, { captureResponse: false }));
 
 function toQueueRecord(record: SQSRecord): QueueRecord {
   const queued: QueueRecord = { messageId: record.messageId, body: record.body };
