@@ -127,7 +127,16 @@ export async function processSyncBatch(
   records: QueueRecord[],
   invocation: InvocationContext,
 ): Promise<BatchResult> {
-  const settled = await Promise.allSettled(records.map((record) => processRecord(deps, record, invocation)));
+  // Records run side by side, so each is its own lease owner: two copies of one message in a batch must not both
+  // hold the partition's lease.
+  const settled = await Promise.allSettled(
+    records.map((record) =>
+      processRecord(deps, record, {
+        ...invocation,
+        invocationId: records.length > 1 ? `${invocation.invocationId}/${record.messageId}` : invocation.invocationId,
+      }),
+    ),
+  );
   const crash = settled.find((entry) => entry.status === "rejected");
   if (crash) throw crash.reason;
   const results = settled.map((entry) => (entry as PromiseFulfilledResult<RecordResult>).value);
