@@ -12,7 +12,14 @@ import { ReferenceDataStack, readStackSettings, stackIdFor } from "./reference-d
 
 const app = new App();
 // Settings first: a missing gateway URL or a bad stage fails before anything is bundled.
-const { stage } = readStackSettings(app.node);
+let stage: string;
+try {
+  ({ stage } = readStackSettings(app.node));
+} catch (error) {
+  // The message names the key and the fix; a stack trace would only bury it.
+  console.error((error as Error).message);
+  process.exit(1);
+}
 const bundles = bundleDirectories(await buildAll());
 new ReferenceDataStack(app, stackIdFor(stage), {
   bundles,
