@@ -98,7 +98,13 @@ export class Alarms extends Construct {
     const fiveMinutes = Duration.minutes(5);
     const planPeriod = Duration.minutes(Math.max(5, props.scheduleMinutes));
 
-    const queueAlarms = this.watchQueue("Sync", pipeline.queue, pipeline.deadLetterQueue, QUEUE_AGE_ALARM);
+    const queueAlarms = this.watchQueue(
+      "Sync",
+      pipeline.queue,
+      pipeline.deadLetterQueue,
+      QUEUE_AGE_ALARM,
+      serviceMetric(stage, METRIC.deadLettered),
+    );
     this.dlqNotEmpty = queueAlarms.dlqNotEmpty;
     this.dlqArrivals = queueAlarms.dlqArrivals;
     this.queueAge = queueAlarms.queueAge;
@@ -214,14 +220,16 @@ export class Alarms extends Construct {
   }
 
   /**
-   * A queue and its DLQ: a message older than `maxAge`, each new DLQ arrival (the visible count rose this minute: the
-   * alarm goes back to OK the minute after, so the next arrival notifies again), and a DLQ that is not empty.
+   * A queue and its DLQ: a message older than `maxAge`, each new DLQ arrival (the visible count rose this minute, or
+   * the consumer dead-lettered a message itself — `sentByConsumer`: the alarm goes back to OK the minute after, so the
+   * next arrival notifies again), and a DLQ that is not empty.
    */
   watchQueue(
     name: string,
     queue: IQueue,
     deadLetterQueue: IQueue,
     maxAge: Duration,
+    sentByConsumer?: Metric,
   ): { queueAge: Alarm; dlqArrivals: Alarm; dlqNotEmpty: Alarm } {
     const minute = Duration.minutes(1);
     const queueAge = this.alarm(`${name}QueueAge`, {
@@ -232,22 +240,30 @@ export class Alarms extends Construct {
       evaluationPeriods: 3,
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
+    // SQS stops publishing an idle queue's metrics: REPEAT carries the last count (0) over the gap, so the first
+    // arrival after a quiet day is still a rise. Two periods, so DIFF has a previous minute to compare with.
+    const visible = deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+      period: minute,
+      statistic: Stats.MAXIMUM,
+    });
     const dlqArrivals = this.alarm(`${name}DlqArrivals`, {
       alarmDescription: `New messages reached the ${name} dead-letter queue this minute (RUNBOOK.md: DlqArrivals)`,
       metric: new MathExpression({
         label: "new DLQ messages",
-        expression: "DIFF(visible)",
-        usingMetrics: {
-          visible: deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-            period: minute,
-            statistic: Stats.MAXIMUM,
-          }),
-        },
+        expression:
+          sentByConsumer === undefined
+            ? "DIFF(FILL(visible, REPEAT))"
+            : "MAX([DIFF(FILL(visible, REPEAT)), FILL(sent, 0)])",
+        usingMetrics:
+          sentByConsumer === undefined
+            ? { visible }
+            : { visible, sent: sentByConsumer.with({ period: minute, statistic: Stats.SUM }) },
         period: minute,
       }),
       threshold: 0,
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
+      evaluationPeriods: 2,
+      datapointsToAlarm: 1,
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
     const dlqNotEmpty = this.alarm(`${name}DlqNotEmpty`, {

@@ -119,9 +119,19 @@ describe("alarms", () => {
   it("alarm on each new DLQ arrival, a DLQ that is not empty, and the sync queue's oldest message", () => {
     const { stack } = dev;
     const arrivals = alarmNamed(dev.json, "SyncDlqArrivals");
-    expect(arrivals.Metrics?.find((m) => m.Expression)?.Expression).toBe("DIFF(visible)");
+    // A rise of the DLQ's visible count (its last value carried over an idle gap), or a message the worker
+    // dead-lettered itself.
+    expect(arrivals.Metrics?.find((m) => m.Expression)?.Expression).toBe(
+      "MAX([DIFF(FILL(visible, REPEAT)), FILL(sent, 0)])",
+    );
     expect(JSON.stringify(arrivals.Metrics)).toContain(logicalId(stack.pipeline.deadLetterQueue));
-    expect(arrivals).toMatchObject({ Threshold: 0, EvaluationPeriods: 1, ComparisonOperator: "GreaterThanThreshold" });
+    expect(metricNamesOf(arrivals)).toContain(METRIC.deadLettered);
+    expect(arrivals).toMatchObject({
+      Threshold: 0,
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 1,
+      ComparisonOperator: "GreaterThanThreshold",
+    });
     expect(alarmNamed(dev.json, "SyncDlqNotEmpty")).toMatchObject({
       MetricName: "ApproximateNumberOfMessagesVisible",
       Threshold: 0,
