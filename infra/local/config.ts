@@ -24,8 +24,8 @@ export const localEnvSchema = z.object({
   SAMPLE_GATEWAY_PORT: port.default(8787),
   /** The sync worker's Lambda timeout (5 minutes in AWS); the queue's visibility timeout is 6 times it. */
   WORKER_TIMEOUT_SECONDS: z.coerce.number().int().min(5).max(900).default(300),
-  /** Messages per worker invocation (5 in AWS, at most 10). */
-  WORKER_BATCH_SIZE: z.coerce.number().int().min(1).max(10).default(5),
+  /** Messages per worker invocation, processed concurrently (2 in AWS by default, at most 10). */
+  WORKER_BATCH_SIZE: z.coerce.number().int().min(1).max(10).default(2),
   /** Worker invocations running at once. */
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(10).default(2),
 });

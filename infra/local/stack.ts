@@ -52,7 +52,7 @@ export interface LocalStackOptions {
   scheduleSeconds?: number;
   /** The sync worker's timeout (default 300 s, as in AWS). */
   workerTimeoutSeconds?: number;
-  /** Records per worker invocation (default 5, as in AWS). */
+  /** Records per worker invocation (default 2, as in AWS). */
   workerBatchSize?: number;
   workerConcurrency?: number;
   /** Default 6 × the worker timeout, as AWS recommends. */
@@ -203,7 +203,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       queueUrl: sqs.queueUrl,
       queueArn: sqs.queueArn,
       handler: async (event, context) => (await handlers.syncWorker())(event, context),
-      batchSize: options.workerBatchSize ?? 5,
+      batchSize: options.workerBatchSize ?? 2,
       concurrency: options.workerConcurrency ?? 2,
       timeoutMs: workerTimeoutMs,
       log,
