@@ -73,8 +73,14 @@ describe("events and webhooks", () => {
     expect(queue?.MessageRetentionPeriod).toBeGreaterThan(total);
     synth.template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       EventSourceArn: { "Fn::GetAtt": [logicalId(consumers.webhookQueue), "Arn"] },
-      FunctionName: { Ref: logicalId(consumers.deliverer.function) },
       FunctionResponseTypes: ["ReportBatchItemFailures"],
     });
+    // Through the deliverer's live alias, like every function (canary deployments).
+    const mapping = resourcesOfType(synth.json, "AWS::Lambda::EventSourceMapping").find(
+      ([, m]) =>
+        JSON.stringify(m.Properties?.EventSourceArn) ===
+        JSON.stringify({ "Fn::GetAtt": [logicalId(consumers.webhookQueue), "Arn"] }),
+    )?.[1];
+    expect(JSON.stringify(mapping?.Properties?.FunctionName)).toContain(`"${logicalId(consumers.deliverer.alias)}"`);
   });
 });
