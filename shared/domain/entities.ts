@@ -16,13 +16,29 @@ export const connectionSchema = z.object({
   /** Overrides its sources' `defaultTtlSeconds` (≥ 60). */
   ttlSeconds: z.number().int().min(60).optional(),
   updatedAt: z.string(),
+  /** `discovered`: enrolled by discovery, which also revokes it when Waygate no longer lists it. */
+  origin: z.enum(["manual", "discovered"]).optional(),
+  /** The connection's status in Waygate at the last discovery (`error`/`disabled` pause its partitions). */
+  gatewayStatus: z.enum(["active", "error", "disabled"]).optional(),
 });
 export type Connection = z.infer<typeof connectionSchema>;
 
 export const partitionStatusSchema = z.enum(["idle", "queued", "syncing", "failed", "paused"]);
 export type PartitionStatus = z.infer<typeof partitionStatusSchema>;
-/** Why a partition is paused: its credentials are gone, its source config is broken, or it was revoked/removed. */
-export const pauseReasonSchema = z.enum(["credentials", "config", "revoked", "source_deleted", "manual"]);
+/**
+ * Why a partition is paused: its credentials are gone, its source config is broken, it was revoked/removed, the
+ * tenant's Waygate key is missing or refused (`gateway_key`), or Waygate reports its connection in error or disabled.
+ */
+export const pauseReasonSchema = z.enum([
+  "credentials",
+  "config",
+  "revoked",
+  "source_deleted",
+  "manual",
+  "gateway_key",
+  "connection_error",
+  "connection_disabled",
+]);
 export type PauseReason = z.infer<typeof pauseReasonSchema>;
 
 export const jobErrorSchema = z.object({
@@ -181,3 +197,18 @@ export const apiKeySchema = z.object({
   revokedAt: z.string().optional(),
 });
 export type ApiKey = z.infer<typeof apiKeySchema>;
+
+/** A tenant's Waygate API key as stored: encrypted, never returned. */
+export const gatewayCredentialsSchema = z.object({
+  tenantId: idSchema,
+  /** The encrypted key (base64 JSON envelope of the cipher). */
+  ciphertext: z.string().min(1),
+  /** Changes with every save: a cached key is current only while this matches. */
+  version: z.string().min(1),
+  keyHint: z.string(),
+  status: z.enum(["valid", "invalid"]),
+  verifiedAt: z.string(),
+  invalidAt: z.string().optional(),
+  updatedAt: z.string(),
+});
+export type GatewayCredentials = z.infer<typeof gatewayCredentialsSchema>;

@@ -102,6 +102,18 @@ export class GoneError extends AppError {
   readonly status = 410;
 }
 
+/** The Waygate API key offered for a tenant was refused by the gateway (it is never echoed). */
+export class InvalidGatewayKeyError extends AppError {
+  readonly code = "INVALID_GATEWAY_KEY";
+  readonly status = 400;
+}
+
+/** The gateway could not be reached to verify something; nothing was stored. */
+export class GatewayUnavailableError extends AppError {
+  readonly code = "GATEWAY_UNAVAILABLE";
+  readonly status = 503;
+}
+
 /** A fault of ours or of a dependency; the only error that becomes a 500. */
 export class InternalError extends AppError {
   readonly code = "INTERNAL_ERROR";

@@ -7,3 +7,4 @@ export * from "./source-config.js";
 export * from "./sync-message.js";
 export * from "./ulid.js";
 export * from "./validate.js";
+export * from "./discovery.js";

@@ -134,6 +134,12 @@ export const sourceSchema = z.object({
   integrationSlug: slugSchema,
   actionSlug: slugSchema,
   referenceData: referenceDataConfigSchema,
+  /** `manual`: saved with PUT, never touched by discovery. `discovered`: from Waygate's action metadata. */
+  origin: z.enum(["manual", "discovered"]).optional(),
+  /** This service's own fields on a discovered source (PATCH `{ extensions }`), kept across rediscovery. */
+  extensions: z.record(z.string(), z.unknown()).optional(),
+  /** The config as discovery built it, before the extensions were merged in (discovered sources only). */
+  discoveredConfig: z.record(z.string(), z.unknown()).optional(),
   /** Bumped on every save, so a partition stopped by a config error knows the source changed. */
   revision: z.number().int().min(1),
   createdAt: z.string(),

@@ -6,6 +6,7 @@ import { type Connection, connectionSchema } from "../domain/index.js";
 import { isConditionFailed } from "./ddb.js";
 import { integrationPk, keys } from "./keys.js";
 import type { ConnectionRepository } from "./ports.js";
+import { registerIntegrationRow } from "./tenant-repository.js";
 import { parseRow, queryPrefix, UpdateBuilder } from "./rows.js";
 
 export class DynamoConnectionRepository implements ConnectionRepository {
@@ -21,6 +22,7 @@ export class DynamoConnectionRepository implements ConnectionRepository {
   async enroll(tenantId: string, integrationId: string, connectionId: string, now: number): Promise<Connection> {
     const at = iso(now);
     const key = keys.connection(tenantId, integrationId, connectionId);
+    await registerIntegrationRow(this.doc, this.tableName, tenantId, integrationId, now);
     const update = new UpdateBuilder()
       .setAll({ entity: "connection", tenantId, integrationId, connectionId })
       .setAll({ status: "active", enrolledAt: at, updatedAt: at })
@@ -76,7 +78,17 @@ export class DynamoConnectionRepository implements ConnectionRepository {
     isPrimary: boolean,
     now: number,
   ): Promise<void> {
-    const update = new UpdateBuilder().setAll({ isPrimary, updatedAt: iso(now) });
+    await this.setGatewayState(tenantId, integrationId, connectionId, { isPrimary }, now);
+  }
+
+  async setGatewayState(
+    tenantId: string,
+    integrationId: string,
+    connectionId: string,
+    state: Pick<Connection, "isPrimary" | "gatewayStatus" | "origin">,
+    now: number,
+  ): Promise<void> {
+    const update = new UpdateBuilder().setAll({ ...state, updatedAt: iso(now) });
     try {
       await this.doc.send(
         new UpdateCommand({

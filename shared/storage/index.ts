@@ -13,6 +13,8 @@ import { DynamoPartitionRepository } from "./partition-repository.js";
 import type { Repositories } from "./ports.js";
 import { DynamoSourceRepository } from "./source-repository.js";
 import { DynamoUsageRepository } from "./usage-repository.js";
+import { DynamoDiscoveryRepository } from "./discovery-repository.js";
+import { DynamoTenantRepository } from "./tenant-repository.js";
 
 export { API_KEY_PATTERN, DynamoApiKeyRepository } from "./api-key-repository.js";
 export type { RetryOptions, WriteRequest } from "./batch-write.js";
@@ -31,6 +33,8 @@ export { DynamoObjectRepository } from "./object-repository.js";
 export { DynamoPartitionRepository, RESUMABLE_BY_ENSURE } from "./partition-repository.js";
 export * from "./ports.js";
 export { DynamoSourceRepository } from "./source-repository.js";
+export { DynamoDiscoveryRepository } from "./discovery-repository.js";
+export { DynamoTenantRepository } from "./tenant-repository.js";
 export * from "./table.js";
 
 export interface RepositoryOptions {
@@ -55,5 +59,7 @@ export function createRepositories(options: RepositoryOptions): Repositories {
     apiKeys: new DynamoApiKeyRepository(doc, tableName, retry.sleep),
     usage: new DynamoUsageRepository(doc, tableName),
     changes: new DynamoChangeRepository(doc, tableName, retry),
+    tenants: new DynamoTenantRepository(doc, tableName),
+    discovery: new DynamoDiscoveryRepository(doc, tableName),
   };
 }

@@ -101,6 +101,18 @@ export const keys = {
   /** A tenant's record of one configured integration and its counts (quotas). */
   integrationUsage: (t: string, i: string): Key => ({ PK: tenant(t), SK: `INTEG#${id(i, "integrationId")}` }),
   integrationUsagePrefix: "INTEG#",
+  /** The tenant's Waygate API key (encrypted). */
+  gatewayCredentials: (t: string): Key => ({ PK: tenant(t), SK: "GWKEY" }),
+  /** The tenant's discovery state and last report. */
+  discovery: (t: string): Key => ({ PK: tenant(t), SK: "DISCOVERY" }),
+  /**
+   * Due-index attributes of a tenant's discovery row: one index partition for every tenant's discovery (a discovery
+   * run is rare next to partition syncs, so one Query per planner run reads them all), sorted by due time.
+   */
+  discoveryDue: (t: string, dueAt: string): { GSI1PK: string; GSI1SK: string } => ({
+    GSI1PK: DISCOVERY_DUE_PK,
+    GSI1SK: `${dueAt}#${id(t, "tenantId")}`,
+  }),
   /** Due-index attributes of a schedulable partition: shard by hash, sort by due time. */
   due: (ref: PartitionRef, dueAt: string): { GSI1PK: string; GSI1SK: string } => ({
     GSI1PK: duePk(dueShard(ref)),
@@ -109,6 +121,17 @@ export const keys = {
 };
 
 export const duePk = (shard: number): string => `DUE#${pad(shard, 2)}`;
+export const DISCOVERY_DUE_PK = "DUE#DISCOVERY";
+
+/** Reads the tenant back out of a discovery due-index sort key. */
+export function tenantFromDiscoveryDueSk(gsi1sk: string): string {
+  const parts = gsi1sk.split("#");
+  const tenantId = parts[1];
+  if (parts.length !== 2 || !tenantId || !ID_PATTERN.test(tenantId)) {
+    throw new ValidationError(`Malformed discovery due-index key '${gsi1sk}'`);
+  }
+  return tenantId;
+}
 
 /** Which due shard a partition lives on: a stable hash of the partition, mod the shard count. */
 export function dueShard(ref: PartitionRef): number {

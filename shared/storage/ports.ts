@@ -6,6 +6,9 @@
  */
 import type {
   ApiKey,
+  DiscoveryCounts,
+  DiscoveryState,
+  GatewayCredentials,
   ApiKeyScope,
   Connection,
   Item,
@@ -33,15 +36,39 @@ export interface Page<T> {
 }
 
 export interface SourceRepository {
-  /** Creates or replaces a source; `revision` is 1 on create and previous + 1 on replace. */
-  put(tenantId: string, integrationId: string, dataType: string, input: SourceInput, now: number): Promise<Source>;
+  /**
+   * Creates or replaces a source; `revision` is 1 on create and previous + 1 on replace. `origin` defaults to manual;
+   * a discovered source keeps its `discoveredConfig` and `extensions`.
+   */
+  put(
+    tenantId: string,
+    integrationId: string,
+    dataType: string,
+    input: SourceInput,
+    now: number,
+    meta?: SourceMeta,
+  ): Promise<Source>;
   get(tenantId: string, integrationId: string, dataType: string): Promise<Source | undefined>;
   list(tenantId: string, integrationId: string): Promise<Source[]>;
   /** NotFoundError when absent. */
   delete(tenantId: string, integrationId: string, dataType: string): Promise<void>;
 }
 
+export interface SourceMeta {
+  origin: "manual" | "discovered";
+  extensions?: Record<string, unknown>;
+  discoveredConfig?: Record<string, unknown>;
+}
+
 export interface ConnectionRepository {
+  /** Records what discovery saw of the connection in Waygate (primary, status, origin). NotFoundError when absent. */
+  setGatewayState(
+    tenantId: string,
+    integrationId: string,
+    connectionId: string,
+    state: Pick<Connection, "isPrimary" | "gatewayStatus" | "origin">,
+    now: number,
+  ): Promise<void>;
   /** Creates the connection or re-activates a revoked one. */
   enroll(tenantId: string, integrationId: string, connectionId: string, now: number): Promise<Connection>;
   /** Marks it revoked; NotFoundError when it was never enrolled. */
@@ -336,6 +363,55 @@ export interface UsageRepository {
   ): Promise<void>;
 }
 
+/** The tenant's encrypted Waygate key (one row under `T#{t}`). */
+export interface TenantRepository {
+  /** Stores (or replaces) the encrypted key, status `valid`. */
+  putCredentials(
+    tenantId: string,
+    input: { ciphertext: string; version: string; keyHint: string; now: number },
+  ): Promise<GatewayCredentials>;
+  getCredentials(tenantId: string): Promise<GatewayCredentials | undefined>;
+  /** True when there was one. */
+  deleteCredentials(tenantId: string): Promise<boolean>;
+  /** Marks the key `invalid`, only if it is still `version` (a key saved meanwhile stays valid). */
+  markCredentialsInvalid(tenantId: string, version: string, now: number): Promise<boolean>;
+}
+
+export interface DiscoveryDueEntry {
+  tenantId: string;
+  /** The exact GSI1SK observed: the planner claims on it. */
+  dueSk: string;
+}
+
+export interface DiscoveryRepository {
+  get(tenantId: string): Promise<DiscoveryState | undefined>;
+  /**
+   * → `queued` for `runId`, in the due index at `deadline`. `queued: false` (deduplicated) when a run is already
+   * queued or running and its deadline is ahead; with `expectedDueSk` (the planner), only if the key is still that.
+   */
+  request(
+    tenantId: string,
+    input: { runId: string; now: number; deadline: number; expectedDueSk?: string },
+  ): Promise<{ queued: boolean; state: DiscoveryState }>;
+  /** → `running` if the row still belongs to `runId`; false for a duplicate or superseded message. */
+  start(tenantId: string, input: { runId: string; now: number; deadline: number }): Promise<boolean>;
+  /** → completed/failed with the report, due again at `nextRunAt`. ConflictError when superseded. */
+  finish(
+    tenantId: string,
+    input: {
+      runId: string;
+      now: number;
+      status: "completed" | "failed";
+      report: DiscoveryCounts;
+      error?: { code: string; message: string };
+      nextRunAt?: number;
+    },
+  ): Promise<void>;
+  /** Out of the due index (the tenant's key was removed). */
+  unschedule(tenantId: string, now: number): Promise<void>;
+  queryDue(untilIso: string, page: { limit: number; startKey?: PageKey }): Promise<Page<DiscoveryDueEntry>>;
+}
+
 /** Everything a service function may need from storage. */
 export interface Repositories {
   sources: SourceRepository;
@@ -348,4 +424,6 @@ export interface Repositories {
   apiKeys: ApiKeyRepository;
   usage: UsageRepository;
   changes: ChangeRepository;
+  tenants: TenantRepository;
+  discovery: DiscoveryRepository;
 }

@@ -22,7 +22,9 @@ export type Entity =
   | "change"
   | "commit"
   | "webhook"
-  | "erasure";
+  | "erasure"
+  | "gatewayCredentials"
+  | "discovery";
 
 export type Row = Record<string, unknown>;
 

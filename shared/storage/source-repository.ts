@@ -6,7 +6,8 @@ import { dataTypeSchema, type Source, type SourceInput, sourceInputSchema, sourc
 import { parseOrThrow } from "../domain/validate.js";
 import { isConditionFailed } from "./ddb.js";
 import { integrationPk, keys } from "./keys.js";
-import type { SourceRepository } from "./ports.js";
+import type { SourceMeta, SourceRepository } from "./ports.js";
+import { registerIntegrationRow } from "./tenant-repository.js";
 import { parseRow, queryPrefix } from "./rows.js";
 
 export class DynamoSourceRepository implements SourceRepository {
@@ -25,6 +26,7 @@ export class DynamoSourceRepository implements SourceRepository {
     dataType: string,
     input: SourceInput,
     now: number,
+    meta: SourceMeta = { origin: "manual" },
   ): Promise<Source> {
     parseOrThrow(dataTypeSchema, dataType, "dataType", "dataType");
     const parsed = parseOrThrow(sourceInputSchema, input, "source");
@@ -35,6 +37,7 @@ export class DynamoSourceRepository implements SourceRepository {
       );
     }
     const key = keys.source(tenantId, integrationId, dataType);
+    await registerIntegrationRow(this.doc, this.tableName, tenantId, integrationId, now);
     for (let attempt = 1; ; attempt++) {
       const previous = await this.get(tenantId, integrationId, dataType);
       const source: Source = {
@@ -44,6 +47,9 @@ export class DynamoSourceRepository implements SourceRepository {
         integrationSlug: parsed.integrationSlug,
         actionSlug: parsed.actionSlug,
         referenceData: parsed.referenceData,
+        origin: meta.origin,
+        ...(meta.extensions === undefined ? {} : { extensions: meta.extensions }),
+        ...(meta.discoveredConfig === undefined ? {} : { discoveredConfig: meta.discoveredConfig }),
         revision: (previous?.revision ?? 0) + 1,
         createdAt: previous?.createdAt ?? iso(now),
         updatedAt: iso(now),

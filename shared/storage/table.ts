@@ -17,8 +17,11 @@
  *   erasure progress  PK T#{t}                          SK ERASURE
  *   API key           PK KEY#{sha256}                   SK KEY
  *   API key listing   PK T#{t}                          SK APIKEY#{keyId}
- *   integration usage PK T#{t}                          SK INTEG#{i}            (quota counts)
+ *   integration usage PK T#{t}                          SK INTEG#{i}            (quota counts; every configured integration)
+ *   gateway key       PK T#{t}                          SK GWKEY                (encrypted Waygate API key)
+ *   discovery state   PK T#{t}                          SK DISCOVERY
  *   due index (GSI1)  GSI1PK DUE#{shard}                GSI1SK {ISO time}#{partition id}   (sparse)
+ *                     GSI1PK DUE#DISCOVERY              GSI1SK {ISO time}#{tenantId}       (discovery rows)
  */
 import type { CreateTableCommandInput } from "@aws-sdk/client-dynamodb";
 
