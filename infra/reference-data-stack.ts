@@ -175,6 +175,7 @@ export class ReferenceDataStack extends Stack {
       defaults,
       allowedOrigins: settings.allowedOrigins,
       stage: settings.stage,
+      gatewayUrl: settings.gatewayUrl,
       cloudWatchRole: settings.apiGatewayCloudWatchRole,
       throttlingRateLimit: settings.apiRateLimit,
       throttlingBurstLimit: settings.apiBurstLimit,
@@ -233,8 +234,9 @@ export class ReferenceDataStack extends Stack {
     });
     new CfnOutput(this, "WebhookDeadLetterQueueUrl", { value: this.consumers.webhookDeadLetterQueue.queueUrl });
     new CfnOutput(this, "DashboardName", { value: this.dashboard.dashboard.dashboardName });
-    new CfnOutput(this, "GatewaySecretArn", {
-      description: "Put the Waygate API key here as gatewayToken (README: Deploy to AWS)",
+    new CfnOutput(this, "StackSecretArn", {
+      description:
+        "The stack secret (cursor key only); tenants save their Waygate keys with PUT /api/v1/gateway/credentials",
       value: this.store.secret.secretArn,
     });
   }

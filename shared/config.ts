@@ -16,10 +16,12 @@ export const configSchema = z.object({
   SQS_ENDPOINT: optionalUrl,
   AWS_REGION: z.string().default("us-east-1"),
   GATEWAY_URL: z.string().url().optional(),
-  /** Locally the gateway token is plain env; in AWS it is read from Secrets Manager (GATEWAY_SECRET_ARN). */
-  GATEWAY_TOKEN: z.string().optional(),
-  GATEWAY_SECRET_ARN: z.string().optional(),
-  /** HMAC key for pagination cursors; in AWS it comes from the same secret as the gateway token. */
+  /**
+   * The stack's secret (JSON `{ "cursorSecret" }`): only stack-wide things. There is no deployment-wide gateway
+   * token: every gateway call carries the tenant's own key (GWKEY rows).
+   */
+  STACK_SECRET_ARN: z.string().optional(),
+  /** HMAC key for pagination cursors; in AWS it comes from the stack's secret. */
   CURSOR_SECRET: z.string().min(16).optional(),
   /** A gateway response larger than this fails its page with RESPONSE_TOO_LARGE (DESIGN.md "Size limits"). */
   GATEWAY_MAX_RESPONSE_BYTES: z.coerce
@@ -35,6 +37,12 @@ export const configSchema = z.object({
   /** Per API key: requests per second and burst (shared/http/rate-limit.ts). */
   API_KEY_RATE_PER_SECOND: z.coerce.number().positive().default(20),
   API_KEY_BURST: z.coerce.number().int().min(1).default(50),
+  /** The KMS key that encrypts tenants' Waygate keys (AWS). */
+  CREDENTIALS_KMS_KEY_ID: z.string().min(1).optional(),
+  /** The local key file that encrypts tenants' Waygate keys (local stack, tests). */
+  CREDENTIALS_KEY_FILE: z.string().min(1).optional(),
+  /** How often each tenant's discovery runs by itself. */
+  DISCOVERY_INTERVAL_SECONDS: z.coerce.number().int().min(60).default(900),
   ALLOWED_ORIGINS: z.string().default(""),
   /** Events (DESIGN.md "Events"): the EventBridge bus in AWS; locally a JSON-lines file. Neither: no events. */
   EVENT_BUS_NAME: z.string().min(1).optional(),

@@ -7,9 +7,12 @@
 import { SQSClient, type SQSClientConfig } from "@aws-sdk/client-sqs";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { type Config, loadConfig } from "./config.js";
+import { cipherFromConfig, type KeyCipher } from "./credentials/cipher.js";
+import { createTenantKeyProvider } from "./credentials/key-provider.js";
 import { type Clock, systemClock } from "./domain/clock.js";
 import type { EventPublisher } from "./events/events.js";
 import { createConfiguredPublisher } from "./events/publishers.js";
+import type { TenantKeyProvider } from "./gateway/client.js";
 import { createSecretsLoader, type Secrets } from "./gateway/secrets.js";
 import { createLogger, type Logger } from "./log.js";
 import { createMetrics, type ServiceMetrics } from "./metrics.js";
@@ -26,8 +29,12 @@ export interface Runtime {
   /** The sync queue; undefined when QUEUE_URL is not set (then nothing can be enqueued). */
   queue: SyncQueue | undefined;
   dlqUrl?: string;
-  /** The gateway token and cursor HMAC key (Secrets Manager in AWS, env locally), cached. */
+  /** The cursor HMAC key (Secrets Manager in AWS, env locally), cached. */
   secrets: () => Promise<Secrets>;
+  /** Encrypts tenants' Waygate keys (KMS in AWS, a key file locally); undefined when neither is configured. */
+  keyCipher: KeyCipher | undefined;
+  /** Each tenant's Waygate key, decrypted and cached per warm container. */
+  tenantKeys: TenantKeyProvider;
   clock: Clock;
   log: Logger;
   /** Where job and discovery events go (EventBridge in AWS, events.jsonl locally, nowhere when unconfigured). */
@@ -83,11 +90,22 @@ function buildRuntime(): Runtime {
     sqs,
     queue: config.QUEUE_URL ? createSqsSyncQueue(sqs, config.QUEUE_URL) : undefined,
     secrets: createSecretsLoader(config, { logger: log }),
+    keyCipher: undefined,
+    tenantKeys: async () => {
+      throw new Error("not built");
+    },
     clock: systemClock,
     log,
     events: createConfiguredPublisher(config, sqs),
     metrics: createMetrics({ stage: config.STAGE }),
   };
+  runtime.keyCipher = cipherFromConfig(config);
+  runtime.tenantKeys = createTenantKeyProvider({
+    tenants: runtime.repos.tenants,
+    cipher: runtime.keyCipher,
+    // Late-bound: tests override the runtime's clock after it is built.
+    clock: { now: () => (current ?? runtime).clock.now() },
+  });
   if (config.DLQ_URL) runtime.dlqUrl = config.DLQ_URL;
   return runtime;
 }

@@ -6,6 +6,7 @@
 import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import middy from "@middy/core";
 import type { Context, ScheduledEvent } from "aws-lambda";
+import { planDiscoveries } from "../../shared/discovery/schedule.js";
 import { getRuntime } from "../../shared/runtime.js";
 import { type PlannerSummary, recordPlannerMetrics, runPlanner } from "../../shared/sync/plan.js";
 import { createSqsQueueDepth } from "../../shared/sync/sync-queue.js";
@@ -39,6 +40,15 @@ export const handler = middy<ScheduledEvent, PlannerSummary>(async (event: Sched
       reclaimQueued: (event?.detail as { reclaimQueued?: unknown } | undefined)?.reclaimQueued === true,
     },
   );
+  // Tenants whose discovery is due: claimed on their exact due key like partitions, one `discover` message each.
+  const discoveries = await planDiscoveries(
+    { repos: runtime.repos, queue: runtime.queue, clock: runtime.clock, log: runtime.log.child({ fn: "planner" }) },
+    runtime.clock.now(),
+  ).catch((error: unknown) => {
+    runtime.log.error("planner could not plan discoveries", { error });
+    return 0;
+  });
+  if (discoveries > 0) runtime.log.info("discoveries queued", { discoveries });
   recordPlannerMetrics(runtime.metrics, summary);
   runtime.metrics.publish();
   return summary;

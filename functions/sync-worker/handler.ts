@@ -30,14 +30,17 @@ function workerDeps(): WorkerDeps {
   const { config } = runtime;
   if (!config.GATEWAY_URL) throw new Error("GATEWAY_URL is not set: the worker cannot reach the gateway");
   if (!runtime.queue) throw new Error("QUEUE_URL is not set: the worker cannot send continuations");
+  // Every call carries the tenant's own Waygate key: there is no deployment-wide token.
+  const gateway = createGatewayClient({
+    baseUrl: config.GATEWAY_URL,
+    apiKey: runtime.tenantKeys,
+    clock: runtime.clock,
+    maxResponseBytes: config.GATEWAY_MAX_RESPONSE_BYTES,
+  });
   const deps: WorkerDeps = {
     repos: runtime.repos,
-    gateway: createGatewayClient({
-      baseUrl: config.GATEWAY_URL,
-      token: async () => (await runtime.secrets()).gatewayToken,
-      clock: runtime.clock,
-      maxResponseBytes: config.GATEWAY_MAX_RESPONSE_BYTES,
-    }),
+    gateway,
+    discovery: { gateway, intervalSeconds: config.DISCOVERY_INTERVAL_SECONDS },
     queue: runtime.queue,
     clock: runtime.clock,
     log: runtime.log.child({ fn: "sync-worker" }),

@@ -11,6 +11,7 @@ import { type Duration, type RemovalPolicy, Validations } from "aws-cdk-lib";
 import type { IAlarm } from "aws-cdk-lib/aws-cloudwatch";
 import { LambdaDeploymentConfig, LambdaDeploymentGroup } from "aws-cdk-lib/aws-codedeploy";
 import { type Grant, type IGrantable, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import type { IKey } from "aws-cdk-lib/aws-kms";
 import { Alias, Architecture, Code, Function as LambdaFunction, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
@@ -36,7 +37,7 @@ export const FUNCTION_RUNTIME = Runtime.NODEJS_24_X;
  */
 export type DeployedEnvName = Exclude<
   keyof z.input<typeof configSchema>,
-  "DYNAMODB_ENDPOINT" | "SQS_ENDPOINT" | "AWS_REGION" | "GATEWAY_TOKEN" | "CURSOR_SECRET"
+  "DYNAMODB_ENDPOINT" | "SQS_ENDPOINT" | "AWS_REGION" | "CURSOR_SECRET" | "CREDENTIALS_KEY_FILE"
 >;
 export type FunctionEnvironment = Partial<Record<DeployedEnvName, string>>;
 
@@ -170,10 +171,20 @@ export class AppFunction extends Construct {
     return this;
   }
 
-  /** GetSecretValue on the gateway secret and its ARN: the secret's values never enter the environment. */
+  /** GetSecretValue on the stack secret and its ARN: the secret's values never enter the environment. */
   readSecret(secret: ISecret): this {
     secret.grantRead(this.role);
-    return this.setEnvironment("GATEWAY_SECRET_ARN", secret.secretArn);
+    return this.setEnvironment("STACK_SECRET_ARN", secret.secretArn);
+  }
+
+  /**
+   * The credentials key: `encrypt` (GenerateDataKey, to store a tenant's Waygate key) or `decrypt` (to call the
+   * gateway with it). Only the functions that need one of them get it.
+   */
+  useCredentialsKey(key: IKey, use: "encrypt" | "decrypt"): this {
+    if (use === "encrypt") key.grant(this.role, "kms:GenerateDataKey");
+    else key.grantDecrypt(this.role);
+    return this.setEnvironment("CREDENTIALS_KMS_KEY_ID", key.keyArn);
   }
 
   /**

@@ -1,10 +1,12 @@
 /**
  * State that outlives a deployment: the one DynamoDB table (built from the shared TABLE_DEFINITION, so the table the
- * code, dynalite and AWS use cannot drift) and the Secrets Manager secret holding the gateway token and cursor key.
+ * code, dynalite and AWS use cannot drift), the stack's Secrets Manager secret (stack-wide things only: the cursor
+ * key), and the KMS key that encrypts tenants' Waygate API keys (DESIGN.md "Gateway credentials and discovery").
  */
 import { RemovalPolicy, Validations } from "aws-cdk-lib";
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
 import { Grant, type IGrantable } from "aws-cdk-lib/aws-iam";
+import { Key } from "aws-cdk-lib/aws-kms";
 import { Secret } from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
 import { TABLE_DEFINITION } from "../../shared/storage/table.js";
@@ -28,18 +30,17 @@ export const TABLE_WRITE_ACTIONS = [
   "dynamodb:BatchWriteItem",
 ] as const;
 
-/** The placeholder the generated secret starts with; the operator replaces it with a Waygate API key (README). */
-export const GATEWAY_TOKEN_PLACEHOLDER = "REPLACE_WITH_WAYGATE_API_KEY";
-
 export interface DataStoreProps {
   /** Development stacks may be deleted with their data; production ones keep the table and secret. */
   dev: boolean;
 }
 
-/** The table and the gateway secret, with least-privilege grants for the functions. */
+/** The table, the stack secret and the credentials key, with least-privilege grants for the functions. */
 export class DataStore extends Construct implements TableAccess {
   readonly table: Table;
   readonly secret: Secret;
+  /** Encrypts tenants' Waygate keys (data keys with the tenant as encryption context); only granted functions use it. */
+  readonly credentialsKey: Key;
 
   constructor(scope: Construct, id: string, props: DataStoreProps) {
     super(scope, id);
@@ -63,11 +64,11 @@ export class DataStore extends Construct implements TableAccess {
       projectionType: ProjectionType.ALL,
     });
 
-    this.secret = new Secret(this, "GatewaySecret", {
+    this.secret = new Secret(this, "StackSecret", {
       description:
-        'Reference Data Sync: JSON { "gatewayToken": Waygate API key the worker calls the gateway with, "cursorSecret": HMAC key of pagination cursors }',
+        'Reference Data Sync: JSON { "cursorSecret": HMAC key of pagination cursors }. No gateway key lives here: each tenant saves its own (PUT /api/v1/gateway/credentials)',
       generateSecretString: {
-        secretStringTemplate: JSON.stringify({ gatewayToken: GATEWAY_TOKEN_PLACEHOLDER }),
+        secretStringTemplate: JSON.stringify({}),
         generateStringKey: "cursorSecret",
         passwordLength: 64,
         excludePunctuation: true,
@@ -77,7 +78,13 @@ export class DataStore extends Construct implements TableAccess {
     Validations.of(this.secret).acknowledge({
       id: "AwsSolutions-SMG4",
       reason:
-        "The gateway token is issued by Waygate and rotated there, then written here (README); rotating the cursor key would only invalidate open pagination cursors, so it is rotated by hand with the token rather than by a rotation Lambda",
+        "The secret holds only the cursor HMAC key; rotating it would only invalidate open pagination cursors, so it is rotated by hand rather than by a rotation Lambda",
+    });
+
+    this.credentialsKey = new Key(this, "CredentialsKey", {
+      description: "Reference Data Sync: encrypts tenants' Waygate API keys (envelope encryption, tenant as context)",
+      enableKeyRotation: true,
+      removalPolicy,
     });
   }
 

@@ -183,6 +183,8 @@ export interface ReferenceDataApiProps {
   cloudWatchRole: boolean;
   /** The deployment stage: it names the REST API (`reference-data-sync-<stage>`). */
   stage: string;
+  /** Waygate's base URL: the config function verifies a tenant's key there before storing it. */
+  gatewayUrl: string;
   /** Stage throttling: steady requests per second and burst. */
   throttlingRateLimit: number;
   throttlingBurstLimit: number;
@@ -210,10 +212,13 @@ export class ReferenceDataApi extends Construct {
         .writeTable(store)
         .sendTo(props.queue, "QUEUE_URL")
         .readSecret(store.secret),
+      // Saving a tenant's Waygate key: verified against the gateway, encrypted under a fresh data key.
       "api-config": this.apiFunction("ConfigFunction", "api-config", defaults)
         .writeTable(store)
         .sendTo(props.queue, "QUEUE_URL")
-        .readSecret(store.secret),
+        .readSecret(store.secret)
+        .useCredentialsKey(store.credentialsKey, "encrypt")
+        .setEnvironment("GATEWAY_URL", props.gatewayUrl),
     };
     this.authorizerFunction = new AppFunction(this, "AuthorizerFunction", {
       name: "authorizer",

@@ -88,7 +88,7 @@ export class SyncPipeline extends Construct {
       .writeTable(store)
       .sendTo(this.queue, "QUEUE_URL")
       .sendTo(this.deadLetterQueue, "DLQ_URL")
-      .readSecret(store.secret)
+      .useCredentialsKey(store.credentialsKey, "decrypt")
       .setEnvironment("GATEWAY_URL", props.gatewayUrl);
     this.worker.alias.addEventSource(
       new SqsEventSource(this.queue, {

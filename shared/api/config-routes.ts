@@ -24,6 +24,7 @@ import {
   sourceWireSchema,
 } from "./config-service.js";
 import { changeRoutes, consumerConfigRoutes, purgeLater } from "./consumer-routes.js";
+import { gatewayRoutes } from "./gateway-routes.js";
 import { buildOpenApiDocument, type OpenApiDocument } from "./openapi.js";
 import { queryRoutes } from "./query/routes.js";
 import { syncRoutes } from "./sync-routes.js";
@@ -90,4 +91,5 @@ export const configRoutes: Record<string, HttpRoute> = {
     async ({ tenantId, path }) =>
       ok(await purgeLater(revokeConnection(deps(), { tenantId, ...path }), { tenantId, ...path })),
   ),
+  ...gatewayRoutes,
 };

@@ -10,7 +10,13 @@ import { z } from "zod";
 import { type Clock, iso } from "../domain/clock.js";
 import type { Connection, Partition, PauseReason } from "../domain/entities.js";
 import { ConflictError, InternalError, NotFoundError, ValidationError } from "../domain/errors.js";
-import { connectionIdSchema, dataTypeSchema, integrationIdSchema, type PartitionRef } from "../domain/ids.js";
+import {
+  connectionIdSchema,
+  DEFAULT_CONNECTION_ID,
+  dataTypeSchema,
+  integrationIdSchema,
+  type PartitionRef,
+} from "../domain/ids.js";
 import { type Source, sourceInputSchema } from "../domain/source-config.js";
 import type { FanoutMessage } from "../domain/sync-message.js";
 import type { Logger } from "../log.js";
@@ -34,6 +40,10 @@ export const sourceWireSchema = z.object({
   integrationSlug: z.string(),
   actionSlug: z.string(),
   referenceData: z.record(z.string(), z.unknown()),
+  /** `discovered`: from Waygate's action metadata; `manual`: saved with PUT (shadows a discovered one). */
+  origin: z.enum(["manual", "discovered"]),
+  /** This service's own fields on a discovered source (PATCH), already merged into `referenceData`. */
+  extensions: z.record(z.string(), z.unknown()).optional(),
   revision: z.number().int(),
   createdAt: z.string(),
   updatedAt: z.string(),
@@ -43,6 +53,9 @@ export type SourceWire = z.infer<typeof sourceWireSchema>;
 export const connectionWireSchema = z.object({
   connectionId: z.string(),
   status: z.enum(["active", "revoked"]),
+  isPrimary: z.boolean().optional(),
+  origin: z.enum(["manual", "discovered"]).optional(),
+  gatewayStatus: z.enum(["active", "error", "disabled"]).optional(),
   enrolledAt: z.string(),
   revokedAt: z.string().optional(),
   updatedAt: z.string(),
@@ -72,7 +85,7 @@ export const connectionResultSchema = z.object({
 });
 
 export interface ConfigDeps {
-  repos: Pick<Repositories, "sources" | "connections" | "partitions" | "jobs" | "usage">;
+  repos: Pick<Repositories, "sources" | "connections" | "partitions" | "jobs" | "usage" | "tenants">;
   /** Tenant quotas; DESIGN.md's defaults when absent. */
   quotas?: QuotaLimits;
   queue: SyncQueue | undefined;
@@ -179,6 +192,7 @@ export async function enrollConnection(
   scope: Scope & { connectionId: string },
 ): Promise<{ created: boolean; connection: ConnectionWire; partitions: PartitionChange }> {
   const { tenantId, integrationId, connectionId } = scope;
+  await checkConnectionId(deps, tenantId, connectionId);
   const now = deps.clock.now();
   const before = await deps.repos.connections.get(tenantId, integrationId, connectionId);
   if (before?.status !== "active") {
@@ -220,6 +234,21 @@ export async function revokeConnection(
   return { connection: connectionWire(connection), partitions: { ...noChange(), paused } };
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Waygate takes only UUIDs as connection IDs (another one silently means its primary connection): a tenant that has
+ * gateway credentials may enroll only UUIDs and `default`.
+ */
+async function checkConnectionId(deps: ConfigDeps, tenantId: string, connectionId: string): Promise<void> {
+  if (connectionId === DEFAULT_CONNECTION_ID || UUID.test(connectionId)) return;
+  if (!(await deps.repos.tenants.getCredentials(tenantId))) return;
+  throw new ValidationError(
+    `Connection ID '${connectionId}' is not a UUID: Waygate identifies connections by UUID (or use 'default')`,
+    { issues: [{ field: "connectionId", message: "must be a UUID or 'default'" }] },
+  );
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 
 async function ensureOrFanout(
@@ -244,8 +273,8 @@ async function ensureOrFanout(
 }
 
 /** Pauses each partition not already paused for `reason`, and fails the job it had in flight. Returns how many. */
-async function pauseAll(
-  deps: ConfigDeps,
+export async function pauseAll(
+  deps: { repos: Pick<Repositories, "partitions" | "jobs"> },
   partitions: Partition[],
   reason: PauseReason,
   now: number,
@@ -291,6 +320,8 @@ function sourceWire(source: Source): SourceWire {
     integrationSlug: source.integrationSlug,
     actionSlug: source.actionSlug,
     referenceData: source.referenceData as Record<string, unknown>,
+    origin: source.origin ?? "manual",
+    ...(source.extensions === undefined ? {} : { extensions: source.extensions }),
     revision: source.revision,
     createdAt: source.createdAt,
     updatedAt: source.updatedAt,
@@ -305,5 +336,8 @@ function connectionWire(connection: Connection): ConnectionWire {
     updatedAt: connection.updatedAt,
   };
   if (connection.revokedAt) wire.revokedAt = connection.revokedAt;
+  if (connection.isPrimary !== undefined) wire.isPrimary = connection.isPrimary;
+  if (connection.origin !== undefined) wire.origin = connection.origin;
+  if (connection.gatewayStatus !== undefined) wire.gatewayStatus = connection.gatewayStatus;
   return wire;
 }

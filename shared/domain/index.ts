@@ -1,4 +1,5 @@
 export * from "./clock.js";
+export * from "./discovery.js";
 export * from "./entities.js";
 export * from "./errors.js";
 export * from "./ids.js";
@@ -7,4 +8,3 @@ export * from "./source-config.js";
 export * from "./sync-message.js";
 export * from "./ulid.js";
 export * from "./validate.js";
-export * from "./discovery.js";

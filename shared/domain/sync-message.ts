@@ -44,6 +44,17 @@ export const fanoutMessageSchema = z
   .strict();
 export type FanoutMessage = z.infer<typeof fanoutMessageSchema>;
 
+/** Runs the tenant's discovery (DESIGN.md "Gateway credentials and discovery"); `runId` names the queued run. */
+export const discoverMessageSchema = z
+  .object({
+    v: z.literal(1),
+    kind: z.literal("discover"),
+    tenantId: idSchema,
+    runId: z.string().min(1).max(64).optional(),
+  })
+  .strict();
+export type DiscoverMessage = z.infer<typeof discoverMessageSchema>;
+
 /**
  * Lifecycle (DESIGN.md "Lifecycle"): `purge` deletes a revoked connection's or deleted source's partition data once its
  * retention has passed; `erase` deletes every row of a tenant, a page of a Scan at a time (`startKey` resumes it).
@@ -73,5 +84,10 @@ export const eraseMessageSchema = z
 export type EraseMessage = z.infer<typeof eraseMessageSchema>;
 
 /** The messages the planner, the API and other services put on the sync queue (`erase` is the worker's own, above). */
-export const queueMessageSchema = z.union([fanoutMessageSchema, purgeMessageSchema, syncMessageSchema]);
+export const queueMessageSchema = z.union([
+  fanoutMessageSchema,
+  purgeMessageSchema,
+  discoverMessageSchema,
+  syncMessageSchema,
+]);
 export type QueueMessage = z.infer<typeof queueMessageSchema>;

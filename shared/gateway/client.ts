@@ -1,6 +1,7 @@
 /**
- * The Waygate invoke client: one action call with the headers and envelope of DESIGN.md, a per-request timeout, error
- * classification, and retries with exponential backoff and full jitter that never run past the caller's deadline.
+ * The Waygate client: action invokes and the discovery listings, each with the tenant's own API key (Waygate takes
+ * the tenant from the key alone), a per-request timeout, error classification, and retries with exponential backoff
+ * and full jitter that never run past the caller's deadline.
  */
 import { type Clock, systemClock } from "../domain/clock.js";
 import { classifyGatewayError, GatewayError, type GatewayErrorBody, isGatewayError } from "./errors.js";
@@ -8,6 +9,7 @@ import { classifyGatewayError, GatewayError, type GatewayErrorBody, isGatewayErr
 export interface InvokeRequest {
   integrationSlug: string;
   actionSlug: string;
+  /** Whose key the call carries. */
   tenantId: string;
   /** The reserved connection `default` sends no connection header (integration-level data). */
   connectionId: string;
@@ -26,14 +28,40 @@ export interface InvokeResponse {
   } & Record<string, unknown>;
 }
 
+/** A GET of one of Waygate's listings (`/api/v1/integrations`, …/actions, …/connections). */
+export interface ListRequest {
+  tenantId: string;
+  /** Under the gateway's base URL, e.g. `/api/v1/integrations`. */
+  path: string;
+  query: Record<string, string>;
+  deadline: number;
+}
+
 export interface GatewayClient {
   invoke(request: InvokeRequest): Promise<InvokeResponse>;
 }
 
+/** The listings discovery reads. */
+export interface GatewayLister {
+  /** The listing's `data`. */
+  list(request: ListRequest): Promise<unknown>;
+}
+
+/** A tenant's Waygate key and the version of the stored row it came from. */
+export interface TenantGatewayKey {
+  apiKey: string;
+  version: string;
+}
+
+/**
+ * Resolves a tenant's key (cached by the provider). Throws a `gateway_key` GatewayError when the tenant has none or it
+ * is marked invalid. `fresh` skips the cache: after a refusal, a key saved meanwhile is used at once.
+ */
+export type TenantKeyProvider = (tenantId: string, options?: { fresh?: boolean }) => Promise<TenantGatewayKey>;
+
 export interface GatewayClientOptions {
   baseUrl: string;
-  /** Called before every attempt; the secrets loader caches, so a rotated token is picked up. */
-  token: () => Promise<string>;
+  apiKey: TenantKeyProvider;
   requestTimeoutMs?: number;
   /** Attempts in total, the first included. */
   maxAttempts?: number;
@@ -61,11 +89,12 @@ export const DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
- * Builds a gateway client. `invoke` retries retryable and service_auth errors with exponential backoff and full
+ * Builds a gateway client. Every call carries the tenant's key from `apiKey`. It retries retryable and service_auth errors with exponential backoff and full
  * jitter, waits `retryAfterMs` (else a backoff) for rate_limited ones, and only while `now + wait < deadline` and
- * attempts remain; otherwise it throws the last GatewayError. Credentials and configuration errors are never retried.
+ * attempts remain; otherwise it throws the last GatewayError. Credentials, configuration and gateway_key errors are
+ * never retried (a refused key is tried again only when a different key has been saved since).
  */
-export function createGatewayClient(options: GatewayClientOptions): GatewayClient {
+export function createGatewayClient(options: GatewayClientOptions): GatewayClient & GatewayLister {
   const clock = options.clock ?? systemClock;
   const sleep = options.sleep ?? realSleep;
   const random = options.random ?? Math.random;
@@ -79,39 +108,35 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
 
   const backoff = (attempt: number) => Math.floor(random() * Math.min(maxBackoff, baseBackoff * 2 ** (attempt - 1)));
 
-  async function attemptOnce(request: InvokeRequest): Promise<InvokeResponse> {
-    const remaining = request.deadline - clock.now();
+  interface Call {
+    tenantId: string;
+    method: "GET" | "POST";
+    url: string;
+    body?: string;
+    headers: Record<string, string>;
+    deadline: number;
+  }
+
+  async function attemptOnce(call: Call, key: TenantGatewayKey): Promise<InvokeResponse> {
+    const remaining = call.deadline - clock.now();
     if (remaining <= 0) {
       throw new GatewayError("retryable", "TIMEOUT", "the time budget ended before the gateway call");
     }
-    let token: string;
-    try {
-      token = await options.token();
-    } catch (cause) {
-      throw new GatewayError("service_auth", "TOKEN_UNAVAILABLE", "the gateway token could not be loaded", { cause });
-    }
     const headers: Record<string, string> = {
-      "content-type": "application/json",
       accept: "application/json",
-      authorization: `Bearer ${token}`,
-      "x-waygate-tenant-id": request.tenantId,
-      "x-idempotency-key": request.idempotencyKey,
+      ...call.headers,
+      authorization: `Bearer ${key.apiKey}`,
     };
-    if (request.connectionId !== CONNECTION_DEFAULT) headers["x-waygate-connection-id"] = request.connectionId;
-    const url = `${baseUrl}/api/v1/actions/${encodeURIComponent(request.integrationSlug)}/${encodeURIComponent(
-      request.actionSlug,
-    )}`;
-
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), Math.min(timeoutMs, remaining));
     let status: number;
     let text: string;
     let responseHeaders: Headers;
     try {
-      const response = await fetchFn(url, {
-        method: "POST",
+      const response = await fetchFn(call.url, {
+        method: call.method,
         headers,
-        body: JSON.stringify(request.input),
+        ...(call.body === undefined ? {} : { body: call.body }),
         signal: controller.signal,
         redirect: "manual",
       });
@@ -130,29 +155,83 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
     } finally {
       clearTimeout(timer);
     }
-    return interpret(status, text, responseHeaders, clock.now());
+    try {
+      return interpret(status, text, responseHeaders, clock.now());
+    } catch (error) {
+      if (isGatewayError(error) && error.kind === "gateway_key") {
+        throw new GatewayError(error.kind, error.code, error.message, {
+          ...(error.status === undefined ? {} : { status: error.status }),
+          ...(error.requestId === undefined ? {} : { requestId: error.requestId }),
+          keyVersion: key.version,
+        });
+      }
+      throw error;
+    }
+  }
+
+  async function send(call: Call): Promise<InvokeResponse> {
+    // A missing or invalid stored key is a gateway_key error from the provider: no call is made.
+    let key = await options.apiKey(call.tenantId);
+    let refreshed = false;
+    for (let attempt = 1; ; attempt++) {
+      let error: GatewayError;
+      try {
+        return await attemptOnce(call, key);
+      } catch (caught) {
+        error = isGatewayError(caught)
+          ? caught
+          : new GatewayError("retryable", "CLIENT_ERROR", describeCause(caught), { cause: caught });
+      }
+      if (error.kind === "gateway_key" && !refreshed) {
+        // The cached key may be stale: a key saved since is tried once, at once.
+        refreshed = true;
+        const fresh = await options.apiKey(call.tenantId, { fresh: true });
+        if (fresh.version !== key.version) {
+          key = fresh;
+          continue;
+        }
+      }
+      if (attempt >= maxAttempts) throw error;
+      let wait: number;
+      if (error.kind === "rate_limited") wait = error.retryAfterMs ?? backoff(attempt);
+      else if (error.kind === "retryable" || error.kind === "service_auth") wait = backoff(attempt);
+      else throw error;
+      if (clock.now() + wait >= call.deadline) throw error;
+      options.onRetry?.(error, attempt, wait);
+      await sleep(wait);
+    }
   }
 
   return {
-    async invoke(request) {
-      for (let attempt = 1; ; attempt++) {
-        let error: GatewayError;
-        try {
-          return await attemptOnce(request);
-        } catch (caught) {
-          error = isGatewayError(caught)
-            ? caught
-            : new GatewayError("retryable", "CLIENT_ERROR", describeCause(caught), { cause: caught });
-        }
-        if (attempt >= maxAttempts) throw error;
-        let wait: number;
-        if (error.kind === "rate_limited") wait = error.retryAfterMs ?? backoff(attempt);
-        else if (error.kind === "retryable" || error.kind === "service_auth") wait = backoff(attempt);
-        else throw error;
-        if (clock.now() + wait >= request.deadline) throw error;
-        options.onRetry?.(error, attempt, wait);
-        await sleep(wait);
-      }
+    invoke(request) {
+      const headers: Record<string, string> = {
+        "content-type": "application/json",
+        "x-idempotency-key": request.idempotencyKey,
+      };
+      if (request.connectionId !== CONNECTION_DEFAULT) headers["x-waygate-connection-id"] = request.connectionId;
+      const url = `${baseUrl}/api/v1/actions/${encodeURIComponent(request.integrationSlug)}/${encodeURIComponent(
+        request.actionSlug,
+      )}`;
+      return send({
+        tenantId: request.tenantId,
+        method: "POST",
+        url,
+        body: JSON.stringify(request.input),
+        headers,
+        deadline: request.deadline,
+      });
+    },
+    async list(request) {
+      const query = new URLSearchParams(request.query).toString();
+      const url = `${baseUrl}${request.path}${query === "" ? "" : `?${query}`}`;
+      const response = await send({
+        tenantId: request.tenantId,
+        method: "GET",
+        url,
+        headers: {},
+        deadline: request.deadline,
+      });
+      return response.data;
     },
   };
 }
@@ -191,6 +270,44 @@ async function readCapped(response: Response, maxBytes: number): Promise<string>
     text += decoder.decode(value, { stream: true });
   }
   return text + decoder.decode();
+}
+
+export type KeyCheck = "valid" | "invalid" | "unavailable";
+
+/**
+ * Checks a key before it is stored: `GET /api/v1/integrations?limit=1`. A 401 (or Waygate's key codes) is `invalid`;
+ * no answer, a timeout or a 5xx is `unavailable`. The key never appears in what this returns or throws.
+ */
+export async function checkGatewayKey(
+  baseUrl: string,
+  apiKey: string,
+  options: { fetch?: typeof fetch; timeoutMs?: number } = {},
+): Promise<KeyCheck> {
+  const fetchFn = options.fetch ?? globalThis.fetch;
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  try {
+    const response = await fetchFn(`${baseUrl.replace(/\/+$/, "")}/api/v1/integrations?limit=1`, {
+      headers: { accept: "application/json", authorization: `Bearer ${apiKey}` },
+      signal: controller.signal,
+      redirect: "manual",
+    });
+    const text = await response.text();
+    if (response.status === 401 || response.status === 403) return "invalid";
+    if (response.status >= 200 && response.status < 300) {
+      try {
+        const body: unknown = JSON.parse(text);
+        if (isRecord(body) && body.success === true) return "valid";
+      } catch {
+        // not the envelope: not a Waygate answer
+      }
+    }
+    return "unavailable";
+  } catch {
+    return "unavailable";
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Turns one HTTP answer into an InvokeResponse or a classified GatewayError. */

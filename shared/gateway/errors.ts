@@ -3,7 +3,17 @@
  * a sync does: retry inside the budget, wait for a rate limit, pause the partition, or stop until the source changes.
  */
 
-export type GatewayErrorKind = "retryable" | "rate_limited" | "credentials" | "service_auth" | "configuration";
+/**
+ * `gateway_key`: the tenant's own Waygate API key is missing, refused or revoked (INVALID_API_KEY / MISSING_API_KEY):
+ * every partition of that tenant pauses until new credentials are saved. Never retried.
+ */
+export type GatewayErrorKind =
+  | "retryable"
+  | "rate_limited"
+  | "credentials"
+  | "service_auth"
+  | "configuration"
+  | "gateway_key";
 
 export interface GatewayErrorOptions {
   status?: number;
@@ -11,6 +21,8 @@ export interface GatewayErrorOptions {
   requestId?: string;
   details?: Record<string, unknown>;
   cause?: unknown;
+  /** For `gateway_key` errors: the version of the stored key that was refused (undefined: none stored). */
+  keyVersion?: string;
 }
 
 /** A failed gateway call, classified. `code` is Waygate's error code, or ours for transport failures. */
@@ -21,6 +33,7 @@ export class GatewayError extends Error {
   readonly retryAfterMs?: number;
   readonly requestId?: string;
   readonly details?: Record<string, unknown>;
+  readonly keyVersion?: string;
 
   constructor(kind: GatewayErrorKind, code: string, message: string, options: GatewayErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -31,6 +44,7 @@ export class GatewayError extends Error {
     if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
     if (options.requestId !== undefined) this.requestId = options.requestId;
     if (options.details !== undefined) this.details = options.details;
+    if (options.keyVersion !== undefined) this.keyVersion = options.keyVersion;
   }
 
   /** Whether the client may try the same call again within its budget. */
@@ -50,6 +64,8 @@ export function isGatewayError(error: unknown): error is GatewayError {
   return error instanceof GatewayError;
 }
 
+/** Waygate's answers when the tenant's API key itself is refused (`withApiAuth`). */
+export const GATEWAY_KEY_CODES: ReadonlySet<string> = new Set(["INVALID_API_KEY", "MISSING_API_KEY"]);
 const CREDENTIALS_CODES = new Set(["CREDENTIALS_MISSING", "CREDENTIALS_EXPIRED", "INTEGRATION_DISABLED"]);
 const CONFIGURATION_CODES = new Set([
   "INTEGRATION_NOT_FOUND",
@@ -93,7 +109,7 @@ export function classifyGatewayError(
     });
   }
   if (CREDENTIALS_CODES.has(code)) return new GatewayError("credentials", code, message, base);
-  if (code === "INVALID_API_KEY") return new GatewayError("service_auth", code, message, base);
+  if (GATEWAY_KEY_CODES.has(code)) return new GatewayError("gateway_key", code, message, base);
   if (CONFIGURATION_CODES.has(code)) return new GatewayError("configuration", code, message, base);
   return new GatewayError("retryable", code, message, base);
 }

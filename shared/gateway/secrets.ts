@@ -1,7 +1,7 @@
 /**
- * The gateway token and the cursor HMAC key. In AWS both live in one Secrets Manager secret (GATEWAY_SECRET_ARN),
- * read once and cached so a warm Lambda does not call Secrets Manager per request, yet picks up a rotation within the
- * TTL. Locally they come from the environment.
+ * The stack-wide secrets: the cursor HMAC key. In AWS it lives in the stack's Secrets Manager secret
+ * (STACK_SECRET_ARN), read once and cached so a warm Lambda does not call Secrets Manager per request, yet picks up a
+ * rotation within the TTL. Locally it comes from the environment. Gateway keys are per tenant (shared/credentials).
  */
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { z } from "zod";
@@ -11,7 +11,6 @@ import { InternalError } from "../domain/errors.js";
 import { logger as defaultLogger, type Logger } from "../log.js";
 
 export interface Secrets {
-  gatewayToken: string;
   cursorSecret: string;
 }
 
@@ -27,40 +26,31 @@ export interface SecretsLoaderOptions {
 
 /** Used only off AWS when CURSOR_SECRET is unset: cursors then are signed, but with a publicly known key. */
 export const DEV_CURSOR_SECRET = "local-dev-cursor-secret-not-for-production";
-/** The sample gateway's default token, used only off AWS when GATEWAY_TOKEN is unset. */
-export const DEV_GATEWAY_TOKEN = "local-gateway-token";
 const DEFAULT_TTL_MS = 5 * 60_000;
 
-const secretSchema = z.object({ gatewayToken: z.string().min(1), cursorSecret: z.string().min(16) });
+const secretSchema = z.object({ cursorSecret: z.string().min(16) });
 
 /**
- * Returns a loader of `{ gatewayToken, cursorSecret }`. With GATEWAY_SECRET_ARN it reads that secret's JSON and caches
- * it for `ttlMs` (concurrent callers share one request; a failure is not cached). Without it, it reads GATEWAY_TOKEN
- * and CURSOR_SECRET, falling back to dev values with a warning (never inside Lambda).
+ * Returns a loader of `{ cursorSecret }`. With STACK_SECRET_ARN it reads that secret's JSON and caches it for `ttlMs`
+ * (concurrent callers share one request; a failure is not cached). Without it, it reads CURSOR_SECRET, falling back to
+ * a dev value with a warning (never inside Lambda).
  */
 export function createSecretsLoader(config: Config, options: SecretsLoaderOptions = {}): () => Promise<Secrets> {
   const log = options.logger ?? defaultLogger;
   const inLambda = options.inLambda ?? process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined;
-  const arn = config.GATEWAY_SECRET_ARN;
+  const arn = config.STACK_SECRET_ARN;
 
   if (arn === undefined || arn === "") {
-    if (inLambda && (config.GATEWAY_TOKEN === undefined || config.CURSOR_SECRET === undefined)) {
-      return () =>
-        Promise.reject(new InternalError("GATEWAY_SECRET_ARN (or GATEWAY_TOKEN and CURSOR_SECRET) must be set"));
+    if (inLambda && config.CURSOR_SECRET === undefined) {
+      return () => Promise.reject(new InternalError("STACK_SECRET_ARN (or CURSOR_SECRET) must be set"));
     }
     let warned = false;
     return async () => {
-      if (!warned && (config.GATEWAY_TOKEN === undefined || config.CURSOR_SECRET === undefined)) {
+      if (!warned && config.CURSOR_SECRET === undefined) {
         warned = true;
-        log.warn("using development secrets: set GATEWAY_TOKEN and CURSOR_SECRET outside local development", {
-          gatewayTokenSet: config.GATEWAY_TOKEN !== undefined,
-          cursorSecretSet: config.CURSOR_SECRET !== undefined,
-        });
+        log.warn("using a development cursor secret: set CURSOR_SECRET outside local development");
       }
-      return {
-        gatewayToken: config.GATEWAY_TOKEN ?? DEV_GATEWAY_TOKEN,
-        cursorSecret: config.CURSOR_SECRET ?? DEV_CURSOR_SECRET,
-      };
+      return { cursorSecret: config.CURSOR_SECRET ?? DEV_CURSOR_SECRET };
     };
   }
 
@@ -77,7 +67,7 @@ export function createSecretsLoader(config: Config, options: SecretsLoaderOption
       const result = await client.send(new GetSecretValueCommand({ SecretId: arn }));
       text = result.SecretString;
     } catch (cause) {
-      throw new InternalError("could not read the gateway secret", { secret: arn }, { cause });
+      throw new InternalError("could not read the stack secret", { secret: arn }, { cause });
     }
     let json: unknown;
     try {
@@ -90,7 +80,7 @@ export function createSecretsLoader(config: Config, options: SecretsLoaderOption
       // Never echo the secret's content: only which fields are wrong.
       const fields = parsed.error.issues.map((issue) => issue.path.join(".") || "(root)");
       throw new InternalError(
-        `the gateway secret must be JSON { "gatewayToken", "cursorSecret" (16+ chars) }; invalid: ${fields.join(", ")}`,
+        `the stack secret must be JSON { "cursorSecret" (16+ chars) }; invalid: ${fields.join(", ")}`,
         { secret: arn },
       );
     }

@@ -114,6 +114,14 @@ export const ROUTES: readonly RouteDefinition[] = [
     summary: "Create or replace a source",
   },
   {
+    method: "PATCH",
+    path: `${ref}/sources/{dataType}`,
+    function: "api-config",
+    auth: "admin",
+    operationId: "patchSource",
+    summary: "Add this service's own fields (extensions) to a discovered source",
+  },
+  {
     method: "DELETE",
     path: `${ref}/sources/{dataType}`,
     function: "api-config",
@@ -146,6 +154,46 @@ export const ROUTES: readonly RouteDefinition[] = [
     summary: "Revoke a connection: stop syncing and serving its data",
   },
   ...consumerRoutes(ref, conn),
+  {
+    method: "PUT",
+    path: `${API_BASE_PATH}/gateway/credentials`,
+    function: "api-config",
+    auth: "admin",
+    operationId: "putGatewayCredentials",
+    summary: "Save the tenant's Waygate API key (verified first, stored encrypted, never returned)",
+  },
+  {
+    method: "GET",
+    path: `${API_BASE_PATH}/gateway/credentials`,
+    function: "api-config",
+    auth: "admin",
+    operationId: "getGatewayCredentials",
+    summary: "The stored Waygate key's hint and status",
+  },
+  {
+    method: "DELETE",
+    path: `${API_BASE_PATH}/gateway/credentials`,
+    function: "api-config",
+    auth: "admin",
+    operationId: "deleteGatewayCredentials",
+    summary: "Remove the Waygate key; the tenant's partitions pause",
+  },
+  {
+    method: "GET",
+    path: `${API_BASE_PATH}/discovery`,
+    function: "api-config",
+    auth: "admin",
+    operationId: "getDiscovery",
+    summary: "The last discovery report",
+  },
+  {
+    method: "POST",
+    path: `${API_BASE_PATH}/discovery`,
+    function: "api-config",
+    auth: "admin",
+    operationId: "runDiscovery",
+    summary: "Run discovery now (deduplicated while one is queued or running)",
+  },
 ];
 
 /** Issue 13's routes: the change feed, connection pause/frequency, webhooks and tenant erasure. */

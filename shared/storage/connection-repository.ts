@@ -6,8 +6,8 @@ import { type Connection, connectionSchema } from "../domain/index.js";
 import { isConditionFailed } from "./ddb.js";
 import { integrationPk, keys } from "./keys.js";
 import type { ConnectionRepository } from "./ports.js";
-import { registerIntegrationRow } from "./tenant-repository.js";
 import { parseRow, queryPrefix, UpdateBuilder } from "./rows.js";
+import { registerIntegrationRow } from "./tenant-repository.js";
 
 export class DynamoConnectionRepository implements ConnectionRepository {
   constructor(

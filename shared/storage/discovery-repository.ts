@@ -5,8 +5,8 @@
  */
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { iso } from "../domain/clock.js";
-import { ConflictError } from "../domain/errors.js";
 import { type DiscoveryCounts, type DiscoveryState, discoveryStateSchema } from "../domain/discovery.js";
+import { ConflictError } from "../domain/errors.js";
 import { isConditionFailed } from "./ddb.js";
 import { DISCOVERY_DUE_PK, keys, tenantFromDiscoveryDueSk } from "./keys.js";
 import type { DiscoveryDueEntry, DiscoveryRepository, Page, PageKey } from "./ports.js";

@@ -5,6 +5,7 @@ import type { RetryOptions } from "./batch-write.js";
 import { BlobStore } from "./blob-store.js";
 import { DynamoChangeRepository } from "./change-repository.js";
 import { DynamoConnectionRepository } from "./connection-repository.js";
+import { DynamoDiscoveryRepository } from "./discovery-repository.js";
 import { DynamoItemRepository } from "./item-repository.js";
 import { DynamoJobRepository } from "./job-repository.js";
 import { DynamoManifestRepository } from "./manifest-repository.js";
@@ -12,9 +13,8 @@ import { DynamoObjectRepository } from "./object-repository.js";
 import { DynamoPartitionRepository } from "./partition-repository.js";
 import type { Repositories } from "./ports.js";
 import { DynamoSourceRepository } from "./source-repository.js";
-import { DynamoUsageRepository } from "./usage-repository.js";
-import { DynamoDiscoveryRepository } from "./discovery-repository.js";
 import { DynamoTenantRepository } from "./tenant-repository.js";
+import { DynamoUsageRepository } from "./usage-repository.js";
 
 export { API_KEY_PATTERN, DynamoApiKeyRepository } from "./api-key-repository.js";
 export type { RetryOptions, WriteRequest } from "./batch-write.js";
@@ -25,6 +25,7 @@ export * from "./change-repository.js";
 export * from "./client.js";
 export { DynamoConnectionRepository } from "./connection-repository.js";
 export * from "./ddb.js";
+export { DynamoDiscoveryRepository } from "./discovery-repository.js";
 export { DynamoItemRepository, MAX_ITEM_BYTES } from "./item-repository.js";
 export { DynamoJobRepository } from "./job-repository.js";
 export * from "./keys.js";
@@ -33,9 +34,8 @@ export { DynamoObjectRepository } from "./object-repository.js";
 export { DynamoPartitionRepository, RESUMABLE_BY_ENSURE } from "./partition-repository.js";
 export * from "./ports.js";
 export { DynamoSourceRepository } from "./source-repository.js";
-export { DynamoDiscoveryRepository } from "./discovery-repository.js";
-export { DynamoTenantRepository } from "./tenant-repository.js";
 export * from "./table.js";
+export { DynamoTenantRepository } from "./tenant-repository.js";
 
 export interface RepositoryOptions {
   doc: DynamoDBDocumentClient;

@@ -6,11 +6,11 @@
  */
 import type {
   ApiKey,
+  ApiKeyScope,
+  Connection,
   DiscoveryCounts,
   DiscoveryState,
   GatewayCredentials,
-  ApiKeyScope,
-  Connection,
   Item,
   ItemStatus,
   Job,

@@ -7,8 +7,8 @@ import { parseOrThrow } from "../domain/validate.js";
 import { isConditionFailed } from "./ddb.js";
 import { integrationPk, keys } from "./keys.js";
 import type { SourceMeta, SourceRepository } from "./ports.js";
-import { registerIntegrationRow } from "./tenant-repository.js";
 import { parseRow, queryPrefix } from "./rows.js";
+import { registerIntegrationRow } from "./tenant-repository.js";
 
 export class DynamoSourceRepository implements SourceRepository {
   constructor(

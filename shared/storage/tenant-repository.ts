@@ -4,7 +4,13 @@
  * enrolled by any path, so tenant-wide work (pausing a tenant whose key was refused, resuming it after a new key,
  * discovery retiring integrations) finds every integration without a Scan.
  */
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
 import { iso } from "../domain/clock.js";
 import { type GatewayCredentials, gatewayCredentialsSchema } from "../domain/entities.js";
 import { isConditionFailed } from "./ddb.js";
@@ -78,7 +84,6 @@ export class DynamoTenantRepository implements TenantRepository {
       throw error;
     }
   }
-
 }
 
 /**

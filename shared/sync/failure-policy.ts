@@ -7,6 +7,8 @@
  * | gateway service_auth (our own token)          | same: a service outage never pauses a tenant's partition      |
  * | gateway rate_limited beyond the time budget   | checkpoint, continuation delayed by Retry-After (≤ 900 s)     |
  * | gateway credentials (expired, missing, 403)   | job failed, partition paused "credentials"                    |
+ * | gateway_key (tenant's Waygate key refused)    | job failed, partition paused "gateway_key" (the worker pauses  |
+ * |                                               | the whole tenant and marks the key invalid)                   |
  * | gateway configuration (404s, 400s, loops)     | job failed, partition paused "config" until the source changes |
  * | source deleted / connection revoked           | job failed, partition paused "source_deleted" / "revoked"     |
  * | anything else (DynamoDB throttling, network)  | transient: the message is redelivered by SQS                  |
@@ -106,6 +108,8 @@ export function decideFailure(error: unknown, context: FailureContext): FailureD
         return { action: "pause", reason: "credentials", error: { ...jobError, retryable: false } };
       case "configuration":
         return { action: "pause", reason: "config", error: { ...jobError, retryable: false } };
+      case "gateway_key":
+        return { action: "pause", reason: "gateway_key", error: { ...jobError, retryable: false } };
     }
   }
   // Bad data we could not store (an item DynamoDB refuses): the same sync would fail the same way, but the upstream

@@ -6,9 +6,17 @@
  * so one long sync does not hold the others back.
  */
 import { ChangeMessageVisibilityBatchCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { runDiscoveryMessage } from "../discovery/schedule.js";
 import { ValidationError } from "../domain/errors.js";
-import { type EraseMessage, type PurgeMessage, type QueueMessage, queueMessageSchema } from "../domain/sync-message.js";
+import {
+  type DiscoverMessage,
+  type EraseMessage,
+  type PurgeMessage,
+  type QueueMessage,
+  queueMessageSchema,
+} from "../domain/sync-message.js";
 import { fieldIssues } from "../domain/validate.js";
+import type { GatewayLister } from "../gateway/client.js";
 import { asEraseMessage, type LifecycleDeps, runLifecycleMessage } from "../lifecycle/worker.js";
 import { type FailureKind, noMetrics, type ServiceMetrics } from "../metrics.js";
 import { ensurePartitionsFor } from "./partitions.js";
@@ -91,6 +99,8 @@ export function createSqsDeadLetterQueue(sqs: SQSClient, dlqUrl: string): DeadLe
 }
 
 export interface WorkerDeps extends SyncEngineDeps {
+  /** Runs `discover` messages: the gateway's listings and the schedule of the next run. */
+  discovery?: { gateway: GatewayLister; intervalSeconds?: number };
   /** Undefined when no DLQ is configured: malformed messages are then left to the queue's redrive policy. */
   deadLetters: DeadLetterQueue | undefined;
   /** A sync does not start with less time than the margin plus this; its message is re-sent instead. */
@@ -106,6 +116,7 @@ export interface WorkerDeps extends SyncEngineDeps {
 export type RecordResult =
   | { messageId: string; status: "synced"; outcome: SyncOutcome }
   | { messageId: string; status: "fanout"; created: number; existing: number }
+  | { messageId: string; status: "discovery"; outcome: "completed" | "failed" | "skipped" }
   | { messageId: string; status: "dead_lettered"; reason: string }
   | { messageId: string; status: "deferred" }
   | { messageId: string; status: "lifecycle"; detail: string }
@@ -256,6 +267,7 @@ async function processRecord(
       log.info("fan-out done", { ...scope, created, existing });
       return { messageId, status: "fanout", created, existing };
     }
+    if (message.kind === "discover") return await discoverRecord(deps, message, messageId, invocation);
     const margin = deps.options?.timeMarginMs ?? DEFAULT_SYNC_OPTIONS.timeMarginMs;
     if (invocation.remainingMs() < margin + (deps.minStartMs ?? DEFAULT_MIN_START_MS)) {
       // Too little time left in this invocation to make progress: hand the message to a fresh one.
@@ -303,6 +315,33 @@ function messageLogKeys(message: QueueMessage): Record<string, unknown> {
   if ("tenantId" in message) keys.tenantId = message.tenantId;
   if ("jobId" in message && message.jobId !== undefined) keys.jobId = message.jobId;
   return keys;
+}
+
+async function discoverRecord(
+  deps: WorkerDeps,
+  message: DiscoverMessage,
+  messageId: string,
+  invocation: InvocationContext,
+): Promise<RecordResult> {
+  if (!deps.discovery) return { messageId, status: "retry", error: "this worker cannot run discovery" };
+  const margin = deps.options?.timeMarginMs ?? DEFAULT_SYNC_OPTIONS.timeMarginMs;
+  const deadline = deps.clock.now() + Math.max(1_000, invocation.remainingMs() - margin);
+  const { status } = await runDiscoveryMessage(
+    {
+      repos: deps.repos,
+      gateway: deps.discovery.gateway,
+      clock: deps.clock,
+      log: deps.log,
+      ...optional(deps.discovery.intervalSeconds),
+    },
+    message,
+    deadline,
+  );
+  return { messageId, status: "discovery", outcome: status };
+}
+
+function optional(intervalSeconds: number | undefined): { intervalSeconds?: number } {
+  return intervalSeconds === undefined ? {} : { intervalSeconds };
 }
 
 function describe(error: unknown): string {

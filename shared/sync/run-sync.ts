@@ -13,6 +13,7 @@
  * - A failed or partial sync never changes an item's status and never writes the manifest.
  */
 
+import { handleGatewayKeyRefused } from "../credentials/tenant-pause.js";
 import type { Clock } from "../domain/clock.js";
 import { iso } from "../domain/clock.js";
 import type { Item, Job, JobError, Partition, PauseReason, SyncMode } from "../domain/entities.js";
@@ -1316,9 +1317,18 @@ class SyncRun {
         .catch((cause: unknown) => this.log.warn("checkpoint clean-up failed", { jobId: this.jobId, error: cause }));
     }
     this.log.warn("sync failed", { jobId: this.jobId, error: jobError, paused });
+    if (paused === "gateway_key") await this.pauseTenant(error);
     return paused
       ? { status: "failed", jobId: this.jobId, error: jobError, paused }
       : { status: "failed", jobId: this.jobId, error: jobError };
+  }
+
+  /** The tenant's Waygate key is missing or refused: the rest of the tenant pauses too (best effort, logged). */
+  private async pauseTenant(error: unknown): Promise<void> {
+    const keyVersion = isGatewayError(error) ? error.keyVersion : undefined;
+    await handleGatewayKeyRefused(this.deps, this.ref.tenantId, keyVersion).catch((cause: unknown) =>
+      this.log.error("could not pause the tenant after its gateway key was refused", { error: cause }),
+    );
   }
 
   /** Hands the lease back (same job, queued) so the redelivered message can take it at once. Best effort. */
