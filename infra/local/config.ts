@@ -13,8 +13,11 @@ export const localEnvSchema = z.object({
   PORT: port.default(3000),
   /** A real Waygate gateway; unset = the embedded sample gateway. */
   GATEWAY_URL: z.string().url().optional(),
-  /** The gateway's bearer token (the sample gateway's default when unset and no GATEWAY_URL is given). */
-  GATEWAY_TOKEN: z.string().min(1).optional(),
+  /**
+   * The demo tenant's Waygate API key, saved with PUT /gateway/credentials on first start (required with GATEWAY_URL;
+   * the sample gateway's demo key otherwise). Every other tenant saves its own through the API.
+   */
+  DEMO_GATEWAY_KEY: z.string().min(1).optional(),
   /** Where data survives restarts (dynalite's LevelDB files, the demo key). */
   DATA_DIR: z.string().min(1).default(".local"),
   /** Seconds between planner runs (EventBridge runs it every 5 minutes in AWS). */

@@ -1,7 +1,8 @@
 /**
- * The demo a newcomer sees on `npm start`: a demo tenant with an API key, the sample sources registered and the
- * `default` connection enrolled through the API itself (so the first run exercises the authorizer, validation and
- * partition creation like a real client), and copy-paste curl commands that work as printed.
+ * The demo a newcomer sees on `npm start`: a demo tenant with an API key whose Waygate key is saved through the API
+ * itself (`PUT /gateway/credentials`), so the first run shows the whole path with nothing registered by hand —
+ * credentials → discovery (sources and connections from the gateway) → syncs → lookups — and copy-paste curl
+ * commands that work as printed.
  *
  * The key is kept in DATA_DIR/demo-key.txt so later starts can print it again: it is a local development key for a
  * local table, never a credential of a deployed stack.
@@ -10,15 +11,13 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../../shared/log.js";
 import type { Repositories } from "../../shared/storage/ports.js";
-import { SAMPLE_SOURCES, type SampleSource } from "./sample-gateway/index.js";
 
 export const DEMO_TENANT_ID = "demo";
-export const DEMO_CONNECTION_ID = "default";
 const KEY_FILE = "demo-key.txt";
 
 export interface DemoCommand {
   title: string;
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "PUT";
   /** Path and query below the API base, e.g. `/integrations/slack/reference-data/users/lookup?query=derek`. */
   path: string;
   body?: string;
@@ -40,18 +39,20 @@ export interface DemoOptions {
   /** The API base, e.g. http://127.0.0.1:3000/api/v1. */
   apiUrl: string;
   dataDir?: string;
-  sources?: readonly SampleSource[];
+  /** The demo tenant's Waygate key, saved on first start (the sample gateway's demo key, or a person's real one). */
+  gatewayKey: string;
   now: () => number;
   log: Logger;
+  /** How long to wait for the first discovery (default 30 s). */
+  discoveryWaitMs?: number;
 }
 
 /**
- * Makes sure the demo tenant has a working key, its sources and its enrolled connections; idempotent, so a start
- * interrupted half-way finishes the job on the next start.
+ * Makes sure the demo tenant has a working API key and its Waygate key saved (which queues discovery), then waits
+ * for that discovery; idempotent, so a start interrupted half-way finishes the job on the next start.
  */
 export async function ensureDemo(options: DemoOptions): Promise<Demo> {
   const { repos, log } = options;
-  const sources = options.sources ?? SAMPLE_SOURCES;
   const keyFile = options.dataDir ? join(options.dataDir, KEY_FILE) : undefined;
 
   let key = keyFile ? readKeyFile(keyFile) : undefined;
@@ -83,26 +84,42 @@ export async function ensureDemo(options: DemoOptions): Promise<Demo> {
   }
 
   const api = apiClient(options.apiUrl, key);
-  for (const integrationId of new Set(sources.map((s) => s.integrationId))) {
-    const existing = new Set((await repos.sources.list(DEMO_TENANT_ID, integrationId)).map((s) => s.dataType));
-    for (const source of sources.filter((s) => s.integrationId === integrationId && !existing.has(s.dataType))) {
-      await api("PUT", `/integrations/${integrationId}/reference-data/sources/${source.dataType}`, {
-        integrationSlug: source.integrationSlug,
-        actionSlug: source.actionSlug,
-        referenceData: source.referenceData,
-      });
-      log.info("registered demo source", { integrationId, dataType: source.dataType });
-    }
-    const connection = await repos.connections.get(DEMO_TENANT_ID, integrationId, DEMO_CONNECTION_ID);
-    if (!connection) {
-      await api("PUT", `/integrations/${integrationId}/connections/${DEMO_CONNECTION_ID}`);
-      log.info("enrolled demo connection", { integrationId, connectionId: DEMO_CONNECTION_ID });
-    }
+  const stored = await repos.tenants.getCredentials(DEMO_TENANT_ID);
+  if (!stored || stored.status !== "valid") {
+    await api("PUT", "/gateway/credentials", { apiKey: options.gatewayKey });
+    log.info("saved the demo tenant's gateway key; discovery queued");
   }
-
-  const demo: Demo = { tenantId: DEMO_TENANT_ID, apiKey: key, keyId, created, commands: demoCommands() };
+  await waitForDiscovery(repos, options.discoveryWaitMs ?? 30_000);
+  const slack = await primaryOf(repos, "slack");
+  const demo: Demo = { tenantId: DEMO_TENANT_ID, apiKey: key, keyId, created, commands: demoCommands(slack) };
   if (keyFile) demo.keyFile = keyFile;
   return demo;
+}
+
+/** Waits until the demo tenant's discovery has finished once (completed or failed). */
+async function waitForDiscovery(repos: Repositories, timeoutMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const state = await repos.discovery.get(DEMO_TENANT_ID);
+    if (state?.status === "completed" || state?.status === "failed") return true;
+    if (Date.now() >= until) return false;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The integration whose sources call `integrationSlug`, and its primary connection (as discovery recorded them). */
+export async function primaryOf(
+  repos: Repositories,
+  integrationSlug: string,
+): Promise<{ integrationId: string; connectionId?: string } | undefined> {
+  for (const integrationId of await repos.tenants.listIntegrations(DEMO_TENANT_ID)) {
+    const sources = await repos.sources.list(DEMO_TENANT_ID, integrationId);
+    if (!sources.some((source) => source.integrationSlug === integrationSlug)) continue;
+    const connections = await repos.connections.list(DEMO_TENANT_ID, integrationId);
+    const primary = connections.find((c) => c.isPrimary && c.status === "active");
+    return primary ? { integrationId, connectionId: primary.connectionId } : { integrationId };
+  }
+  return undefined;
 }
 
 /**
@@ -112,12 +129,12 @@ export async function ensureDemo(options: DemoOptions): Promise<Demo> {
  */
 export async function waitForFirstSync(
   repos: Repositories,
-  options: { sources?: readonly SampleSource[]; timeoutMs: number; intervalMs?: number; now?: () => number },
+  options: { timeoutMs: number; intervalMs?: number; now?: () => number },
 ): Promise<boolean> {
   const now = options.now ?? Date.now;
-  const integrations = [...new Set((options.sources ?? SAMPLE_SOURCES).map((s) => s.integrationId))];
   const until = now() + options.timeoutMs;
   for (;;) {
+    const integrations = await repos.tenants.listIntegrations(DEMO_TENANT_ID);
     const partitions = (
       await Promise.all(integrations.map((id) => repos.partitions.listByIntegration(DEMO_TENANT_ID, id)))
     ).flat();
@@ -131,20 +148,31 @@ export async function waitForFirstSync(
   }
 }
 
-/** The commands printed after start: lookups (one ambiguous), a channel by `#name`, AI context, trigger, status. */
-export function demoCommands(): DemoCommand[] {
-  const slack = "/integrations/slack/reference-data";
+/**
+ * The commands printed after start: what discovery found, lookups (one ambiguous), a channel by `#name`, AI context,
+ * trigger, status. Slack's integration ID is the UUID discovery found; lookups name its primary connection.
+ */
+export function demoCommands(slack: { integrationId: string; connectionId?: string } | undefined): DemoCommand[] {
+  const discovery: DemoCommand = {
+    title: "What discovery found in the gateway (sources, connections, problems)",
+    method: "GET",
+    path: "/discovery",
+  };
+  if (!slack) return [discovery];
+  const base = `/integrations/${slack.integrationId}/reference-data`;
+  const conn = slack.connectionId === undefined ? "" : `&connectionId=${slack.connectionId}`;
   return [
-    { title: "Look up a Slack user by name", method: "GET", path: `${slack}/users/lookup?query=derek` },
-    { title: "An ambiguous name lists every match", method: "GET", path: `${slack}/users/lookup?query=sarah` },
-    { title: "Find a channel by #name", method: "GET", path: `${slack}/channels/lookup?query=%23general` },
+    discovery,
+    { title: "Look up a Slack user by name", method: "GET", path: `${base}/users/lookup?query=derek${conn}` },
+    { title: "An ambiguous name lists every match", method: "GET", path: `${base}/users/lookup?query=sarah${conn}` },
+    { title: "Find a channel by #name", method: "GET", path: `${base}/channels/lookup?query=%23general${conn}` },
     {
       title: "AI context for an agent's preamble",
       method: "GET",
-      path: `${slack}/context?dataTypes=users,channels&maxTokens=600&query=sarah`,
+      path: `${base}/context?dataTypes=users,channels&maxTokens=600&query=sarah${conn}`,
     },
-    { title: "Trigger a sync of the users", method: "POST", path: `${slack}/sync`, body: '{"dataType":"users"}' },
-    { title: "Sync status and recent jobs", method: "GET", path: `${slack}/sync/status` },
+    { title: "Trigger a sync of the users", method: "POST", path: `${base}/sync`, body: '{"dataType":"users"}' },
+    { title: "Sync status and recent jobs", method: "GET", path: `${base}/sync/status` },
   ];
 }
 

@@ -7,6 +7,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { type Clock, systemClock } from "../../shared/domain/clock.js";
@@ -15,6 +16,7 @@ import { getRuntime, overrideRuntime, resetRuntime } from "../../shared/runtime.
 import { createDocumentClient } from "../../shared/storage/client.js";
 import { createRepositories } from "../../shared/storage/index.js";
 import type { Repositories } from "../../shared/storage/ports.js";
+import { planDiscoveries } from "../../shared/discovery/schedule.js";
 import { runPlanner } from "../../shared/sync/plan.js";
 import { DELIVERY_MAX_RECEIVES } from "../../shared/webhooks/deliver.js";
 import { API_FUNCTION_TIMEOUT_MS, PLANNER_TIMEOUT_MS } from "./config.js";
@@ -25,7 +27,7 @@ import { localHandlers } from "./handlers.js";
 import { type LocalHttpServer, startHttpServer } from "./http-server.js";
 import { type PlannerTimer, startPlannerTimer } from "./planner-timer.js";
 import {
-  DEFAULT_SAMPLE_GATEWAY_TOKEN,
+  SAMPLE_DEMO_GATEWAY_KEY,
   type SampleGateway,
   type SampleGatewayOptions,
   startSampleGateway,
@@ -43,9 +45,10 @@ export interface LocalStackOptions {
   dynamoPort?: number;
   sqsPort?: number;
   sampleGatewayPort?: number;
-  /** A real Waygate gateway; when set, no sample gateway is started and `gatewayToken` is required. */
+  /** A real Waygate gateway; when set, no sample gateway is started and `demoGatewayKey` is required for the demo. */
   gatewayUrl?: string;
-  gatewayToken?: string;
+  /** The demo tenant's Waygate key, saved on first start (default: the sample gateway's demo key). */
+  demoGatewayKey?: string;
   /** Where data is kept across restarts (default `.local`); `null` keeps everything in memory. */
   dataDir?: string | null;
   /** Seconds between planner runs (default 60). */
@@ -61,8 +64,8 @@ export interface LocalStackOptions {
   shutdownGraceMs?: number;
   /** Seed the demo tenant, key, sources and connections (default true). */
   seedDemo?: boolean;
-  /** Options of the sample gateway (datasets, faults, latency); its port and token come from above. */
-  sampleGateway?: Omit<SampleGatewayOptions, "port" | "token">;
+  /** Options of the sample gateway (datasets, faults, latency); its port comes from above. */
+  sampleGateway?: Omit<SampleGatewayOptions, "port">;
   /** Handler log level (LOG_LEVEL); default: the environment's, else info. */
   logLevel?: "debug" | "info" | "warn" | "error";
   /** The stack's own logger. */
@@ -121,9 +124,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const dataDir = options.dataDir === null ? undefined : resolve(options.dataDir ?? ".local");
   const workerTimeoutMs = (options.workerTimeoutSeconds ?? 300) * 1000;
   const graceMs = options.shutdownGraceMs ?? 30_000;
-  if (options.gatewayUrl && !options.gatewayToken) {
+  if (options.gatewayUrl && !options.demoGatewayKey && options.seedDemo !== false) {
     running = false;
-    throw new Error("GATEWAY_TOKEN is required when GATEWAY_URL points at a real gateway");
+    throw new Error("DEMO_GATEWAY_KEY (the demo tenant's Waygate API key) is required when GATEWAY_URL points at a real gateway");
   }
 
   const cleanups: Array<() => Promise<void>> = [];
@@ -155,12 +158,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const consumers = await startLocalConsumers(sqs, dataDir, options.webhookBackoffSeconds);
 
     let sampleGateway: SampleGateway | undefined;
-    const gatewayToken = options.gatewayToken ?? DEFAULT_SAMPLE_GATEWAY_TOKEN;
+    const demoGatewayKey = options.demoGatewayKey ?? SAMPLE_DEMO_GATEWAY_KEY;
     if (!options.gatewayUrl) {
       sampleGateway = await startSampleGateway({
         ...options.sampleGateway,
         port: options.sampleGatewayPort ?? 8787,
-        token: gatewayToken,
       });
       const stopGateway = sampleGateway.stop.bind(sampleGateway);
       cleanups.push(stopGateway);
@@ -177,10 +179,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       SQS_ENDPOINT: sqs.endpoint,
       AWS_REGION: "us-east-1",
       GATEWAY_URL: gatewayUrl,
-      GATEWAY_TOKEN: gatewayToken,
       CURSOR_SECRET: process.env.CURSOR_SECRET || cursorSecret(dataDir),
-      // The local stack never reads Secrets Manager.
-      GATEWAY_SECRET_ARN: undefined,
+      // Tenants' Waygate keys are encrypted under a key file kept beside the data (AWS: a KMS key).
+      CREDENTIALS_KEY_FILE: credentialsKeyFile(dataDir),
+      // The local stack never reads Secrets Manager or KMS.
+      STACK_SECRET_ARN: undefined,
+      CREDENTIALS_KMS_KEY_ID: undefined,
       ...consumers.env,
       ...(options.logLevel ? { LOG_LEVEL: options.logLevel } : {}),
     });
@@ -267,7 +271,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const demo =
       options.seedDemo === false
         ? undefined
-        : await ensureDemo({ repos, apiUrl, now: () => clock.now(), log, ...(dataDir ? { dataDir } : {}) });
+        : await ensureDemo({
+            repos,
+            apiUrl,
+            gatewayKey: demoGatewayKey,
+            now: () => clock.now(),
+            log,
+            ...(dataDir ? { dataDir } : {}),
+          });
     await plannerStartupPass(log);
     const firstSyncWaitMs = options.firstSyncWaitMs ?? 45_000;
     const synced =
@@ -336,7 +347,13 @@ async function plannerStartupPass(log: Logger): Promise<void> {
     { repos: runtime.repos, queue: runtime.queue, clock: runtime.clock, log: runtime.log.child({ fn: "planner" }) },
     { now, deadline: now + PLANNER_TIMEOUT_MS / 2, reclaimQueued: true },
   );
-  log.info("startup planner pass", { ...summary });
+  // Queued discoveries lost their messages too.
+  const discoveries = await planDiscoveries(
+    { repos: runtime.repos, queue: runtime.queue, clock: runtime.clock, log: runtime.log.child({ fn: "planner" }) },
+    now,
+    { reclaimQueued: true },
+  );
+  log.info("startup planner pass", { ...summary, discoveries });
 }
 
 /**
@@ -374,6 +391,12 @@ function applyEnv(values: Record<string, string | undefined>): () => void {
   };
   set(values);
   return () => set(previous);
+}
+
+/** Where the local key that encrypts tenants' Waygate keys lives: beside the data, or a fresh temporary file. */
+function credentialsKeyFile(dataDir: string | undefined): string {
+  if (dataDir) return join(dataDir, "credentials-key.txt");
+  return join(tmpdir(), `rds-credentials-${process.pid}-${randomBytes(6).toString("hex")}.key`);
 }
 
 /**

@@ -16,7 +16,7 @@ async function main(): Promise<void> {
     sqsPort: env.SQS_PORT,
     sampleGatewayPort: env.SAMPLE_GATEWAY_PORT,
     ...(env.GATEWAY_URL ? { gatewayUrl: env.GATEWAY_URL } : {}),
-    ...(env.GATEWAY_TOKEN ? { gatewayToken: env.GATEWAY_TOKEN } : {}),
+    ...(env.DEMO_GATEWAY_KEY ? { demoGatewayKey: env.DEMO_GATEWAY_KEY } : {}),
     dataDir: env.DATA_DIR,
     scheduleSeconds: env.SCHEDULE_SECONDS,
     workerTimeoutSeconds: env.WORKER_TIMEOUT_SECONDS,

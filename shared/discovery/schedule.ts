@@ -51,16 +51,26 @@ export async function requestDiscovery(
   return result;
 }
 
-/** The planner's share: every tenant whose discovery is due, claimed on its exact due key and enqueued. */
-export async function planDiscoveries(deps: ScheduleDeps & { queue: SyncQueue }, now: number): Promise<number> {
+/**
+ * The planner's share: every tenant whose discovery is due, claimed on its exact due key and enqueued. With
+ * `reclaimQueued` (the local stack at start, whose queue lost its messages) queued and running runs are taken at once.
+ */
+export async function planDiscoveries(
+  deps: ScheduleDeps & { queue: SyncQueue },
+  now: number,
+  options: { reclaimQueued?: boolean } = {},
+): Promise<number> {
   let startKey: Record<string, unknown> | undefined;
   let queued = 0;
+  const until = options.reclaimQueued ? now + DISCOVERY_REQUEUE_MS + 60_000 : now;
   do {
-    const page = await deps.repos.discovery.queryDue(iso(now), {
+    const page = await deps.repos.discovery.queryDue(iso(until), {
       limit: 100,
       ...(startKey === undefined ? {} : { startKey }),
     });
     for (const entry of page.items) {
+      const inFlight = entry.status === "queued" || entry.status === "running";
+      if (entry.dueAt > iso(now) && !inFlight) continue;
       try {
         if ((await requestDiscovery(deps, entry.tenantId, entry.dueSk)).queued) queued++;
       } catch (error) {

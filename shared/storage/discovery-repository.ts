@@ -118,14 +118,16 @@ export class DynamoDiscoveryRepository implements DiscoveryRepository {
         IndexName: TABLE_DEFINITION.dueIndex.name,
         KeyConditionExpression: "GSI1PK = :pk AND GSI1SK <= :until",
         ExpressionAttributeValues: { ":pk": DISCOVERY_DUE_PK, ":until": `${untilIso}${DUE_SK_UPPER}` },
-        ProjectionExpression: "GSI1SK",
+        ProjectionExpression: "GSI1SK, #status",
+        ExpressionAttributeNames: { "#status": "status" },
         Limit: checkLimit(page.limit),
         ExclusiveStartKey: startKey,
       }),
     );
     const items = (result.Items ?? []).map((row): DiscoveryDueEntry => {
       const dueSk = String(row.GSI1SK);
-      return { tenantId: tenantFromDiscoveryDueSk(dueSk), dueSk };
+      const status = parseRow(discoveryStateSchema.pick({ status: true }), row, "discovery due entry").status;
+      return { tenantId: tenantFromDiscoveryDueSk(dueSk), dueSk, dueAt: dueSk.slice(0, dueSk.indexOf("#")), status };
     });
     return result.LastEvaluatedKey ? { items, nextKey: result.LastEvaluatedKey } : { items };
   }

@@ -381,6 +381,8 @@ export interface DiscoveryDueEntry {
   tenantId: string;
   /** The exact GSI1SK observed: the planner claims on it. */
   dueSk: string;
+  dueAt: string;
+  status: DiscoveryState["status"];
 }
 
 export interface DiscoveryRepository {

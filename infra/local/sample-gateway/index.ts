@@ -13,8 +13,19 @@ export {
 export { FAULT_KINDS, FaultInjector, type FaultKind, type FaultOptions, faultsFromEnv } from "./faults.js";
 export { hash32, mulberry32 } from "./prng.js";
 export {
-  DEFAULT_SAMPLE_GATEWAY_TOKEN,
+  type CatalogAction,
+  type CatalogConnection,
+  type CatalogIntegration,
+  defaultCatalog,
+  type SampleCatalog,
+  sampleUuid,
+} from "./catalog.js";
+export {
   type RecordedCall,
+  type RecordedListing,
+  SAMPLE_DEMO_GATEWAY_KEY,
+  type SampleTenant,
+  sampleGatewayKey,
   type SampleGateway,
   type SampleGatewayOptions,
   type ScriptedFailure,

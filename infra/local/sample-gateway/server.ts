@@ -1,11 +1,14 @@
 /**
- * A sample Waygate gateway over HTTP on 127.0.0.1: the invoke contract of DESIGN.md ("Talking to the gateway") in
- * front of the sample actions, with scripted failures for deterministic tests and seeded random faults for the
- * reliability suite. Used by the sync-engine integration tests, the local stack, e2e tests and benchmarks.
+ * A sample Waygate gateway over HTTP on 127.0.0.1 that behaves like Waygate where this service depends on it: a
+ * tenant per API key (`withApiAuth`: MISSING_API_KEY / INVALID_API_KEY otherwise), the invoke contract of DESIGN.md
+ * ("Talking to the gateway") in front of the sample actions, and the three discovery listings with their envelopes
+ * and cursors (catalog.ts). Scripted failures for deterministic tests, seeded random faults for the reliability
+ * suite. Used by the integration tests, the local stack, e2e tests and benchmarks.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ACTIONS, ActionError, type ActionResult } from "./actions.js";
+import { type CatalogIntegration, defaultCatalog, type SampleCatalog } from "./catalog.js";
 import { defaultDatasets, type SampleDatasets } from "./datasets.js";
 import {
   DEFAULT_FAULT_TIMEOUT_MS,
@@ -15,12 +18,27 @@ import {
   faultsFromEnv,
 } from "./faults.js";
 
+/** One tenant of the sample gateway: its key, its data and what discovery lists for it. */
+export interface SampleTenant {
+  tenantId: string;
+  apiKey: string;
+  /** The datasets its actions answer from (by default the gateway's shared `data`). */
+  data: SampleDatasets;
+  /** Mutable: tests add, change and remove integrations, actions and connections between discovery runs. */
+  catalog: SampleCatalog;
+}
+
 export interface SampleGatewayOptions {
   /** 0 (default) = a random free port; the host is always 127.0.0.1. */
   port?: number;
-  /** Expected Bearer token (default "local-gateway-token"); a wrong or missing one gets 401 INVALID_API_KEY. */
-  token?: string;
+  /**
+   * Accept any key `sampleGatewayKey(tenantId)` (`wg_sample_{tenantId}`) as that tenant, sharing the default datasets
+   * (default true): tests of many tenants need no registration. Tenants added with `addTenant` have keys of their own.
+   */
+  acceptSampleKeys?: boolean;
   datasets?: Partial<SampleDatasets>;
+  /** Largest page of the discovery listings (default 100, Waygate's maximum); tests set 1 to page through. */
+  listingPageSize?: number;
   /** Random faults; when absent, read from SAMPLE_GATEWAY_FAULT_RATE / _SEED / SAMPLE_GATEWAY_FAULTS. */
   faults?: FaultOptions;
   /** Delay before every answer, to mimic a real upstream. */
@@ -41,7 +59,10 @@ export interface ScriptedFailure {
 export interface RecordedCall {
   integrationSlug: string;
   actionSlug: string;
+  /** The tenant the key resolved to (undefined: the key was refused). */
   tenantId?: string;
+  /** The Bearer key the call carried. */
+  apiKey?: string;
   connectionId?: string;
   idempotencyKey?: string;
   input: Record<string, unknown>;
@@ -49,20 +70,48 @@ export interface RecordedCall {
   status: number;
 }
 
+/** One GET of a discovery listing. */
+export interface RecordedListing {
+  path: string;
+  query: Record<string, string>;
+  tenantId?: string;
+  apiKey?: string;
+  status: number;
+}
+
 export interface SampleGateway {
   url: string;
   port: number;
-  /** Mutable: tests rename or remove users, add channels... between syncs. */
+  /** Mutable: tests rename or remove users, add channels... between syncs. Shared by the sample-key tenants. */
   data: SampleDatasets;
   /** Every action call, in arrival order. */
   calls: RecordedCall[];
+  /** Every listing call, in arrival order. */
+  listings: RecordedListing[];
   setFaults(faults: FaultOptions | undefined): void;
   /** The next action calls answer these, in order, before anything else is checked. */
   failNext(...failures: ScriptedFailure[]): void;
+  /** The next listing calls whose path contains `pathPart` (any when omitted) answer `failure`. */
+  failNextListing(failure: ScriptedFailure, pathPart?: string): void;
+  /** A tenant with a key and (by default) data of its own. */
+  addTenant(input: { tenantId: string; apiKey: string; datasets?: Partial<SampleDatasets> }): SampleTenant;
+  /** The tenant a key resolves to (sample keys are created on first use); undefined for unknown or revoked keys. */
+  tenantByKey(apiKey: string): SampleTenant | undefined;
+  /** From now on the key gets 401 INVALID_API_KEY. */
+  revokeKey(apiKey: string): void;
   stop(): Promise<void>;
 }
 
-export const DEFAULT_SAMPLE_GATEWAY_TOKEN = "local-gateway-token";
+const SAMPLE_KEY_PREFIX = "wg_sample_";
+
+/** The key the sample gateway accepts as `tenantId` (with `acceptSampleKeys`). A local development key only. */
+export function sampleGatewayKey(tenantId: string): string {
+  return `${SAMPLE_KEY_PREFIX}${tenantId}`;
+}
+
+/** The local demo tenant's Waygate key on the sample gateway. */
+export const SAMPLE_DEMO_GATEWAY_KEY = sampleGatewayKey("demo");
+const LISTING_PATH = /^\/api\/v1\/integrations(?:\/([^/]+)\/(actions|connections))?\/?$/;
 const MAX_BODY_BYTES = 1024 * 1024;
 const ACTION_PATH = /^\/api\/v1\/actions\/([^/]+)\/([^/]+)\/?$/;
 
@@ -72,6 +121,7 @@ const SUGGESTED: Record<string, { action: string; description: string; retryable
   CIRCUIT_OPEN: { action: "RETRY_AFTER_DELAY", description: "The upstream is failing; retry later.", retryable: true },
   TIMEOUT: { action: "RETRY_AFTER_DELAY", description: "The upstream timed out; retry.", retryable: true },
   INVALID_API_KEY: { action: "CHECK_API_KEY", description: "Check the gateway API key.", retryable: false },
+  MISSING_API_KEY: { action: "CHECK_API_KEY", description: "Send an API key.", retryable: false },
   CREDENTIALS_EXPIRED: {
     action: "REAUTHENTICATE",
     description: "Reconnect the integration for this connection.",
@@ -103,7 +153,11 @@ const CONNECTION_FAILURES: Record<string, { status: number; code: string; messag
 
 /** Starts the sample gateway on 127.0.0.1 and resolves once it listens. */
 export async function startSampleGateway(options: SampleGatewayOptions = {}): Promise<SampleGateway> {
-  const token = options.token ?? DEFAULT_SAMPLE_GATEWAY_TOKEN;
+  const acceptSampleKeys = options.acceptSampleKeys ?? true;
+  const listingPageSize = options.listingPageSize ?? 100;
+  const tenants = new Map<string, SampleTenant>();
+  const revoked = new Set<string>();
+  const listingFailures: { failure: ScriptedFailure; pathPart?: string }[] = [];
   const latencyMs = options.latencyMs ?? 0;
   const initialFaults = options.faults ?? faultsFromEnv();
   let injector = initialFaults ? new FaultInjector(initialFaults) : undefined;
@@ -141,11 +195,38 @@ export async function startSampleGateway(options: SampleGatewayOptions = {}): Pr
     port: 0,
     data: { ...defaultDatasets(), ...options.datasets },
     calls: [],
+    listings: [],
     setFaults(faults) {
       injector = faults ? new FaultInjector(faults) : undefined;
     },
     failNext(...failures) {
       scripted.push(...failures);
+    },
+    failNextListing(failure, pathPart) {
+      listingFailures.push(pathPart === undefined ? { failure } : { failure, pathPart });
+    },
+    addTenant(input) {
+      const tenant: SampleTenant = {
+        tenantId: input.tenantId,
+        apiKey: input.apiKey,
+        data: input.datasets ? { ...defaultDatasets(), ...input.datasets } : gateway.data,
+        catalog: defaultCatalog(input.tenantId),
+      };
+      tenants.set(input.apiKey, tenant);
+      return tenant;
+    },
+    tenantByKey(apiKey) {
+      if (revoked.has(apiKey)) return undefined;
+      const known = tenants.get(apiKey);
+      if (known) return known;
+      const tenantId = apiKey.startsWith(SAMPLE_KEY_PREFIX) ? apiKey.slice(SAMPLE_KEY_PREFIX.length) : "";
+      if (!acceptSampleKeys || !/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/.test(tenantId)) return undefined;
+      const tenant: SampleTenant = { tenantId, apiKey, data: gateway.data, catalog: defaultCatalog(tenantId) };
+      tenants.set(apiKey, tenant);
+      return tenant;
+    },
+    revokeKey(apiKey) {
+      revoked.add(apiKey);
     },
     async stop() {
       for (const timer of timers) clearTimeout(timer);
@@ -160,6 +241,8 @@ export async function startSampleGateway(options: SampleGatewayOptions = {}): Pr
     if (req.method === "GET" && (path === "/health" || path === "/api/v1/health")) {
       return send(res, 200, JSON.stringify({ status: "ok" }), requestId);
     }
+    const listing = LISTING_PATH.exec(path);
+    if (listing && req.method === "GET") return handleListing(req, res, requestId, path, listing);
     const match = ACTION_PATH.exec(path);
     if (!match) {
       req.resume();
@@ -172,12 +255,15 @@ export async function startSampleGateway(options: SampleGatewayOptions = {}): Pr
     const integrationSlug = decodeURIComponent(match[1] as string);
     const actionSlug = decodeURIComponent(match[2] as string);
     const body = await readBody(req);
-    const tenantId = header(req, "x-waygate-tenant-id");
+    const apiKey = bearer(req);
+    const tenant = apiKey === undefined ? undefined : gateway.tenantByKey(apiKey);
+    const tenantId = tenant?.tenantId;
     const connectionId = header(req, "x-waygate-connection-id");
     const idempotencyKey = header(req, "x-idempotency-key");
     const input = body.kind === "ok" ? body.input : {};
     const call: RecordedCall = { integrationSlug, actionSlug, input, status: 0 };
     if (tenantId !== undefined) call.tenantId = tenantId;
+    if (apiKey !== undefined) call.apiKey = apiKey;
     if (connectionId !== undefined) call.connectionId = connectionId;
     if (idempotencyKey !== undefined) call.idempotencyKey = idempotencyKey;
     gateway.calls.push(call);
@@ -202,18 +288,28 @@ export async function startSampleGateway(options: SampleGatewayOptions = {}): Pr
       return answer(script.status, text, headers);
     }
 
-    if (header(req, "authorization") !== `Bearer ${token}`) {
-      return fail(401, "INVALID_API_KEY", "Missing or invalid gateway API key");
-    }
+    if (apiKey === undefined) return fail(401, "MISSING_API_KEY", "An API key is required");
+    if (!tenant) return fail(401, "INVALID_API_KEY", "Invalid API key");
     if (body.kind === "too_large") return fail(413, "PAYLOAD_TOO_LARGE", `request body over ${MAX_BODY_BYTES} bytes`);
     if (body.kind === "invalid") return fail(400, "VALIDATION_ERROR", body.reason);
-    if (tenantId === undefined) return fail(400, "VALIDATION_ERROR", "the X-Waygate-Tenant-Id header is required");
     const actions = ACTIONS[integrationSlug];
-    if (!actions) return fail(404, "INTEGRATION_NOT_FOUND", `integration '${integrationSlug}' not found`);
+    const listed = tenant.catalog.integrations.find((integration) => integration.slug === integrationSlug);
+    if (!actions || listed?.status === "disabled") {
+      return fail(404, "INTEGRATION_NOT_FOUND", `integration '${integrationSlug}' not found`);
+    }
     const action = actions[actionSlug];
     if (!action) return fail(404, "ACTION_NOT_FOUND", `action '${integrationSlug}/${actionSlug}' not found`);
     const connectionFailure = connectionId === undefined ? undefined : CONNECTION_FAILURES[connectionId];
     if (connectionFailure) return fail(connectionFailure.status, connectionFailure.code, connectionFailure.message);
+    // Waygate: a UUID names one of the tenant's connections; anything else is ignored (its primary connection).
+    if (connectionId !== undefined && UUID.test(connectionId) && listed) {
+      const connection = listed.connections.find((c) => c.id === connectionId);
+      if (!connection) return fail(404, "CONNECTION_NOT_FOUND", `connection '${connectionId}' not found`);
+      if (connection.status === "disabled") {
+        return fail(403, "INTEGRATION_DISABLED", "The connection is disabled");
+      }
+      if (connection.status === "error") return fail(401, "CREDENTIALS_EXPIRED", "The connection's credentials have expired");
+    }
 
     const fault = injector?.pick(
       JSON.stringify([tenantId, connectionId ?? "default", integrationSlug, actionSlug, stable(input)]),
@@ -242,7 +338,7 @@ export async function startSampleGateway(options: SampleGatewayOptions = {}): Pr
 
     let result: ActionResult;
     try {
-      result = action(gateway.data, input);
+      result = action(tenant.data, input);
     } catch (error) {
       if (error instanceof ActionError) return fail(error.status, error.code, error.message);
       throw error;
@@ -250,6 +346,65 @@ export async function startSampleGateway(options: SampleGatewayOptions = {}): Pr
     const text = successBody(result, requestId, integrationSlug, actionSlug);
     if (fault === "truncated") return answer(200, text.slice(0, Math.floor(text.length / 2)));
     return answer(200, text);
+  }
+
+  /** Waygate's listings: `{ success, data: { <name>: [...], pagination: { cursor, hasMore, totalCount } } }`. */
+  async function handleListing(
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    path: string,
+    match: RegExpExecArray,
+  ): Promise<void> {
+    req.resume();
+    const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    const query = Object.fromEntries(url.searchParams.entries());
+    const apiKey = bearer(req);
+    const tenant = apiKey === undefined ? undefined : gateway.tenantByKey(apiKey);
+    const record: RecordedListing = { path, query, status: 0 };
+    if (tenant) record.tenantId = tenant.tenantId;
+    if (apiKey !== undefined) record.apiKey = apiKey;
+    gateway.listings.push(record);
+    const answer = async (status: number, text: string) => {
+      record.status = status;
+      await wait(latencyMs, res);
+      send(res, status, text, requestId);
+    };
+    const scriptIndex = listingFailures.findIndex((f) => f.pathPart === undefined || path.includes(f.pathPart));
+    if (scriptIndex >= 0) {
+      const [{ failure }] = listingFailures.splice(scriptIndex, 1) as [{ failure: ScriptedFailure }];
+      return answer(failure.status, failure.body ?? errorBody(failure.code, failure.message ?? `scripted ${failure.code}`, requestId));
+    }
+    if (apiKey === undefined) return answer(401, errorBody("MISSING_API_KEY", "An API key is required", requestId));
+    if (!tenant) return answer(401, errorBody("INVALID_API_KEY", "Invalid API key", requestId));
+    const limit = Math.min(listingPageSize, Math.max(1, Number(query.limit ?? 20) || 20));
+    const offset = query.cursor ? Number(Buffer.from(query.cursor, "base64url").toString("utf8").split(":")[1]) : 0;
+    if (!Number.isInteger(offset) || offset < 0) {
+      return answer(400, errorBody("VALIDATION_ERROR", "invalid cursor", requestId));
+    }
+    let name: "integrations" | "actions" | "connections";
+    let rows: unknown[];
+    if (match[1] === undefined) {
+      name = "integrations";
+      rows = tenant.catalog.integrations.map(integrationRow);
+    } else {
+      const integration = tenant.catalog.integrations.find((i) => i.id === decodeURIComponent(match[1] as string));
+      if (!integration) {
+        return answer(404, errorBody("INTEGRATION_NOT_FOUND", "integration not found", requestId));
+      }
+      name = match[2] as "actions" | "connections";
+      rows =
+        name === "actions"
+          ? integration.actions.map((action) => ({ id: `${integration.id}:${action.slug}`, integrationId: integration.id, ...action }))
+          : integration.connections.map((connection) => ({ integrationId: integration.id, ...connection }));
+    }
+    const page = rows.slice(offset, offset + limit);
+    const hasMore = offset + limit < rows.length;
+    const cursor = hasMore ? Buffer.from(`${name}:${offset + limit}`, "utf8").toString("base64url") : null;
+    return answer(
+      200,
+      JSON.stringify({ success: true, data: { [name]: page, pagination: { cursor, hasMore, totalCount: rows.length } } }),
+    );
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -292,6 +447,18 @@ async function readBody(req: IncomingMessage): Promise<Body> {
     return { kind: "invalid", reason: "the action input must be a JSON object" };
   }
   return { kind: "ok", input: parsed as Record<string, unknown> };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function bearer(req: IncomingMessage): string | undefined {
+  const value = header(req, "authorization");
+  const match = value === undefined ? null : /^Bearer\s+(\S+)$/i.exec(value);
+  return match?.[1];
+}
+
+function integrationRow(integration: CatalogIntegration): Record<string, unknown> {
+  return { id: integration.id, slug: integration.slug, name: integration.name, status: integration.status };
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
