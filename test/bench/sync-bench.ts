@@ -20,6 +20,7 @@ import type { Partition } from "../../shared/domain/entities.js";
 import type { PartitionRef } from "../../shared/domain/ids.js";
 import { sourceInputSchema } from "../../shared/domain/source-config.js";
 import { ulid } from "../../shared/domain/ulid.js";
+import { sampleGatewayKey } from "../../infra/local/sample-gateway/index.js";
 import { createGatewayClient } from "../../shared/gateway/client.js";
 import { createLogger } from "../../shared/log.js";
 import {
@@ -270,7 +271,7 @@ async function syncOnce(
 ): Promise<{ outcome: SyncOutcome; planning: Counters; worker: Counters }> {
   const gateway = createGatewayClient({
     baseUrl: bench.servers.gatewayUrl,
-    token: async () => "local-gateway-token",
+    apiKey: async (tenantId) => ({ apiKey: sampleGatewayKey(tenantId), version: "sample" }),
   });
   const planning = emptyCounters();
   bench.counters.current = planning;

@@ -4,6 +4,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   SAMPLE_SOURCES,
+  sampleGatewayKey,
   type SampleGateway,
   type SampleSource,
   startSampleGateway,
@@ -38,7 +39,7 @@ afterEach(() => {
 function client(overrides: Partial<GatewayClientOptions> = {}): GatewayClient {
   return createGatewayClient({
     baseUrl: gateway.url,
-    token: async () => "local-gateway-token",
+    apiKey: async (tenantId) => ({ apiKey: sampleGatewayKey(tenantId), version: "v1" }),
     sleep: async (ms) => {
       sleeps.push(ms);
     },
@@ -217,11 +218,13 @@ describe("headers", () => {
 describe("errors over HTTP", () => {
   const src = () => source("slack", "users");
 
-  it("classifies a wrong gateway token as service_auth INVALID_API_KEY, retried then thrown", async () => {
-    const error = await rejection(client({ token: async () => "wrong", maxAttempts: 3 }).invoke(request(src())));
-    expect(error).toMatchObject({ kind: "service_auth", code: "INVALID_API_KEY", status: 401 });
-    expect(gateway.calls).toHaveLength(3);
-    expect(sleeps).toHaveLength(2);
+  it("classifies a refused tenant key as gateway_key INVALID_API_KEY, thrown without retries", async () => {
+    const error = await rejection(
+      client({ apiKey: async () => ({ apiKey: "wrong", version: "v9" }), maxAttempts: 3 }).invoke(request(src())),
+    );
+    expect(error).toMatchObject({ kind: "gateway_key", code: "INVALID_API_KEY", status: 401, keyVersion: "v9" });
+    expect(gateway.calls).toHaveLength(1);
+    expect(sleeps).toHaveLength(0);
   });
 
   it.each([

@@ -9,6 +9,8 @@ import {
   SAMPLE_SOURCES,
   type SampleGateway,
   type SampleGatewayOptions,
+  sampleGatewayKey,
+  sampleUuid,
   startSampleGateway,
   syntheticSlackUsers,
 } from "../../../infra/local/sample-gateway/index.js";
@@ -35,8 +37,7 @@ async function post(
   const response = await fetch(`${gateway.url}${path}`, {
     method: "POST",
     headers: {
-      authorization: "Bearer local-gateway-token",
-      "x-waygate-tenant-id": "t1",
+      authorization: `Bearer ${sampleGatewayKey("t1")}`,
       "content-type": "application/json",
       ...headers,
     },
@@ -64,25 +65,48 @@ describe("invoke contract", () => {
     });
   });
 
-  it("answers 401 INVALID_API_KEY for a wrong or missing token", async () => {
-    const gateway = await start({ token: "right" });
+  it("takes the tenant from the key alone: 401 INVALID_API_KEY for an unknown or revoked key, MISSING_API_KEY without", async () => {
+    const gateway = await start({ acceptSampleKeys: false });
+    gateway.addTenant({ tenantId: "acme", apiKey: "wg_live_acme_right" });
     const wrong = await post(gateway, "/api/v1/actions/github/list-repos", {}, { authorization: "Bearer wrong" });
     expect(wrong.status).toBe(401);
     expect(wrong.json).toMatchObject({
       success: false,
       error: { code: "INVALID_API_KEY", requestId: expect.any(String) },
     });
-    const right = await post(gateway, "/api/v1/actions/github/list-repos", {}, { authorization: "Bearer right" });
+    const missing = await post(gateway, "/api/v1/actions/github/list-repos", {}, { authorization: "" });
+    expect(missing.json).toMatchObject({ error: { code: "MISSING_API_KEY" } });
+    // A tenant header selects nothing: the key decides.
+    const right = await post(
+      gateway,
+      "/api/v1/actions/github/list-repos",
+      {},
+      { authorization: "Bearer wg_live_acme_right", "x-waygate-tenant-id": "someone-else" },
+    );
     expect(right.status).toBe(200);
+    expect(gateway.calls.at(-1)).toMatchObject({ tenantId: "acme", apiKey: "wg_live_acme_right" });
+    gateway.revokeKey("wg_live_acme_right");
+    const revoked = await post(gateway, "/api/v1/actions/github/list-repos", {}, { authorization: "Bearer wg_live_acme_right" });
+    expect(revoked.json).toMatchObject({ error: { code: "INVALID_API_KEY" } });
   });
 
-  it("answers 400 VALIDATION_ERROR for a body that is not a JSON object and for a missing tenant", async () => {
+  it("answers 400 VALIDATION_ERROR for a body that is not a JSON object", async () => {
     const gateway = await start();
     expect((await post(gateway, "/api/v1/actions/github/list-repos", "{nope")).status).toBe(400);
     expect((await post(gateway, "/api/v1/actions/github/list-repos", [1, 2])).status).toBe(400);
-    const noTenant = await post(gateway, "/api/v1/actions/github/list-repos", {}, { "x-waygate-tenant-id": "" });
-    expect(noTenant.status).toBe(400);
-    expect(noTenant.json).toMatchObject({ error: { code: "VALIDATION_ERROR" } });
+  });
+
+  it("serves each added tenant its own data", async () => {
+    const gateway = await start();
+    gateway.addTenant({
+      tenantId: "globex",
+      apiKey: "wg_live_globex",
+      datasets: { githubRepos: [{ id: 1, name: "globex-only", full_name: "globex/globex-only", private: true, default_branch: "main", description: null }] },
+    });
+    const own = await post(gateway, "/api/v1/actions/github/list-repos", {}, { authorization: "Bearer wg_live_globex" });
+    const shared = await post(gateway, "/api/v1/actions/github/list-repos", {});
+    expect(own.json).toMatchObject({ data: [{ name: "globex-only" }] });
+    expect(JSON.stringify(shared.json)).not.toContain("globex-only");
   });
 
   it("answers 404 ACTION_NOT_FOUND for an unknown action and records the call", async () => {
@@ -91,7 +115,14 @@ describe("invoke contract", () => {
     expect(status).toBe(404);
     expect(json).toMatchObject({ error: { code: "ACTION_NOT_FOUND" } });
     expect(gateway.calls).toEqual([
-      { integrationSlug: "slack", actionSlug: "delete-everything", tenantId: "t1", input: { a: 1 }, status: 404 },
+      {
+        integrationSlug: "slack",
+        actionSlug: "delete-everything",
+        tenantId: "t1",
+        apiKey: sampleGatewayKey("t1"),
+        input: { a: 1 },
+        status: 404,
+      },
     ]);
   });
 
@@ -202,7 +233,7 @@ describe("fault injection", () => {
     const gateway = await startSampleGateway({ faults: { rate: 1, seed: 1, kinds: ["timeout"], timeoutMs: 60_000 } });
     const pending = fetch(`${gateway.url}/api/v1/actions/slack/list-users`, {
       method: "POST",
-      headers: { authorization: "Bearer local-gateway-token", "x-waygate-tenant-id": "t" },
+      headers: { authorization: `Bearer ${sampleGatewayKey("t")}` },
       body: "{}",
     }).then(
       () => "answered",
@@ -268,5 +299,53 @@ describe("datasets and sources", () => {
       expect(parsed.success, `${source.integrationId}/${source.dataType}`).toBe(true);
       expect(source.referenceData.dataType).toBe(source.dataType);
     }
+  });
+});
+
+describe("discovery listings", () => {
+  async function get(gateway: SampleGateway, path: string, key = sampleGatewayKey("t1")) {
+    const response = await fetch(`${gateway.url}${path}`, { headers: { authorization: `Bearer ${key}` } });
+    return { status: response.status, json: (await response.json()) as Record<string, any> };
+  }
+
+  it("lists the tenant's integrations with UUID ids, pages through cursors, and each tenant gets its own ids", async () => {
+    const gateway = await start({ listingPageSize: 2 });
+    const slugs: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const { json } = await get(gateway, `/api/v1/integrations?limit=100${cursor ? `&cursor=${cursor}` : ""}`);
+      expect(json.success).toBe(true);
+      for (const integration of json.data.integrations) {
+        expect(integration.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+        slugs.push(integration.slug);
+      }
+      cursor = json.data.pagination.hasMore ? json.data.pagination.cursor : null;
+      pages++;
+    } while (cursor);
+    expect(pages).toBe(3);
+    expect(slugs).toEqual(["slack", "github", "microsoft-graph", "hubspot", "legacy-crm"]);
+    const other = await get(gateway, "/api/v1/integrations?limit=1", sampleGatewayKey("t2"));
+    expect(other.json.data.integrations[0].id).not.toBe(sampleUuid("t1", "slack"));
+  });
+
+  it("lists actions with metadata.referenceData and paginationConfig, and connections with a primary", async () => {
+    const gateway = await start();
+    const slack = sampleUuid("t1", "slack");
+    const actions = await get(gateway, `/api/v1/integrations/${slack}/actions?limit=100`);
+    const users = actions.json.data.actions.find((a: { slug: string }) => a.slug === "list-users");
+    expect(users.metadata.referenceData).toMatchObject({ dataType: "users", syncable: true, extractionPath: "members[*]" });
+    // Waygate's schema keeps only the seed's fields.
+    expect(users.metadata.referenceData).not.toHaveProperty("pagination");
+    expect(users.metadata.referenceData).not.toHaveProperty("deletedField");
+    expect(users.paginationConfig).toMatchObject({ enabled: true, strategy: "cursor" });
+    const connections = await get(gateway, `/api/v1/integrations/${slack}/connections?limit=100`);
+    const list = connections.json.data.connections as { isPrimary: boolean; status: string }[];
+    expect(list.filter((c) => c.isPrimary)).toHaveLength(1);
+    expect(list.map((c) => c.status).sort()).toEqual(["active", "active", "disabled"]);
+    const unknown = await get(gateway, "/api/v1/integrations/not-there/actions");
+    expect(unknown.status).toBe(404);
+    const noKey = await fetch(`${gateway.url}/api/v1/integrations`);
+    expect(noKey.status).toBe(401);
   });
 });

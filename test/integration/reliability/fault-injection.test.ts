@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  DEFAULT_SAMPLE_GATEWAY_TOKEN,
+  sampleGatewayKey,
   defaultDatasets,
   type FaultKind,
   mulberry32,
@@ -238,7 +238,7 @@ describe("syncs under 20% random gateway faults (fixed seed)", () => {
     // budget first, as in production.
     const retrying = createGatewayClient({
       baseUrl: world.gateway.url,
-      token: async () => DEFAULT_SAMPLE_GATEWAY_TOKEN,
+      apiKey: async (tenantId) => ({ apiKey: sampleGatewayKey(tenantId), version: "sample" }),
       clock: world.clock,
       sleep: async (ms) => world.clock.advance(ms),
       requestTimeoutMs: CLIENT_TIMEOUT_MS,
@@ -310,7 +310,7 @@ describe("syncs under 20% random gateway faults (fixed seed)", () => {
     expect((await world.plan()).claimed).toBe(tracked.length);
     const patient = createGatewayClient({
       baseUrl: world.gateway.url,
-      token: async () => DEFAULT_SAMPLE_GATEWAY_TOKEN,
+      apiKey: async (tenantId) => ({ apiKey: sampleGatewayKey(tenantId), version: "sample" }),
       clock: world.clock,
       sleep: async (ms) => world.clock.advance(ms),
       requestTimeoutMs: 10_000,

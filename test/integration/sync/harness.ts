@@ -14,7 +14,7 @@ import {
   SendMessageCommand,
 } from "@aws-sdk/client-sqs";
 import {
-  DEFAULT_SAMPLE_GATEWAY_TOKEN,
+  sampleGatewayKey,
   SAMPLE_SOURCES,
   type SampleGateway,
   startSampleGateway,
@@ -167,7 +167,7 @@ export async function createEnv(
   const queue = recordingQueue(createSqsSyncQueue(servers.sqs.sqs, queueUrl, { sleep: async () => {} }));
   const gateway = createGatewayClient({
     baseUrl: servers.gateway.url,
-    token: async () => DEFAULT_SAMPLE_GATEWAY_TOKEN,
+    apiKey: async (tenantId) => ({ apiKey: sampleGatewayKey(tenantId), version: "sample" }),
     clock,
     sleep: async (ms) => clock.advance(ms),
     random: () => 0.5,

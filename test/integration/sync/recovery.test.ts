@@ -238,7 +238,7 @@ describe("planner", () => {
     expect(a.claimed + b.claimed).toBe(40);
     expect(a.enqueued + b.enqueued).toBe(40);
     const messages = env.queue.sends.flatMap((s) => s.messages);
-    expect(new Set(messages.map((m) => m.connectionId)).size).toBe(40);
+    expect(new Set(messages.map((m) => ("connectionId" in m ? m.connectionId : undefined))).size).toBe(40);
     expect(messages).toHaveLength(40);
     const jobs = await env.repos.jobs.list(refs[0]?.tenantId ?? "", "slack", { limit: 100 });
     expect(jobs.items).toHaveLength(40);

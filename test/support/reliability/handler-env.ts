@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import type { Message } from "@aws-sdk/client-sqs";
 import type { SQSEvent } from "aws-lambda";
-import { DEFAULT_SAMPLE_GATEWAY_TOKEN } from "../../../infra/local/sample-gateway/index.js";
+import { sampleGatewayKey } from "../../../infra/local/sample-gateway/index.js";
 import { toSqsEvent } from "../../../infra/local/sqs-poller.js";
 import { overrideRuntime, resetRuntime } from "../../../shared/runtime.js";
 import type { World } from "./world.js";
@@ -20,7 +20,6 @@ export function useWorldRuntime(world: World): () => void {
     DYNAMODB_ENDPOINT: world.servers.dynamo.endpoint,
     SQS_ENDPOINT: world.servers.sqs.endpoint,
     GATEWAY_URL: world.gateway.url,
-    GATEWAY_TOKEN: DEFAULT_SAMPLE_GATEWAY_TOKEN,
     CURSOR_SECRET: "reliability-suite-cursor-secret",
     LOG_LEVEL: "error",
     // The suite calls the handlers with one key hundreds of times a second (the per-key limit has its own tests).
@@ -30,7 +29,13 @@ export function useWorldRuntime(world: World): () => void {
   const previous = Object.fromEntries(Object.keys(values).map((name) => [name, process.env[name]]));
   Object.assign(process.env, values);
   resetRuntime();
-  overrideRuntime({ clock: world.clock, log: world.log });
+  // The world's tenants are not registered through PUT /gateway/credentials (the credentials suite covers that): the
+  // handlers get each tenant's sample-gateway key through the same provider port the stored keys go through.
+  overrideRuntime({
+    clock: world.clock,
+    log: world.log,
+    tenantKeys: async (tenantId) => ({ apiKey: sampleGatewayKey(tenantId), version: "sample" }),
+  });
   return () => {
     resetRuntime();
     for (const [name, value] of Object.entries(previous)) {

@@ -17,7 +17,7 @@ import {
 import { type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { z } from "zod";
 import {
-  DEFAULT_SAMPLE_GATEWAY_TOKEN,
+  sampleGatewayKey,
   mulberry32,
   type SampleGateway,
   type SampleGatewayOptions,
@@ -199,7 +199,7 @@ export async function freshWorld(servers: ReliabilityServers, options: WorldOpti
   };
   const gatewayClient = createGatewayClient({
     baseUrl: servers.gateway.url,
-    token: async () => DEFAULT_SAMPLE_GATEWAY_TOKEN,
+    apiKey: async (tenantId) => ({ apiKey: sampleGatewayKey(tenantId), version: "sample" }),
     clock,
     sleep: async (ms) => clock.advance(ms),
     random,

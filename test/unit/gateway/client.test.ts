@@ -58,7 +58,7 @@ function setup(replies: Reply[], overrides: Partial<GatewayClientOptions> = {}) 
   const sleeps: number[] = [];
   const client = createGatewayClient({
     baseUrl: "http://gateway.test/",
-    token: async () => "tok-1",
+    apiKey: async (tenantId) => ({ apiKey: `tok-${tenantId}`, version: "v1" }),
     fetch,
     clock: { now: () => now },
     sleep: async (ms) => {
@@ -103,8 +103,7 @@ describe("gateway client request", () => {
       method: "POST",
       body: { limit: 2 },
       headers: {
-        authorization: "Bearer tok-1",
-        "x-waygate-tenant-id": "tenant-a",
+        authorization: "Bearer tok-tenant-a",
         "x-waygate-connection-id": "conn-1",
         "x-idempotency-key": "01JOB:3",
         "content-type": "application/json",
@@ -116,7 +115,9 @@ describe("gateway client request", () => {
     const { client, sent } = setup([ok([])]);
     await client.invoke(request({ connectionId: "default" }));
     expect(sent[0]?.headers).not.toHaveProperty("x-waygate-connection-id");
-    expect(sent[0]?.headers["x-waygate-tenant-id"]).toBe("tenant-a");
+    // Waygate takes the tenant from the key alone: no header names one.
+    expect(sent[0]?.headers).not.toHaveProperty("x-waygate-tenant-id");
+    expect(sent[0]?.headers.authorization).toBe("Bearer tok-tenant-a");
   });
 
   it("passes the same idempotency key on every retry of a page", async () => {
@@ -137,13 +138,38 @@ describe("gateway client request", () => {
     expect(response.meta.pagination).toEqual({ continuationToken: "abc", hasMore: true });
   });
 
-  it("asks for the token on every attempt, so a rotated token is used", async () => {
-    const tokens = ["old", "new"];
-    const { client, sent } = setup([fail(401, "INVALID_API_KEY"), ok([])], {
-      token: async () => tokens.shift() ?? "none",
+  it("after a refused key, re-reads the tenant's key once and retries at once with a key saved since", async () => {
+    const keys = [
+      { apiKey: "old", version: "v1" },
+      { apiKey: "new", version: "v2" },
+    ];
+    const asked: (boolean | undefined)[] = [];
+    const { client, sent, sleeps } = setup([fail(401, "INVALID_API_KEY"), ok([])], {
+      apiKey: async (_tenantId, options) => {
+        asked.push(options?.fresh);
+        return keys.shift() ?? { apiKey: "none", version: "v0" };
+      },
     });
     await client.invoke(request());
     expect(sent.map((s) => s.headers.authorization)).toEqual(["Bearer old", "Bearer new"]);
+    expect(asked).toEqual([undefined, true]);
+    expect(sleeps).toEqual([]);
+  });
+
+  it("throws a refused key as gateway_key with the refused key's version when no other key is stored", async () => {
+    const { client, sent } = setup([fail(401, "INVALID_API_KEY"), ok([])]);
+    const error = await rejection(client.invoke(request()));
+    expect(error.kind).toBe("gateway_key");
+    expect(error.code).toBe("INVALID_API_KEY");
+    expect(error.keyVersion).toBe("v1");
+    expect(sent).toHaveLength(1);
+  });
+
+  it("sends each tenant's own key", async () => {
+    const { client, sent } = setup([ok([]), ok([])]);
+    await client.invoke(request({ tenantId: "acme" }));
+    await client.invoke(request({ tenantId: "globex" }));
+    expect(sent.map((s) => s.headers.authorization)).toEqual(["Bearer tok-acme", "Bearer tok-globex"]);
   });
 });
 
@@ -155,7 +181,8 @@ describe("gateway client error classification", () => {
     [502, "EXTERNAL_API_ERROR", "retryable"],
     [502, "RESPONSE_VALIDATION_ERROR", "retryable"],
     [429, "RATE_LIMITED", "rate_limited"],
-    [401, "INVALID_API_KEY", "service_auth"],
+    [401, "INVALID_API_KEY", "gateway_key"],
+    [401, "MISSING_API_KEY", "gateway_key"],
     [401, "CREDENTIALS_MISSING", "credentials"],
     [401, "CREDENTIALS_EXPIRED", "credentials"],
     [403, "INTEGRATION_DISABLED", "credentials"],
@@ -229,16 +256,25 @@ describe("gateway client error classification", () => {
     expect(error.code).toBe("HTTP_301");
   });
 
-  it("reports a failing token loader as service_auth, without calling the gateway", async () => {
-    const { client, sent } = setup([], {
-      token: async () => {
-        throw new Error("secrets manager down");
+  it("calls nothing for a tenant without a usable key: the provider's gateway_key error is thrown as it is", async () => {
+    const { client, sent } = setup([ok([])], {
+      apiKey: async () => {
+        throw new GatewayError("gateway_key", "GATEWAY_KEY_MISSING", "no key");
       },
-      maxAttempts: 1,
     });
     const error = await rejection(client.invoke(request()));
-    expect(error.kind).toBe("service_auth");
-    expect(error.code).toBe("TOKEN_UNAVAILABLE");
+    expect(error.kind).toBe("gateway_key");
+    expect(error.code).toBe("GATEWAY_KEY_MISSING");
+    expect(sent).toHaveLength(0);
+  });
+
+  it("lets a failure to read the key (storage down) through untouched, for the caller to retry", async () => {
+    const { client, sent } = setup([ok([])], {
+      apiKey: async () => {
+        throw new Error("dynamodb down");
+      },
+    });
+    await expect(client.invoke(request())).rejects.toThrow("dynamodb down");
     expect(sent).toHaveLength(0);
   });
 });
@@ -296,8 +332,8 @@ describe("gateway client backoff", () => {
     expect(sleeps).toEqual([999, 1498, 1498]);
   });
 
-  it("retries an invalid gateway key (service_auth) with backoff", async () => {
-    const { client, sleeps } = setup([fail(401, "INVALID_API_KEY"), ok([])], { baseBackoffMs: 100 });
+  it("retries a 401 without Waygate's key codes (service_auth) with backoff", async () => {
+    const { client, sleeps } = setup([fail(401, "TOKEN_REVOKED"), ok([])], { baseBackoffMs: 100 });
     await client.invoke(request());
     expect(sleeps).toEqual([50]);
   });

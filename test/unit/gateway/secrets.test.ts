@@ -2,11 +2,11 @@ import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-sec
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { type Config, loadConfig } from "../../../shared/config.js";
-import { createSecretsLoader, DEV_CURSOR_SECRET, DEV_GATEWAY_TOKEN } from "../../../shared/gateway/secrets.js";
+import { createSecretsLoader, DEV_CURSOR_SECRET } from "../../../shared/gateway/secrets.js";
 import { createLogger, type Logger } from "../../../shared/log.js";
 
 const sm = mockClient(SecretsManagerClient);
-const ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:gateway-AbCdEf";
+const ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:stack-AbCdEf";
 
 function recordingLogger(): { logger: Logger; warnings: string[] } {
   const warnings: string[] = [];
@@ -21,37 +21,37 @@ beforeEach(() => {
 });
 
 describe("secrets loader without a secret ARN", () => {
-  it("reads GATEWAY_TOKEN and CURSOR_SECRET from the environment", async () => {
+  it("reads CURSOR_SECRET from the environment", async () => {
     const { logger, warnings } = recordingLogger();
-    const load = createSecretsLoader(config({ GATEWAY_TOKEN: "env-token", CURSOR_SECRET: "0123456789abcdef0123" }), {
+    const load = createSecretsLoader(config({ CURSOR_SECRET: "0123456789abcdef0123" }), {
       logger,
       inLambda: false,
     });
-    await expect(load()).resolves.toEqual({ gatewayToken: "env-token", cursorSecret: "0123456789abcdef0123" });
+    await expect(load()).resolves.toEqual({ cursorSecret: "0123456789abcdef0123" });
     expect(warnings).toEqual([]);
   });
 
   it("falls back to dev values with one warning when unset locally", async () => {
     const { logger, warnings } = recordingLogger();
     const load = createSecretsLoader(config({}), { logger, inLambda: false });
-    await expect(load()).resolves.toEqual({ gatewayToken: DEV_GATEWAY_TOKEN, cursorSecret: DEV_CURSOR_SECRET });
+    await expect(load()).resolves.toEqual({ cursorSecret: DEV_CURSOR_SECRET });
     await load();
     expect(warnings).toHaveLength(1);
   });
 
   it("refuses dev values inside Lambda", async () => {
     const load = createSecretsLoader(config({}), { inLambda: true });
-    await expect(load()).rejects.toThrow(/GATEWAY_SECRET_ARN/);
+    await expect(load()).rejects.toThrow(/STACK_SECRET_ARN/);
   });
 });
 
 describe("secrets loader with a secret ARN", () => {
-  const secret = { gatewayToken: "sm-token", cursorSecret: "cursor-secret-from-sm-1234" };
+  const secret = { cursorSecret: "cursor-secret-from-sm-1234" };
 
   it("reads the JSON secret once and caches it for the TTL", async () => {
     sm.on(GetSecretValueCommand, { SecretId: ARN }).resolves({ SecretString: JSON.stringify(secret) });
     let now = 0;
-    const load = createSecretsLoader(config({ GATEWAY_SECRET_ARN: ARN }), {
+    const load = createSecretsLoader(config({ STACK_SECRET_ARN: ARN }), {
       client: new SecretsManagerClient({ region: "us-east-1" }),
       ttlMs: 1000,
       clock: { now: () => now },
@@ -67,7 +67,7 @@ describe("secrets loader with a secret ARN", () => {
 
   it("shares one request between concurrent callers", async () => {
     sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(secret) });
-    const load = createSecretsLoader(config({ GATEWAY_SECRET_ARN: ARN }), {
+    const load = createSecretsLoader(config({ STACK_SECRET_ARN: ARN }), {
       client: new SecretsManagerClient({ region: "us-east-1" }),
     });
     await Promise.all([load(), load(), load()]);
@@ -78,27 +78,27 @@ describe("secrets loader with a secret ARN", () => {
     sm.on(GetSecretValueCommand)
       .rejectsOnce(new Error("throttled"))
       .resolves({ SecretString: JSON.stringify(secret) });
-    const load = createSecretsLoader(config({ GATEWAY_SECRET_ARN: ARN }), {
+    const load = createSecretsLoader(config({ STACK_SECRET_ARN: ARN }), {
       client: new SecretsManagerClient({ region: "us-east-1" }),
     });
-    await expect(load()).rejects.toThrow(/could not read the gateway secret/);
+    await expect(load()).rejects.toThrow(/could not read the stack secret/);
     await expect(load()).resolves.toEqual(secret);
   });
 
   it.each([
-    ["not JSON", "gatewayToken=abc"],
-    ["missing cursorSecret", JSON.stringify({ gatewayToken: "t" })],
-    ["a short cursorSecret", JSON.stringify({ gatewayToken: "t", cursorSecret: "short" })],
+    ["not JSON", "cursorSecret=abc"],
+    ["missing cursorSecret", JSON.stringify({ other: "abc" })],
+    ["a short cursorSecret", JSON.stringify({ cursorSecret: "short" })],
   ])("rejects a secret that is %s without echoing it", async (_label, text) => {
     sm.on(GetSecretValueCommand).resolves({ SecretString: text });
-    const load = createSecretsLoader(config({ GATEWAY_SECRET_ARN: ARN }), {
+    const load = createSecretsLoader(config({ STACK_SECRET_ARN: ARN }), {
       client: new SecretsManagerClient({ region: "us-east-1" }),
     });
     const error = await load().then(
       () => undefined,
       (e: unknown) => e as Error,
     );
-    expect(error?.message).toMatch(/gatewayToken/);
+    expect(error?.message).toMatch(/cursorSecret/);
     expect(error?.message).not.toContain("abc");
     expect(error?.message).not.toContain("short");
   });

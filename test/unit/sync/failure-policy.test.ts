@@ -18,12 +18,22 @@ describe("decideFailure", () => {
     });
   });
 
-  it("reschedules our own gateway token failures instead of pausing the tenant's partition", () => {
+  it("reschedules a 401 that is not one of Waygate's key codes instead of pausing", () => {
     const decision = decideFailure(
-      new GatewayError("service_auth", "INVALID_API_KEY", "bad key", { status: 401 }),
+      new GatewayError("service_auth", "TOKEN_REVOKED", "bad key", { status: 401 }),
       context,
     );
     expect(decision.action).toBe("reschedule");
+  });
+
+  it("pauses for gateway_key when the tenant's Waygate key is refused or missing", () => {
+    for (const code of ["INVALID_API_KEY", "MISSING_API_KEY", "GATEWAY_KEY_MISSING"]) {
+      expect(decideFailure(new GatewayError("gateway_key", code, "refused", { status: 401 }), context)).toMatchObject({
+        action: "pause",
+        reason: "gateway_key",
+        error: { code, retryable: false },
+      });
+    }
   });
 
   it("pauses on credentials and configuration errors, pagination loops included", () => {

@@ -199,7 +199,7 @@ describe("runPlanner", () => {
     );
     expect(summary).toMatchObject({ due: 2, claimed: 1, enqueued: 1, paused: 1 });
     expect(paused).toEqual(["t1/slack/c0/gone"]);
-    expect(queue.sent.map((m) => m.dataType)).toEqual(["users"]);
+    expect(queue.sent.map((m) => ("dataType" in m ? m.dataType : undefined))).toEqual(["users"]);
   });
 
   it("leaves sources to the worker by default: one read per due entry, provisional full mode", async () => {
