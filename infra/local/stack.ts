@@ -10,13 +10,13 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { planDiscoveries } from "../../shared/discovery/schedule.js";
 import { type Clock, systemClock } from "../../shared/domain/clock.js";
 import { createLogger, type Logger } from "../../shared/log.js";
 import { getRuntime, overrideRuntime, resetRuntime } from "../../shared/runtime.js";
 import { createDocumentClient } from "../../shared/storage/client.js";
 import { createRepositories } from "../../shared/storage/index.js";
 import type { Repositories } from "../../shared/storage/ports.js";
-import { planDiscoveries } from "../../shared/discovery/schedule.js";
 import { runPlanner } from "../../shared/sync/plan.js";
 import { DELIVERY_MAX_RECEIVES } from "../../shared/webhooks/deliver.js";
 import { API_FUNCTION_TIMEOUT_MS, PLANNER_TIMEOUT_MS } from "./config.js";
@@ -126,7 +126,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const graceMs = options.shutdownGraceMs ?? 30_000;
   if (options.gatewayUrl && !options.demoGatewayKey && options.seedDemo !== false) {
     running = false;
-    throw new Error("DEMO_GATEWAY_KEY (the demo tenant's Waygate API key) is required when GATEWAY_URL points at a real gateway");
+    throw new Error(
+      "DEMO_GATEWAY_KEY (the demo tenant's Waygate API key) is required when GATEWAY_URL points at a real gateway",
+    );
   }
 
   const cleanups: Array<() => Promise<void>> = [];

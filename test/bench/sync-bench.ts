@@ -15,12 +15,12 @@ import { fileURLToPath } from "node:url";
 import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from "@aws-sdk/client-dynamodb";
 import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { sampleGatewayKey } from "../../infra/local/sample-gateway/index.js";
 import { iso, systemClock } from "../../shared/domain/clock.js";
 import type { Partition } from "../../shared/domain/entities.js";
 import type { PartitionRef } from "../../shared/domain/ids.js";
 import { sourceInputSchema } from "../../shared/domain/source-config.js";
 import { ulid } from "../../shared/domain/ulid.js";
-import { sampleGatewayKey } from "../../infra/local/sample-gateway/index.js";
 import { createGatewayClient } from "../../shared/gateway/client.js";
 import { createLogger } from "../../shared/log.js";
 import {

@@ -7,11 +7,7 @@
 import { Match } from "aws-cdk-lib/assertions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FUNCTION_NAMES, type FunctionName } from "../../infra/constructs/app-function.js";
-import {
-  GATEWAY_TOKEN_PLACEHOLDER,
-  TABLE_READ_ACTIONS,
-  TABLE_WRITE_ACTIONS,
-} from "../../infra/constructs/data-store.js";
+import { TABLE_READ_ACTIONS, TABLE_WRITE_ACTIONS } from "../../infra/constructs/data-store.js";
 import { GATEWAY_ERROR_RESPONSES } from "../../infra/constructs/rest-api.js";
 import type { ReferenceDataStack } from "../../infra/reference-data-stack.js";
 import { errorEnvelopeSchema } from "../../shared/http/envelope.js";
@@ -109,14 +105,21 @@ describe("data store", () => {
     expect(stack.terminationProtection).toBe(true);
   });
 
-  it("generates the cursor key in the secret and leaves a placeholder for the gateway token", () => {
+  it("generates the cursor key in the stack secret, which holds nothing else (no gateway token)", () => {
     const secret = resource(logicalId(stack.store.secret));
     expect(secret.Properties?.GenerateSecretString).toMatchObject({
-      SecretStringTemplate: JSON.stringify({ gatewayToken: GATEWAY_TOKEN_PLACEHOLDER }),
+      SecretStringTemplate: JSON.stringify({}),
       GenerateStringKey: "cursorSecret",
       PasswordLength: 64,
     });
+    expect(JSON.stringify(secret.Properties)).not.toMatch(/gatewayToken/i);
     expect(secret.DeletionPolicy).toBe("Retain");
+  });
+
+  it("keeps tenants' Waygate keys under a rotating KMS key that is retained with a production stack", () => {
+    const key = resource(logicalId(stack.store.credentialsKey));
+    expect(key.Properties?.EnableKeyRotation).toBe(true);
+    expect(key.DeletionPolicy).toBe("Retain");
   });
 });
 
@@ -211,21 +214,23 @@ describe("functions", () => {
       const variables = (functionProps(name).Environment as { Variables: Record<string, unknown> }).Variables;
       expect(Object.keys(variables), name).not.toContain("GATEWAY_TOKEN");
       expect(Object.keys(variables), name).not.toContain("CURSOR_SECRET");
-      expect(JSON.stringify(variables), name).not.toContain(GATEWAY_TOKEN_PLACEHOLDER);
+      expect(Object.keys(variables), name).not.toContain("CREDENTIALS_KEY_FILE");
     }
     const worker = (functionProps("sync-worker").Environment as { Variables: Record<string, unknown> }).Variables;
-    expect(worker.GATEWAY_SECRET_ARN).toEqual({ Ref: logicalId(stack.store.secret) });
+    // No deployment-wide gateway token: the worker reads tenants' keys from the table and decrypts them with KMS.
+    expect(worker).not.toHaveProperty("STACK_SECRET_ARN");
+    expect(worker.CREDENTIALS_KMS_KEY_ID).toEqual({ "Fn::GetAtt": [logicalId(stack.store.credentialsKey), "Arn"] });
   });
 
   it("names in each function's environment exactly the resources it is granted", () => {
     const expected: Record<FunctionName, string[]> = {
       planner: ["QUEUE_URL", "TABLE_NAME"],
-      "sync-worker": ["DLQ_URL", "EVENT_BUS_NAME", "GATEWAY_SECRET_ARN", "GATEWAY_URL", "QUEUE_URL", "TABLE_NAME"],
+      "sync-worker": ["CREDENTIALS_KMS_KEY_ID", "DLQ_URL", "EVENT_BUS_NAME", "GATEWAY_URL", "QUEUE_URL", "TABLE_NAME"],
       authorizer: ["TABLE_NAME"],
-      "webhook-deliverer": ["GATEWAY_SECRET_ARN", "TABLE_NAME", "WEBHOOK_QUEUE_URL"],
-      "api-query": ["GATEWAY_SECRET_ARN", "TABLE_NAME"],
-      "api-sync": ["GATEWAY_SECRET_ARN", "QUEUE_URL", "TABLE_NAME"],
-      "api-config": ["GATEWAY_SECRET_ARN", "QUEUE_URL", "TABLE_NAME"],
+      "webhook-deliverer": ["STACK_SECRET_ARN", "TABLE_NAME", "WEBHOOK_QUEUE_URL"],
+      "api-query": ["STACK_SECRET_ARN", "TABLE_NAME"],
+      "api-sync": ["STACK_SECRET_ARN", "QUEUE_URL", "TABLE_NAME"],
+      "api-config": ["CREDENTIALS_KMS_KEY_ID", "GATEWAY_URL", "STACK_SECRET_ARN", "QUEUE_URL", "TABLE_NAME"],
     };
     const common = ["ALLOWED_ORIGINS", "LOG_LEVEL", "NODE_OPTIONS", "STAGE"];
     for (const name of FUNCTION_NAMES) {
@@ -259,12 +264,12 @@ describe("least-privilege IAM", () => {
     const secret = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"];
     const expected: Record<FunctionName, string[]> = {
       planner: [...base, ...write, ...send],
-      "sync-worker": [...base, ...write, ...send, ...consume, ...secret, "events:PutEvents", "dynamodb:Scan"],
+      "sync-worker": [...base, ...write, ...send, ...consume, "kms:Decrypt", "events:PutEvents", "dynamodb:Scan"],
       authorizer: [...base, ...read],
       "webhook-deliverer": [...base, ...read, ...consume, "sqs:GetQueueAttributes", "sqs:GetQueueUrl", ...secret],
       "api-query": [...base, ...read, ...secret],
       "api-sync": [...base, ...write, ...send, ...secret],
-      "api-config": [...base, ...write, ...send, ...secret],
+      "api-config": [...base, ...write, ...send, ...secret, "kms:GenerateDataKey"],
     };
     for (const name of FUNCTION_NAMES) {
       expect([...actionsOf(name)].sort(), name).toEqual([...new Set(expected[name])].sort());
@@ -475,11 +480,12 @@ describe("alarms and outputs", () => {
     expect(JSON.stringify(topicPolicy?.Properties?.PolicyDocument)).toContain('"aws:SecureTransport":"false"');
   });
 
-  it("outputs the API URL, table name, queue URL, alarm topic and gateway secret", () => {
+  it("outputs the API URL, table name, queue URL, alarm topic and stack secret", () => {
     expect(Object.keys(json.Outputs ?? {})).toEqual(
-      expect.arrayContaining(["ApiUrl", "TableName", "QueueUrl", "AlarmTopicArn", "GatewaySecretArn"]),
+      expect.arrayContaining(["ApiUrl", "TableName", "QueueUrl", "AlarmTopicArn", "StackSecretArn"]),
     );
     expect(json.Outputs?.TableName?.Value).toEqual({ Ref: logicalId(stack.store.table) });
+    expect(Object.keys(json.Outputs ?? {})).not.toContain("GatewaySecretArn");
   });
 
   it("puts the gateway URL from context into the worker's environment, with no CloudFormation parameter", () => {

@@ -118,7 +118,12 @@ export function defaultCatalog(tenantId: string): SampleCatalog {
             httpMethod: "GET",
             // Invalid on purpose: the JSONPath does not parse, so discovery reports it with its field.
             metadata: {
-              referenceData: { dataType: "user_groups", syncable: true, extractionPath: "$.usergroups[", idField: "id" },
+              referenceData: {
+                dataType: "user_groups",
+                syncable: true,
+                extractionPath: "$.usergroups[",
+                idField: "id",
+              },
             },
           },
           { slug: "post-message", name: "Post a message", httpMethod: "POST", metadata: {} },

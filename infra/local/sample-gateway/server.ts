@@ -308,7 +308,8 @@ export async function startSampleGateway(options: SampleGatewayOptions = {}): Pr
       if (connection.status === "disabled") {
         return fail(403, "INTEGRATION_DISABLED", "The connection is disabled");
       }
-      if (connection.status === "error") return fail(401, "CREDENTIALS_EXPIRED", "The connection's credentials have expired");
+      if (connection.status === "error")
+        return fail(401, "CREDENTIALS_EXPIRED", "The connection's credentials have expired");
     }
 
     const fault = injector?.pick(
@@ -373,7 +374,10 @@ export async function startSampleGateway(options: SampleGatewayOptions = {}): Pr
     const scriptIndex = listingFailures.findIndex((f) => f.pathPart === undefined || path.includes(f.pathPart));
     if (scriptIndex >= 0) {
       const [{ failure }] = listingFailures.splice(scriptIndex, 1) as [{ failure: ScriptedFailure }];
-      return answer(failure.status, failure.body ?? errorBody(failure.code, failure.message ?? `scripted ${failure.code}`, requestId));
+      return answer(
+        failure.status,
+        failure.body ?? errorBody(failure.code, failure.message ?? `scripted ${failure.code}`, requestId),
+      );
     }
     if (apiKey === undefined) return answer(401, errorBody("MISSING_API_KEY", "An API key is required", requestId));
     if (!tenant) return answer(401, errorBody("INVALID_API_KEY", "Invalid API key", requestId));
@@ -395,7 +399,11 @@ export async function startSampleGateway(options: SampleGatewayOptions = {}): Pr
       name = match[2] as "actions" | "connections";
       rows =
         name === "actions"
-          ? integration.actions.map((action) => ({ id: `${integration.id}:${action.slug}`, integrationId: integration.id, ...action }))
+          ? integration.actions.map((action) => ({
+              id: `${integration.id}:${action.slug}`,
+              integrationId: integration.id,
+              ...action,
+            }))
           : integration.connections.map((connection) => ({ integrationId: integration.id, ...connection }));
     }
     const page = rows.slice(offset, offset + limit);
@@ -403,7 +411,10 @@ export async function startSampleGateway(options: SampleGatewayOptions = {}): Pr
     const cursor = hasMore ? Buffer.from(`${name}:${offset + limit}`, "utf8").toString("base64url") : null;
     return answer(
       200,
-      JSON.stringify({ success: true, data: { [name]: page, pagination: { cursor, hasMore, totalCount: rows.length } } }),
+      JSON.stringify({
+        success: true,
+        data: { [name]: page, pagination: { cursor, hasMore, totalCount: rows.length } },
+      }),
     );
   }
 

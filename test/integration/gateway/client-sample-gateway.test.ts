@@ -4,9 +4,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   SAMPLE_SOURCES,
-  sampleGatewayKey,
   type SampleGateway,
   type SampleSource,
+  sampleGatewayKey,
   startSampleGateway,
 } from "../../../infra/local/sample-gateway/index.js";
 import { type ReferenceDataConfig, referenceDataConfigSchema } from "../../../shared/domain/source-config.js";

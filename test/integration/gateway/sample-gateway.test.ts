@@ -86,7 +86,12 @@ describe("invoke contract", () => {
     expect(right.status).toBe(200);
     expect(gateway.calls.at(-1)).toMatchObject({ tenantId: "acme", apiKey: "wg_live_acme_right" });
     gateway.revokeKey("wg_live_acme_right");
-    const revoked = await post(gateway, "/api/v1/actions/github/list-repos", {}, { authorization: "Bearer wg_live_acme_right" });
+    const revoked = await post(
+      gateway,
+      "/api/v1/actions/github/list-repos",
+      {},
+      { authorization: "Bearer wg_live_acme_right" },
+    );
     expect(revoked.json).toMatchObject({ error: { code: "INVALID_API_KEY" } });
   });
 
@@ -101,9 +106,25 @@ describe("invoke contract", () => {
     gateway.addTenant({
       tenantId: "globex",
       apiKey: "wg_live_globex",
-      datasets: { githubRepos: [{ id: 1, name: "globex-only", full_name: "globex/globex-only", private: true, default_branch: "main", description: null }] },
+      datasets: {
+        githubRepos: [
+          {
+            id: 1,
+            name: "globex-only",
+            full_name: "globex/globex-only",
+            private: true,
+            default_branch: "main",
+            description: null,
+          },
+        ],
+      },
     });
-    const own = await post(gateway, "/api/v1/actions/github/list-repos", {}, { authorization: "Bearer wg_live_globex" });
+    const own = await post(
+      gateway,
+      "/api/v1/actions/github/list-repos",
+      {},
+      { authorization: "Bearer wg_live_globex" },
+    );
     const shared = await post(gateway, "/api/v1/actions/github/list-repos", {});
     expect(own.json).toMatchObject({ data: [{ name: "globex-only" }] });
     expect(JSON.stringify(shared.json)).not.toContain("globex-only");
@@ -334,7 +355,11 @@ describe("discovery listings", () => {
     const slack = sampleUuid("t1", "slack");
     const actions = await get(gateway, `/api/v1/integrations/${slack}/actions?limit=100`);
     const users = actions.json.data.actions.find((a: { slug: string }) => a.slug === "list-users");
-    expect(users.metadata.referenceData).toMatchObject({ dataType: "users", syncable: true, extractionPath: "members[*]" });
+    expect(users.metadata.referenceData).toMatchObject({
+      dataType: "users",
+      syncable: true,
+      extractionPath: "members[*]",
+    });
     // Waygate's schema keeps only the seed's fields.
     expect(users.metadata.referenceData).not.toHaveProperty("pagination");
     expect(users.metadata.referenceData).not.toHaveProperty("deletedField");

@@ -8,12 +8,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  sampleGatewayKey,
   defaultDatasets,
   type FaultKind,
   mulberry32,
   SAMPLE_SOURCES,
   type SampleDatasets,
+  sampleGatewayKey,
   syntheticSlackUsers,
 } from "../../../infra/local/sample-gateway/index.js";
 import type { Item, Job } from "../../../shared/domain/entities.js";

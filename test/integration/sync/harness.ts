@@ -14,9 +14,9 @@ import {
   SendMessageCommand,
 } from "@aws-sdk/client-sqs";
 import {
-  sampleGatewayKey,
   SAMPLE_SOURCES,
   type SampleGateway,
+  sampleGatewayKey,
   startSampleGateway,
 } from "../../../infra/local/sample-gateway/index.js";
 import type { Clock } from "../../../shared/domain/clock.js";

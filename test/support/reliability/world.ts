@@ -17,10 +17,10 @@ import {
 import { type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { z } from "zod";
 import {
-  sampleGatewayKey,
   mulberry32,
   type SampleGateway,
   type SampleGatewayOptions,
+  sampleGatewayKey,
   startSampleGateway,
 } from "../../../infra/local/sample-gateway/index.js";
 import type { Item, Job, Partition } from "../../../shared/domain/entities.js";
