@@ -85,7 +85,7 @@ export async function ensureDemo(options: DemoOptions): Promise<Demo> {
 
   const api = apiClient(options.apiUrl, key);
   const stored = await repos.tenants.getCredentials(DEMO_TENANT_ID);
-  if (!stored || stored.status !== "valid") {
+  if (stored?.status !== "valid") {
     await api("PUT", "/gateway/credentials", { apiKey: options.gatewayKey });
     log.info("saved the demo tenant's gateway key; discovery queued");
   }

@@ -155,6 +155,22 @@ export const ROUTES: readonly RouteDefinition[] = [
   },
   ...consumerRoutes(ref, conn),
   {
+    method: "GET",
+    path: `${API_BASE_PATH}/discovery`,
+    function: "api-config",
+    auth: "admin",
+    operationId: "getDiscovery",
+    summary: "The last discovery report",
+  },
+  {
+    method: "POST",
+    path: `${API_BASE_PATH}/discovery`,
+    function: "api-config",
+    auth: "admin",
+    operationId: "runDiscovery",
+    summary: "Run discovery now (deduplicated while one is queued or running)",
+  },
+  {
     method: "PUT",
     path: `${API_BASE_PATH}/gateway/credentials`,
     function: "api-config",
@@ -177,22 +193,6 @@ export const ROUTES: readonly RouteDefinition[] = [
     auth: "admin",
     operationId: "deleteGatewayCredentials",
     summary: "Remove the Waygate key; the tenant's partitions pause",
-  },
-  {
-    method: "GET",
-    path: `${API_BASE_PATH}/discovery`,
-    function: "api-config",
-    auth: "admin",
-    operationId: "getDiscovery",
-    summary: "The last discovery report",
-  },
-  {
-    method: "POST",
-    path: `${API_BASE_PATH}/discovery`,
-    function: "api-config",
-    auth: "admin",
-    operationId: "runDiscovery",
-    summary: "Run discovery now (deduplicated while one is queued or running)",
   },
 ];
 

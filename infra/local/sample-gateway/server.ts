@@ -206,12 +206,10 @@ export async function startSampleGateway(options: SampleGatewayOptions = {}): Pr
       listingFailures.push(pathPart === undefined ? { failure } : { failure, pathPart });
     },
     addTenant(input) {
-      const tenant: SampleTenant = {
-        tenantId: input.tenantId,
-        apiKey: input.apiKey,
-        data: input.datasets ? { ...defaultDatasets(), ...input.datasets } : gateway.data,
-        catalog: defaultCatalog(input.tenantId),
-      };
+      const own = input.datasets ? { ...defaultDatasets(), ...input.datasets } : undefined;
+      const tenant = own
+        ? { tenantId: input.tenantId, apiKey: input.apiKey, data: own, catalog: defaultCatalog(input.tenantId) }
+        : sharedTenant(input.tenantId, input.apiKey);
       tenants.set(input.apiKey, tenant);
       return tenant;
     },
@@ -221,7 +219,7 @@ export async function startSampleGateway(options: SampleGatewayOptions = {}): Pr
       if (known) return known;
       const tenantId = apiKey.startsWith(SAMPLE_KEY_PREFIX) ? apiKey.slice(SAMPLE_KEY_PREFIX.length) : "";
       if (!acceptSampleKeys || !/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/.test(tenantId)) return undefined;
-      const tenant: SampleTenant = { tenantId, apiKey, data: gateway.data, catalog: defaultCatalog(tenantId) };
+      const tenant = sharedTenant(tenantId, apiKey);
       tenants.set(apiKey, tenant);
       return tenant;
     },
@@ -235,6 +233,19 @@ export async function startSampleGateway(options: SampleGatewayOptions = {}): Pr
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+
+  /** A tenant answering from the gateway's shared `data`, whatever object tests put there later. */
+  function sharedTenant(tenantId: string, apiKey: string): SampleTenant {
+    const catalog = defaultCatalog(tenantId);
+    return {
+      tenantId,
+      apiKey,
+      catalog,
+      get data() {
+        return gateway.data;
+      },
+    };
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
     const path = new URL(req.url ?? "/", "http://127.0.0.1").pathname;
@@ -301,15 +312,15 @@ export async function startSampleGateway(options: SampleGatewayOptions = {}): Pr
     if (!action) return fail(404, "ACTION_NOT_FOUND", `action '${integrationSlug}/${actionSlug}' not found`);
     const connectionFailure = connectionId === undefined ? undefined : CONNECTION_FAILURES[connectionId];
     if (connectionFailure) return fail(connectionFailure.status, connectionFailure.code, connectionFailure.message);
-    // Waygate: a UUID names one of the tenant's connections; anything else is ignored (its primary connection).
+    // A listed connection answers as its status says; other IDs get the shared data (tests enroll UUIDs of their own).
     if (connectionId !== undefined && UUID.test(connectionId) && listed) {
       const connection = listed.connections.find((c) => c.id === connectionId);
-      if (!connection) return fail(404, "CONNECTION_NOT_FOUND", `connection '${connectionId}' not found`);
-      if (connection.status === "disabled") {
+      if (connection?.status === "disabled") {
         return fail(403, "INTEGRATION_DISABLED", "The connection is disabled");
       }
-      if (connection.status === "error")
+      if (connection?.status === "error") {
         return fail(401, "CREDENTIALS_EXPIRED", "The connection's credentials have expired");
+      }
     }
 
     const fault = injector?.pick(

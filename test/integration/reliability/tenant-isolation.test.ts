@@ -15,10 +15,13 @@ import {
   SAMPLE_SOURCES,
   type SampleDatasets,
   type SlackUser,
+  sampleGatewayKey,
 } from "../../../infra/local/sample-gateway/index.js";
 import type { PartitionRef } from "../../../shared/domain/ids.js";
+import { sourceInputSchema } from "../../../shared/domain/source-config.js";
 import type { ApiHandler } from "../../../shared/http/middleware.js";
 import { type ApiFunctionName, ROUTES, type RouteDefinition } from "../../../shared/http/routes.js";
+import { getRuntime } from "../../../shared/runtime.js";
 import { apiEvent, lambdaContext, type ParsedResponse, parseResponse } from "../../support/api-events.js";
 import { useWorldRuntime } from "../../support/reliability/handler-env.js";
 import {
@@ -37,7 +40,9 @@ interface Tenant {
   jobIds: string[];
 }
 
-const CONNECTIONS = ["default", "conn-1"];
+// Waygate connection IDs are UUIDs: a tenant with gateway credentials may enroll nothing else (or `default`).
+const CONN_1 = "5f0c2a6e-8d4b-4c1f-9a7e-2b3d4c5e6f70";
+const CONNECTIONS = ["default", CONN_1];
 const DATA_TYPES = ["users", "channels"];
 
 function tenantData(tag: string, prefix: string): SampleDatasets {
@@ -161,6 +166,22 @@ beforeAll(async () => {
   // The same IDs for both tenants; each tenant's data is what the upstream held when its partitions synced.
   for (const tenant of [A, B]) {
     await world.seed({ tenantId: tenant.id, integrationId: "slack", sources: sources(), connections: CONNECTIONS });
+    // Each tenant's own Waygate key, stored encrypted, and a discovered source the PATCH route can extend.
+    const cipher = getRuntime().keyCipher;
+    if (!cipher) throw new Error("no key cipher");
+    const ciphertext = await cipher.encrypt(tenant.id, sampleGatewayKey(tenant.id));
+    await world.repos.tenants.putCredentials(tenant.id, { ciphertext, version: "v1", keyHint: "wg_sampl…", now: 0 });
+    const [users] = sources();
+    if (!users) throw new Error("no users source");
+    const discovered = { ...users.referenceData, dataType: "members", syncable: false } as Record<string, unknown>;
+    await world.repos.sources.put(
+      tenant.id,
+      "slack",
+      "members",
+      sourceInputSchema.parse({ ...users, referenceData: discovered }),
+      world.clock.now(),
+      { origin: "discovered", discoveredConfig: discovered },
+    );
   }
   for (const tenant of [A, B]) {
     world.gateway.data = tenant.data;
@@ -194,7 +215,7 @@ function requestsFor(
   route: RouteDefinition,
   tenant: Tenant,
 ): { path: string; query: Record<string, string>; body?: unknown }[] {
-  const fill = (dataType: string, connectionId = "conn-1") =>
+  const fill = (dataType: string, connectionId = CONN_1) =>
     route.path
       .replace("{integrationId}", "slack")
       .replace("{dataType}", dataType)
@@ -205,7 +226,7 @@ function requestsFor(
       return [
         { path: fill("users"), query: { status: "all" } },
         { path: fill("users"), query: { search: other.markers[0] ?? "" } },
-        { path: fill("users"), query: { summary: "true", connectionId: "conn-1" } },
+        { path: fill("users"), query: { summary: "true", connectionId: CONN_1 } },
       ];
     case "getReferenceDataByType":
       return DATA_TYPES.map((dataType) => ({ path: fill(dataType), query: { status: "all" } }));
@@ -220,7 +241,7 @@ function requestsFor(
     case "getSyncStatus":
       return [{ path: fill("users"), query: {} }];
     case "triggerSync":
-      return [{ path: fill("users"), query: {}, body: { connectionId: "conn-1", dataType: "users", force: true } }];
+      return [{ path: fill("users"), query: {}, body: { connectionId: CONN_1, dataType: "users", force: true } }];
     case "listSources":
     case "getSource":
     case "listConnections":
@@ -231,11 +252,20 @@ function requestsFor(
       return [{ path: fill("channels"), query: {} }];
     case "enrollConnection":
     case "revokeConnection":
-      return [{ path: fill("users", "conn-1"), query: {} }];
+      return [{ path: fill("users", CONN_1), query: {} }];
+    case "patchSource":
+      return [{ path: fill("members"), query: {}, body: { extensions: { request: { limit: 5 } } } }];
+    case "putGatewayCredentials":
+      return [{ path: route.path, query: {}, body: { apiKey: sampleGatewayKey(tenant.id) } }];
+    case "getGatewayCredentials":
+    case "deleteGatewayCredentials":
+    case "getDiscovery":
+    case "runDiscovery":
+      return [{ path: route.path, query: {} }];
     case "getChanges":
       return [
         { path: fill("users"), query: { dataType: "users" } },
-        { path: fill("users"), query: { connectionId: "conn-1" } },
+        { path: fill("users"), query: { connectionId: CONN_1 } },
       ];
     case "patchConnection":
       // `default`: the matrix revoked conn-1 just before (a PATCH of a revoked connection is a 409).

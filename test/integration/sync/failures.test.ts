@@ -127,12 +127,29 @@ describe("failed syncs", () => {
     expect(await env.partition(users)).toMatchObject({ status: "paused", pauseReason: "config", sourceRevision: 2 });
   });
 
-  it("retry with backoff, never pause, when our own gateway token is refused", async () => {
-    servers.gateway.failNext(...Array.from({ length: 3 }, () => fail(401, "INVALID_API_KEY")));
+  it("pause every partition of the tenant (gateway_key), and no other tenant's, when Waygate refuses its key", async () => {
+    const [repositories] = (await env.seed({ integrationId: "github", dataTypes: ["repositories"] })) as [PartitionRef];
+    const [other] = (await env.seed({ integrationId: "slack", dataTypes: ["users"], tenantId: "other-tenant" })) as [
+      PartitionRef,
+    ];
+    servers.gateway.failNext(fail(401, "INVALID_API_KEY"));
 
     const outcome = await sync();
 
-    expect(outcome).toMatchObject({ status: "failed", error: { code: "INVALID_API_KEY" } });
+    // Never retried: the same key would be refused again.
+    expect(servers.gateway.calls).toHaveLength(1);
+    expect(outcome).toMatchObject({ status: "failed", paused: "gateway_key", error: { code: "INVALID_API_KEY" } });
+    expect(await env.partition(users)).toMatchObject({ status: "paused", pauseReason: "gateway_key" });
+    expect(await env.partition(repositories)).toMatchObject({ status: "paused", pauseReason: "gateway_key" });
+    expect((await env.partition(other))?.status).toBe("idle");
+  });
+
+  it("retry with backoff, never pause, on a 401 that is not one of Waygate's key codes", async () => {
+    servers.gateway.failNext(...Array.from({ length: 3 }, () => fail(401, "TOKEN_REVOKED")));
+
+    const outcome = await sync();
+
+    expect(outcome).toMatchObject({ status: "failed", error: { code: "TOKEN_REVOKED" } });
     expect(outcome).not.toHaveProperty("paused");
     expect(await env.partition(users)).toMatchObject({ status: "failed", consecutiveFailures: 1 });
   });

@@ -3,11 +3,16 @@
  * (dynalite, fauxqs and the sample gateway on loopback): a scheduled event plans, an SQS event syncs, and the batch
  * response names only the records SQS must redeliver.
  */
+
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Context, ScheduledEvent, SQSEvent, SQSRecord } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { handler as plannerHandler } from "../../../functions/planner/handler.js";
 import { handler as workerHandler } from "../../../functions/sync-worker/handler.js";
-import { defaultDatasets } from "../../../infra/local/sample-gateway/index.js";
+import { defaultDatasets, sampleGatewayKey } from "../../../infra/local/sample-gateway/index.js";
+import { createFileKeyCipher } from "../../../shared/credentials/cipher.js";
 import type { PartitionRef } from "../../../shared/domain/ids.js";
 import { resetRuntime } from "../../../shared/runtime.js";
 import { createEnv, type Env, type Servers, startServers } from "./harness.js";
@@ -22,6 +27,10 @@ beforeAll(async () => {
   env = await createEnv(servers);
   servers.gateway.data = defaultDatasets();
   [users] = (await env.seed({ integrationId: "slack", dataTypes: ["users"] })) as [PartitionRef];
+  // The tenant's own Waygate key, stored encrypted as PUT /gateway/credentials stores it: the worker reads it back.
+  const keyFile = join(mkdtempSync(join(tmpdir(), "rds-handlers-")), "credentials.key");
+  const ciphertext = await createFileKeyCipher(keyFile).encrypt(users.tenantId, sampleGatewayKey(users.tenantId));
+  await env.repos.tenants.putCredentials(users.tenantId, { ciphertext, version: "v1", keyHint: "wg_sampl…", now: 0 });
   Object.assign(process.env, {
     TABLE_NAME: env.tableName,
     QUEUE_URL: env.queueUrl,
@@ -29,7 +38,7 @@ beforeAll(async () => {
     DYNAMODB_ENDPOINT: servers.dynamo.endpoint,
     SQS_ENDPOINT: servers.sqs.endpoint,
     GATEWAY_URL: servers.gateway.url,
-    GATEWAY_TOKEN: "local-gateway-token",
+    CREDENTIALS_KEY_FILE: keyFile,
     CURSOR_SECRET: "a-cursor-secret-for-tests-only",
     LOG_LEVEL: "error",
   });

@@ -4,6 +4,8 @@
  * SQS events the way Lambda's event source mapping does.
  */
 import { randomUUID } from "node:crypto";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Message } from "@aws-sdk/client-sqs";
 import type { SQSEvent } from "aws-lambda";
 import { sampleGatewayKey } from "../../../infra/local/sample-gateway/index.js";
@@ -21,6 +23,7 @@ export function useWorldRuntime(world: World): () => void {
     SQS_ENDPOINT: world.servers.sqs.endpoint,
     GATEWAY_URL: world.gateway.url,
     CURSOR_SECRET: "reliability-suite-cursor-secret",
+    CREDENTIALS_KEY_FILE: join(tmpdir(), `rds-world-${randomUUID()}.key`),
     LOG_LEVEL: "error",
     // The suite calls the handlers with one key hundreds of times a second (the per-key limit has its own tests).
     API_KEY_RATE_PER_SECOND: "1000000",
