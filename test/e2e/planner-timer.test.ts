@@ -12,7 +12,7 @@ import { SAMPLE_SOURCES } from "../../infra/local/sample-gateway/index.js";
 import { type LocalStack, startLocalStack } from "../../infra/local/stack.js";
 import { createLogger } from "../../shared/log.js";
 import { eventually } from "./support/eventually.js";
-import { localApi, type StatusData } from "./support/local-api.js";
+import { localApi, type StatusData, storeSampleGatewayKey } from "./support/local-api.js";
 
 const log = createLogger({}, "silent");
 
@@ -108,6 +108,7 @@ describe("planner timer in the local stack", () => {
       now: Date.now(),
     });
     const running = stack;
+    await storeSampleGatewayKey(stack, "acme");
     const api = localApi(() => running.apiUrl, key);
     const source = SAMPLE_SOURCES.find((s) => s.integrationId === "github");
     if (!source) throw new Error("no github sample source");

@@ -11,7 +11,13 @@ import { SAMPLE_SOURCES } from "../../infra/local/sample-gateway/index.js";
 import { type LocalStack, type LocalStackOptions, startLocalStack } from "../../infra/local/stack.js";
 import { createLogger } from "../../shared/log.js";
 import { eventually } from "./support/eventually.js";
-import { type ApiCall, localApi, type StatusData, type TriggerData } from "./support/local-api.js";
+import {
+  type ApiCall,
+  localApi,
+  type StatusData,
+  storeSampleGatewayKey,
+  type TriggerData,
+} from "./support/local-api.js";
 
 const SLACK = "/integrations/slack/reference-data";
 
@@ -53,6 +59,7 @@ describe("local stack shutdown and restart", () => {
       now: Date.now(),
     });
     let current: LocalStack = stack;
+    await storeSampleGatewayKey(stack, "acme");
     const api: ApiCall = localApi(() => current.apiUrl, key);
     for (const source of SAMPLE_SOURCES.filter((s) => s.integrationId === "slack")) {
       const saved = await api("PUT", `${SLACK}/sources/${source.dataType}`, {

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SAMPLE_SOURCES } from "../../infra/local/sample-gateway/index.js";
+import { SAMPLE_SOURCES, sampleGatewayKey } from "../../infra/local/sample-gateway/index.js";
 import { type LocalStack, startLocalStack } from "../../infra/local/stack.js";
 import { createLogger } from "../../shared/log.js";
 import { eventually } from "./support/eventually.js";
@@ -98,6 +98,40 @@ describe("local stack end to end", () => {
       expect(response.status).toBe(401);
       expect(response.body).toMatchObject({ success: false, error: { code: "INVALID_API_KEY" } });
     }
+  });
+
+  it("saves the tenant's own Waygate key only once the gateway accepts it, and never shows it again", async () => {
+    const refused = await api("PUT", "/gateway/credentials", { body: { apiKey: "wg_live_not_a_key_of_anyone" } });
+    expect(refused.status, refused.text).toBe(400);
+    expect(refused.body.error?.code).toBe("INVALID_GATEWAY_KEY");
+    expect(refused.text).not.toContain("wg_live_not_a_key_of_anyone");
+    expect((await api("GET", "/gateway/credentials")).status).toBe(404);
+
+    const ownKey = sampleGatewayKey(TENANT);
+    const saved = await api<{ keyHint: string; status: string; discovery: { status: string } }>(
+      "PUT",
+      "/gateway/credentials",
+      { body: { apiKey: ownKey } },
+    );
+    expect(saved.status, saved.text).toBe(200);
+    expect(saved.body.data).toMatchObject({ status: "valid", discovery: { status: "queued" } });
+    expect(saved.text).not.toContain(ownKey);
+    const shown = await api("GET", "/gateway/credentials");
+    expect(shown.body.data).toMatchObject({ status: "valid", keyHint: saved.body.data?.keyHint });
+    expect(shown.text).not.toContain(ownKey);
+    // Stored encrypted: neither the row nor its decoded envelope holds the key.
+    const row = await stack.repos.tenants.getCredentials(TENANT);
+    expect(JSON.stringify(row)).not.toContain(ownKey);
+    expect(Buffer.from(row?.ciphertext ?? "", "base64").toString("utf8")).not.toContain(ownKey);
+    await eventually(
+      async () =>
+        (await api<{ status: string }>("GET", "/discovery")).body.data?.status === "completed" ? true : undefined,
+      {
+        attempts: 150,
+        intervalMs: 100,
+        what: "the first discovery completed",
+      },
+    );
   });
 
   it("registers sources, enrolls a connection, triggers a sync and reports it completed", async () => {

@@ -77,3 +77,25 @@ export interface ItemData {
   status: string;
   metadata: Record<string, unknown>;
 }
+
+/**
+ * Stores a tenant's sample-gateway key as `PUT /gateway/credentials` would, without queueing a discovery: for tests
+ * whose subject is something else (shutdown, the planner timer) and that drive manually saved sources only. The
+ * credentials path itself is driven over HTTP in sync-lifecycle.test.ts and demo.test.ts.
+ */
+export async function storeSampleGatewayKey(
+  stack: { repos: import("../../../shared/storage/ports.js").Repositories },
+  tenantId: string,
+): Promise<void> {
+  const { getRuntime } = await import("../../../shared/runtime.js");
+  const { sampleGatewayKey } = await import("../../../infra/local/sample-gateway/index.js");
+  const cipher = getRuntime().keyCipher;
+  if (!cipher) throw new Error("the local stack has no key cipher");
+  const ciphertext = await cipher.encrypt(tenantId, sampleGatewayKey(tenantId));
+  await stack.repos.tenants.putCredentials(tenantId, {
+    ciphertext,
+    version: `e2e-${Date.now()}`,
+    keyHint: "wg_sampl…",
+    now: Date.now(),
+  });
+}
