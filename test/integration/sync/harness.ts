@@ -19,13 +19,19 @@ import {
   sampleGatewayKey,
   startSampleGateway,
 } from "../../../infra/local/sample-gateway/index.js";
+import type { KeyCipher } from "../../../shared/credentials/cipher.js";
+import { createTenantKeyProvider } from "../../../shared/credentials/key-provider.js";
 import type { Clock } from "../../../shared/domain/clock.js";
 import type { Item, Job, Partition } from "../../../shared/domain/entities.js";
 import type { PartitionRef } from "../../../shared/domain/ids.js";
 import { type ReferenceDataConfigInput, sourceInputSchema } from "../../../shared/domain/source-config.js";
 import type { QueueMessage, SyncMessage } from "../../../shared/domain/sync-message.js";
 import type { EventPublisher } from "../../../shared/events/events.js";
-import { createGatewayClient, type GatewayClientOptions } from "../../../shared/gateway/client.js";
+import {
+  createGatewayClient,
+  type GatewayClientOptions,
+  type TenantKeyProvider,
+} from "../../../shared/gateway/client.js";
 import { createLogger } from "../../../shared/log.js";
 import { createRepositories } from "../../../shared/storage/index.js";
 import type { Repositories } from "../../../shared/storage/ports.js";
@@ -157,7 +163,7 @@ let invocationCounter = 0;
 export async function createEnv(
   servers: Servers,
   engine: Partial<SyncEngineOptions> = {},
-  gatewayOptions: Partial<GatewayClientOptions> = {},
+  gatewayOptions: Partial<GatewayClientOptions> & { storedKeys?: KeyCipher } = {},
   extra: { events?: EventPublisher } = {},
 ): Promise<Env> {
   const tableName = await servers.dynamo.createTable("sync");
@@ -165,15 +171,21 @@ export async function createEnv(
   const repos = createRepositories({ doc: servers.dynamo.doc, tableName, retry: { sleep: async () => {} } });
   const clock = testClock();
   const queue = recordingQueue(createSqsSyncQueue(servers.sqs.sqs, queueUrl, { sleep: async () => {} }));
+  // By default each tenant calls with its sample-gateway key; with `storedKeys` the keys come from the tenants'
+  // stored, encrypted credentials, exactly as in the deployed worker.
+  const { storedKeys, ...clientOptions } = gatewayOptions;
+  const apiKey: TenantKeyProvider = storedKeys
+    ? createTenantKeyProvider({ tenants: repos.tenants, cipher: storedKeys, clock })
+    : async (tenantId) => ({ apiKey: sampleGatewayKey(tenantId), version: "sample" });
   const gateway = createGatewayClient({
     baseUrl: servers.gateway.url,
-    apiKey: async (tenantId) => ({ apiKey: sampleGatewayKey(tenantId), version: "sample" }),
+    apiKey,
     clock,
     sleep: async (ms) => clock.advance(ms),
     random: () => 0.5,
     maxAttempts: 3,
     requestTimeoutMs: 5_000,
-    ...gatewayOptions,
+    ...clientOptions,
   });
   const deadLetters = createSqsDeadLetterQueue(servers.sqs.sqs, dlqUrl);
 
@@ -189,6 +201,7 @@ export async function createEnv(
     return {
       repos,
       gateway,
+      discovery: { gateway },
       queue,
       clock,
       log: silent,
