@@ -16,6 +16,7 @@ import {
 import {
   SAMPLE_SOURCES,
   type SampleGateway,
+  type SampleGatewayOptions,
   sampleGatewayKey,
   startSampleGateway,
 } from "../../../infra/local/sample-gateway/index.js";
@@ -69,8 +70,8 @@ export interface Servers {
 }
 
 /** Starts dynalite, fauxqs and the sample gateway (once per test file). */
-export async function startServers(): Promise<Servers> {
-  const [dynamo, sqs, gateway] = await Promise.all([startDynamo(), startSqs(), startSampleGateway()]);
+export async function startServers(gatewayOptions: SampleGatewayOptions = {}): Promise<Servers> {
+  const [dynamo, sqs, gateway] = await Promise.all([startDynamo(), startSqs(), startSampleGateway(gatewayOptions)]);
   return {
     dynamo,
     sqs,
