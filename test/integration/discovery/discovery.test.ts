@@ -177,7 +177,8 @@ describe("discovery", () => {
     const actions = github.actions;
     github.actions = [];
     // Every attempt of the client (3 in this harness) at one connections listing fails.
-    for (let i = 0; i < 3; i++) servers.gateway.failNextListing({ status: 503, code: "CIRCUIT_OPEN" }, `${GITHUB}/connections`);
+    for (let i = 0; i < 3; i++)
+      servers.gateway.failNextListing({ status: 503, code: "CIRCUIT_OPEN" }, `${GITHUB}/connections`);
 
     const report = await discover();
 
