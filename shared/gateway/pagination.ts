@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { readValue } from "../domain/paths.js";
 import type { Pagination } from "../domain/source-config.js";
 import type { InvokeResponse } from "./client.js";
-import { PaginationLoopError } from "./errors.js";
+import { GatewayError, PaginationLoopError } from "./errors.js";
 
 export { PaginationLoopError } from "./errors.js";
 
@@ -115,6 +115,16 @@ export function nextPage(
     }
     case "gateway": {
       const paging = response.meta.pagination;
+      if (paging === undefined) {
+        // Waygate's HTTP invoke neither takes pagination options nor answers `meta.pagination`: failing loudly beats
+        // syncing the first page as if it were everything (then deactivating the rest).
+        throw new GatewayError(
+          "configuration",
+          "PAGINATION_UNSUPPORTED",
+          "the source uses 'gateway' pagination, but the gateway answered without meta.pagination (Waygate's HTTP " +
+            "invoke does not page): use cursor, offset, page or link pagination on the upstream's own parameters",
+        );
+      }
       const token = paging ? cursorValue(paging.continuationToken) : undefined;
       if (token === undefined || paging?.hasMore === false) return finished;
       return advance({ ...state.input, continuationToken: token }, remember("continuationToken", token));

@@ -261,8 +261,16 @@ describe("gateway", () => {
     expect(nextPage(pagination, firstPage(pagination, {}), withToken(token, true), 1).done).toBe(true);
   });
 
-  it("ends when the response has no meta.pagination", () => {
-    expect(nextPage(pagination, firstPage(pagination, {}), response([]), 1).done).toBe(true);
+  it("fails as PAGINATION_UNSUPPORTED when the gateway answers without meta.pagination (Waygate never pages)", () => {
+    let error: unknown;
+    try {
+      nextPage(pagination, firstPage(pagination, {}), response([]), 1);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(GatewayError);
+    expect(error).toMatchObject({ kind: "configuration", code: "PAGINATION_UNSUPPORTED" });
+    expect((error as Error).message).toMatch(/Waygate's HTTP invoke does not page/);
   });
 
   it("goes on after an empty page with a token", () => {
