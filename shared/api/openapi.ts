@@ -106,9 +106,15 @@ export function buildOpenApiDocument(routes: Record<string, HttpRoute>): OpenApi
       security: isPublic ? [] : [{ apiKey: [] }],
       "x-required-scope": definition.auth,
     };
+    if (definition.operationId === "putGatewayCredentials") {
+      responses["400"] = errorResponse(
+        "Invalid request, or the gateway refused the key (INVALID_GATEWAY_KEY): nothing was stored",
+      );
+      responses["503"] = errorResponse("The gateway could not be reached to verify the key (GATEWAY_UNAVAILABLE)");
+    }
     if (route?.schemas.body) {
       operation.requestBody = {
-        required: definition.method === "PUT",
+        required: definition.method === "PUT" || definition.method === "PATCH",
         content: { "application/json": { schema: jsonSchema(route.schemas.body, "input") } },
       };
       responses["413"] = errorResponse("Request body over 256 KB (PAYLOAD_TOO_LARGE)");

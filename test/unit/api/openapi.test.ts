@@ -69,3 +69,25 @@ describe("buildOpenApiDocument", () => {
     expect(putOp.responses["200"]).toBeUndefined();
   });
 });
+
+describe("the served document", () => {
+  it("documents the credentials, discovery and extensions routes from their schemas, and the key errors", async () => {
+    const { configRoutes } = await import("../../../shared/api/config-routes.js");
+    const doc = buildOpenApiDocument(configRoutes);
+    const put = doc.paths["/api/v1/gateway/credentials"]?.put as Operation;
+    expect(put.requestBody?.required).toBe(true);
+    expect(JSON.stringify(put.requestBody)).toContain("apiKey");
+    expect(put.responses["503"]).toBeDefined();
+    expect(JSON.stringify(put.responses["400"])).toContain("INVALID_GATEWAY_KEY");
+    expect(put["x-required-scope"]).toBe("admin");
+    expect(doc.paths["/api/v1/gateway/credentials"]).toHaveProperty("get");
+    expect(doc.paths["/api/v1/gateway/credentials"]).toHaveProperty("delete");
+    const discovery = doc.paths["/api/v1/discovery"]?.get as Operation;
+    expect(JSON.stringify(discovery.responses["200"])).toContain("shadowed");
+    expect(doc.paths["/api/v1/discovery"]?.post).toBeDefined();
+    const patch = doc.paths["/api/v1/integrations/{integrationId}/reference-data/sources/{dataType}"]
+      ?.patch as Operation;
+    expect(patch.requestBody?.required).toBe(true);
+    expect(JSON.stringify(patch.requestBody)).toContain("extensions");
+  });
+});
