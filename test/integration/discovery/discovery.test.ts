@@ -14,7 +14,11 @@ import { putSource } from "../../../shared/api/config-service.js";
 import { getDiscovery, patchSourceExtensions } from "../../../shared/api/discovery-service.js";
 import { createFileKeyCipher } from "../../../shared/credentials/cipher.js";
 import { saveCredentials } from "../../../shared/credentials/credentials-service.js";
-import { requestDiscovery } from "../../../shared/discovery/schedule.js";
+import {
+  DEFAULT_DISCOVERY_INTERVAL_SECONDS,
+  planDiscoveries,
+  requestDiscovery,
+} from "../../../shared/discovery/schedule.js";
 import type { DiscoveryCounts } from "../../../shared/domain/discovery.js";
 import { sourceInputSchema } from "../../../shared/domain/source-config.js";
 import { createLogger } from "../../../shared/log.js";
@@ -204,6 +208,28 @@ describe("discovery", () => {
     expect(await env.repos.sources.get(TENANT, SLACK, "channels")).toMatchObject({ origin: "manual", revision: 1 });
     if (users) slack.actions.push(users);
     expect((await discover()).sources).toMatchObject({ added: 1 });
+  });
+
+  it("runs again by itself: the planner claims the tenant's due discovery row once and the worker runs it", async () => {
+    const before = await getDiscovery({ repos: env.repos }, TENANT);
+    expect(before.nextRunAt).not.toBeNull();
+    const deps = configDeps();
+    // Not due yet: nothing is planned.
+    expect(await planDiscoveries(deps, env.clock.now())).toBe(0);
+    env.clock.advance(DEFAULT_DISCOVERY_INTERVAL_SECONDS * 1000 + 1_000);
+    env.queue.sends.length = 0;
+    // Two planners at once: the row is claimed on its exact due key, so one run is queued.
+    const [first, second] = await Promise.all([
+      planDiscoveries(deps, env.clock.now()),
+      planDiscoveries(deps, env.clock.now()),
+    ]);
+    expect(first + second).toBe(1);
+    const messages = env.queue.sends.flatMap((s) => s.messages);
+    expect(messages).toEqual([expect.objectContaining({ v: 1, kind: "discover", tenantId: TENANT })]);
+    await env.drain();
+    const after = await getDiscovery({ repos: env.repos }, TENANT);
+    expect(after.status).toBe("completed");
+    expect(Date.parse(after.lastRunAt ?? "")).toBeGreaterThan(Date.parse(before.lastRunAt ?? ""));
   });
 
   it("retires an integration Waygate disables: its discovered sources go and its connections are revoked", async () => {
