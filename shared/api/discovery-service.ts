@@ -3,7 +3,7 @@
  * a run on demand, and this service's own fields on a discovered source.
  */
 import { z } from "zod";
-import { mergeExtensions, patchExtensions } from "../discovery/extensions.js";
+import { EXTENSION_FIELDS, mergeExtensions, patchExtensions } from "../discovery/extensions.js";
 import { requestDiscovery, type ScheduleDeps } from "../discovery/schedule.js";
 import { type DiscoveryStatus, discoveryProblemSchema, emptyDiscoveryCounts } from "../domain/discovery.js";
 import { NotFoundError, ValidationError } from "../domain/errors.js";
@@ -63,7 +63,7 @@ export async function postDiscovery(
 
 export const extensionsBodySchema = z.object({ extensions: z.record(z.string(), z.unknown()) }).strict();
 
-const EXTENSION_FIELDS = new Set(["deletedField", "deletedValues", "incremental", "request", "pagination"]);
+const EXTENSION_FIELD_SET: ReadonlySet<string> = new Set(EXTENSION_FIELDS);
 
 /**
  * Merges `extensions` (key by key, `null` removes one) into a discovered source, validated like a PUT, and makes
@@ -74,12 +74,12 @@ export async function patchSourceExtensions(
   scope: { tenantId: string; integrationId: string; dataType: string },
   body: z.output<typeof extensionsBodySchema>,
 ): Promise<SourceWire> {
-  const unknown = Object.keys(body.extensions).filter((field) => !EXTENSION_FIELDS.has(field));
+  const unknown = Object.keys(body.extensions).filter((field) => !EXTENSION_FIELD_SET.has(field));
   if (unknown.length > 0) {
     throw new ValidationError(`Unknown extension field(s): ${unknown.join(", ")}`, {
       issues: unknown.map((field) => ({
         field: `extensions.${field}`,
-        message: `one of ${[...EXTENSION_FIELDS].join(", ")}`,
+        message: `one of ${EXTENSION_FIELDS.join(", ")}`,
       })),
     });
   }
@@ -112,5 +112,12 @@ export async function patchSourceExtensions(
     ...(extensions === undefined ? {} : { extensions }),
   });
   await ensurePartitionsFor(deps.repos, scope, now);
+  // Like any config change, the source's partitions are due now (paused ones stay paused for their own reason).
+  const partitions = await deps.repos.partitions.listByIntegration(scope.tenantId, scope.integrationId, {
+    dataType: scope.dataType,
+  });
+  for (const partition of partitions.filter((p) => p.status === "idle" || p.status === "failed")) {
+    await deps.repos.partitions.resume(partition, now);
+  }
   return getSource(deps, scope);
 }

@@ -3,17 +3,7 @@
  * `pagination` override), added to a discovered source with `PATCH …/sources/{dataType}` `{ extensions }` and kept
  * when discovery refreshes the source. The effective config is the discovered one with the extensions laid over it.
  */
-import { z } from "zod";
-
 export const EXTENSION_FIELDS = ["deletedField", "deletedValues", "incremental", "request", "pagination"] as const;
-
-/** PATCH body: each field a value, or `null` to remove it. Values are validated as part of the merged config. */
-export const extensionsPatchSchema = z
-  .object({
-    extensions: z.object(Object.fromEntries(EXTENSION_FIELDS.map((field) => [field, z.unknown().optional()]))).strict(),
-  })
-  .strict();
-export type ExtensionsPatch = z.infer<typeof extensionsPatchSchema>;
 
 /** Applies a patch key by key (`null` removes one); undefined when nothing is left. */
 export function patchExtensions(

@@ -200,3 +200,47 @@ export function defaultCatalog(tenantId: string): SampleCatalog {
     ],
   };
 }
+
+/**
+ * One page of a listing, as Waygate answers it: `{ success, data: { <name>: [...], pagination: { cursor, hasMore,
+ * totalCount } } }`. `integrationId` undefined lists the integrations; otherwise `kind` names the sub-listing.
+ */
+export function listingPage(
+  catalog: SampleCatalog,
+  integrationId: string | undefined,
+  kind: string | undefined,
+  query: Record<string, string>,
+  maxPageSize: number,
+): { status: 200; body: unknown } | { status: 400 | 404; code: string; message: string } {
+  const limit = Math.min(maxPageSize, Math.max(1, Number(query.limit ?? 20) || 20));
+  const offset = query.cursor ? Number(Buffer.from(query.cursor, "base64url").toString("utf8").split(":")[1]) : 0;
+  if (!Number.isInteger(offset) || offset < 0)
+    return { status: 400, code: "VALIDATION_ERROR", message: "invalid cursor" };
+  let name: string;
+  let rows: unknown[];
+  if (integrationId === undefined) {
+    name = "integrations";
+    rows = catalog.integrations.map((i) => ({ id: i.id, slug: i.slug, name: i.name, status: i.status }));
+  } else {
+    const integration = catalog.integrations.find((i) => i.id === decodeURIComponent(integrationId));
+    if (!integration) return { status: 404, code: "INTEGRATION_NOT_FOUND", message: "integration not found" };
+    name = kind === "actions" ? "actions" : "connections";
+    rows =
+      name === "actions"
+        ? integration.actions.map((action) => ({
+            id: `${integration.id}:${action.slug}`,
+            integrationId: integration.id,
+            ...action,
+          }))
+        : integration.connections.map((connection) => ({ integrationId: integration.id, ...connection }));
+  }
+  const hasMore = offset + limit < rows.length;
+  const cursor = hasMore ? Buffer.from(`${name}:${offset + limit}`, "utf8").toString("base64url") : null;
+  return {
+    status: 200,
+    body: {
+      success: true,
+      data: { [name]: rows.slice(offset, offset + limit), pagination: { cursor, hasMore, totalCount: rows.length } },
+    },
+  };
+}

@@ -8,7 +8,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ACTIONS, ActionError, type ActionResult } from "./actions.js";
-import { type CatalogIntegration, defaultCatalog, type SampleCatalog } from "./catalog.js";
+import { defaultCatalog, listingPage, type SampleCatalog } from "./catalog.js";
 import { defaultDatasets, type SampleDatasets } from "./datasets.js";
 import {
   DEFAULT_FAULT_TIMEOUT_MS,
@@ -392,40 +392,10 @@ export async function startSampleGateway(options: SampleGatewayOptions = {}): Pr
     }
     if (apiKey === undefined) return answer(401, errorBody("MISSING_API_KEY", "An API key is required", requestId));
     if (!tenant) return answer(401, errorBody("INVALID_API_KEY", "Invalid API key", requestId));
-    const limit = Math.min(listingPageSize, Math.max(1, Number(query.limit ?? 20) || 20));
-    const offset = query.cursor ? Number(Buffer.from(query.cursor, "base64url").toString("utf8").split(":")[1]) : 0;
-    if (!Number.isInteger(offset) || offset < 0) {
-      return answer(400, errorBody("VALIDATION_ERROR", "invalid cursor", requestId));
-    }
-    let name: "integrations" | "actions" | "connections";
-    let rows: unknown[];
-    if (match[1] === undefined) {
-      name = "integrations";
-      rows = tenant.catalog.integrations.map(integrationRow);
-    } else {
-      const integration = tenant.catalog.integrations.find((i) => i.id === decodeURIComponent(match[1] as string));
-      if (!integration) {
-        return answer(404, errorBody("INTEGRATION_NOT_FOUND", "integration not found", requestId));
-      }
-      name = match[2] as "actions" | "connections";
-      rows =
-        name === "actions"
-          ? integration.actions.map((action) => ({
-              id: `${integration.id}:${action.slug}`,
-              integrationId: integration.id,
-              ...action,
-            }))
-          : integration.connections.map((connection) => ({ integrationId: integration.id, ...connection }));
-    }
-    const page = rows.slice(offset, offset + limit);
-    const hasMore = offset + limit < rows.length;
-    const cursor = hasMore ? Buffer.from(`${name}:${offset + limit}`, "utf8").toString("base64url") : null;
+    const page = listingPage(tenant.catalog, match[1], match[2], query, listingPageSize);
     return answer(
-      200,
-      JSON.stringify({
-        success: true,
-        data: { [name]: page, pagination: { cursor, hasMore, totalCount: rows.length } },
-      }),
+      page.status,
+      page.status === 200 ? JSON.stringify(page.body) : errorBody(page.code, page.message, requestId),
     );
   }
 
@@ -477,10 +447,6 @@ function bearer(req: IncomingMessage): string | undefined {
   const value = header(req, "authorization");
   const match = value === undefined ? null : /^Bearer\s+(\S+)$/i.exec(value);
   return match?.[1];
-}
-
-function integrationRow(integration: CatalogIntegration): Record<string, unknown> {
-  return { id: integration.id, slug: integration.slug, name: integration.name, status: integration.status };
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
