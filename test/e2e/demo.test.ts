@@ -135,6 +135,30 @@ describe("npm start demo", () => {
     for (const call of demoCalls) expect(call.connectionId ?? "").toMatch(UUID);
   });
 
+  it("adds this service's own fields to a discovered source with PATCH, validated like a PUT", async () => {
+    const api = localApi(() => stack.apiUrl, stack.apiKey);
+    const sources = `/integrations/${sampleUuid("demo", "slack")}/reference-data/sources`;
+    const bad = await api("PATCH", `${sources}/users`, { body: { extensions: { deletedField: "a..b" } } });
+    expect(bad.status, bad.text).toBe(400);
+    expect(bad.text).toContain("extensions.deletedField");
+    const patched = await api<{ referenceData: Record<string, unknown>; extensions: Record<string, unknown> }>(
+      "PATCH",
+      `${sources}/users`,
+      { body: { extensions: { deletedField: "deleted" } } },
+    );
+    expect(patched.status, patched.text).toBe(200);
+    expect(patched.body.data).toMatchObject({
+      origin: "discovered",
+      extensions: { deletedField: "deleted" },
+      referenceData: { deletedField: "deleted", extractionPath: "$.members[*]" },
+    });
+    const listed = await api<{ dataType: string; origin: string }[]>("GET", sources);
+    expect(listed.body.data?.map((source) => [source.dataType, source.origin])).toEqual([
+      ["channels", "discovered"],
+      ["users", "discovered"],
+    ]);
+  });
+
   it("syncs a second tenant with its own Waygate key from its own upstream, and neither sees the other's data", async () => {
     const sampleGateway = stack.sampleGateway;
     if (!sampleGateway) throw new Error("no sample gateway");

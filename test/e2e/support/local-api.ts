@@ -14,7 +14,7 @@ export interface ApiResponse<T = unknown> {
 }
 
 export type ApiCall = <T = unknown>(
-  method: "GET" | "PUT" | "POST" | "DELETE",
+  method: "GET" | "PUT" | "POST" | "DELETE" | "PATCH",
   path: string,
   options?: { key?: string | null; body?: unknown },
 ) => Promise<ApiResponse<T>>;
