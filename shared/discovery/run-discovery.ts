@@ -214,16 +214,14 @@ async function applyConnection(
     await mapLimit(targets, CONCURRENCY, (p) => deps.repos.partitions.resume(p, now));
     report.connections.enrolled++;
   }
-  if (
-    current?.isPrimary !== isPrimary ||
-    current?.gatewayStatus !== gatewayStatus ||
-    (current === undefined || current.status !== "active" ? true : current.origin === undefined)
-  ) {
+  // A connection enrolled by hand stays manual (discovery never revokes it); one discovery enrolled is its own.
+  const origin = current === undefined ? "discovered" : (current.origin ?? "manual");
+  if (current?.isPrimary !== isPrimary || current?.gatewayStatus !== gatewayStatus || current?.origin !== origin) {
     await deps.repos.connections.setGatewayState(
       tenantId,
       integrationId,
       connection.id,
-      { isPrimary, gatewayStatus, origin: current?.origin ?? "discovered" },
+      { isPrimary, gatewayStatus, origin },
       deps.clock.now(),
     );
   }

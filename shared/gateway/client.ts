@@ -293,7 +293,8 @@ export async function checkGatewayKey(
       redirect: "manual",
     });
     const text = await response.text();
-    if (response.status === 401 || response.status === 403) return "invalid";
+    // Waygate's withApiAuth answers 401 (INVALID_API_KEY / MISSING_API_KEY); a 403 may be a WAF's page, not a verdict.
+    if (response.status === 401) return "invalid";
     if (response.status >= 200 && response.status < 300) {
       try {
         const body: unknown = JSON.parse(text);

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type SampleTenant, sampleUuid } from "../../../infra/local/sample-gateway/index.js";
 import { putSource } from "../../../shared/api/config-service.js";
-import { getDiscovery, patchSourceExtensions } from "../../../shared/api/discovery-service.js";
+import { getDiscovery, patchSourceExtensions, postDiscovery } from "../../../shared/api/discovery-service.js";
 import { createFileKeyCipher } from "../../../shared/credentials/cipher.js";
 import { saveCredentials } from "../../../shared/credentials/credentials-service.js";
 import {
@@ -208,6 +208,16 @@ describe("discovery", () => {
     expect(await env.repos.sources.get(TENANT, SLACK, "channels")).toMatchObject({ origin: "manual", revision: 1 });
     if (users) slack.actions.push(users);
     expect((await discover()).sources).toMatchObject({ added: 1 });
+  });
+
+  it("runs on POST /discovery, deduplicated while one is queued, and 404s for a tenant without a key", async () => {
+    const first = await postDiscovery(configDeps(), TENANT);
+    const second = await postDiscovery(configDeps(), TENANT);
+    expect(first).toEqual({ status: "queued", deduplicated: false });
+    expect(second).toEqual({ status: "queued", deduplicated: true });
+    await expect(postDiscovery(configDeps(), "tenant-without-key")).rejects.toMatchObject({ status: 404 });
+    await env.drain();
+    expect((await getDiscovery({ repos: env.repos }, TENANT)).status).toBe("completed");
   });
 
   it("runs again by itself: the planner claims the tenant's due discovery row once and the worker runs it", async () => {
