@@ -150,7 +150,8 @@ export async function waitForFirstSync(
 
 /**
  * The commands printed after start: what discovery found, lookups (one ambiguous), a channel by `#name`, AI context,
- * trigger, status. Slack's integration ID is the UUID discovery found; lookups name its primary connection.
+ * trigger, status. Slack's integration ID is the UUID discovery found; naming no connection, lookup and context read
+ * its primary connection (as discovery recorded it).
  */
 export function demoCommands(slack: { integrationId: string; connectionId?: string } | undefined): DemoCommand[] {
   const discovery: DemoCommand = {
@@ -160,16 +161,15 @@ export function demoCommands(slack: { integrationId: string; connectionId?: stri
   };
   if (!slack) return [discovery];
   const base = `/integrations/${slack.integrationId}/reference-data`;
-  const conn = slack.connectionId === undefined ? "" : `&connectionId=${slack.connectionId}`;
   return [
     discovery,
-    { title: "Look up a Slack user by name", method: "GET", path: `${base}/users/lookup?query=derek${conn}` },
-    { title: "An ambiguous name lists every match", method: "GET", path: `${base}/users/lookup?query=sarah${conn}` },
-    { title: "Find a channel by #name", method: "GET", path: `${base}/channels/lookup?query=%23general${conn}` },
+    { title: "Look up a Slack user by name", method: "GET", path: `${base}/users/lookup?query=derek` },
+    { title: "An ambiguous name lists every match", method: "GET", path: `${base}/users/lookup?query=sarah` },
+    { title: "Find a channel by #name", method: "GET", path: `${base}/channels/lookup?query=%23general` },
     {
       title: "AI context for an agent's preamble",
       method: "GET",
-      path: `${base}/context?dataTypes=users,channels&maxTokens=600&query=sarah${conn}`,
+      path: `${base}/context?dataTypes=users,channels&maxTokens=600&query=sarah`,
     },
     { title: "Trigger a sync of the users", method: "POST", path: `${base}/sync`, body: '{"dataType":"users"}' },
     { title: "Sync status and recent jobs", method: "GET", path: `${base}/sync/status` },
