@@ -6,8 +6,13 @@
  */
 import type { DiscoveryProblem } from "../domain/discovery.js";
 import { ID_PATTERN, RESERVED_DATA_TYPES } from "../domain/ids.js";
-import type { Pagination } from "../domain/source-config.js";
-import { type SourceInput, sourceInputSchema } from "../domain/source-config.js";
+import {
+  MIN_TTL_SECONDS,
+  type Pagination,
+  type SourceInput,
+  sourceInputSchema,
+  underRootPath,
+} from "../domain/source-config.js";
 import { fieldIssues } from "../domain/validate.js";
 import { mergeExtensions } from "./extensions.js";
 
@@ -24,8 +29,6 @@ const SEED_FIELDS = [
   "metadataFields",
   "defaultTtlSeconds",
 ] as const;
-
-export const MIN_TTL_SECONDS = 60;
 
 export interface WaygateAction {
   slug: string;
@@ -51,8 +54,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 /** `members[*]` → `$.members[*]`, `data.items` → `$.data.items`, `[0]` → `$[0]`; `$…` unchanged. */
 export function underRoot(path: string): string {
-  if (path.startsWith("$")) return path;
-  return path.startsWith("[") ? `$${path}` : `$.${path}`;
+  return underRootPath(path) as string;
 }
 
 /** Reads one action. Only `metadata.referenceData.syncable === true` makes a source. */

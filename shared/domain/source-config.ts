@@ -71,19 +71,36 @@ export const incrementalSchema = z
   })
   .strict();
 
+/** The shortest TTL a source may have: the planner's rate bounds how fresh data can be anyway. */
+export const MIN_TTL_SECONDS = 60;
+const ttlSchema = z.number().int().min(MIN_TTL_SECONDS).max(31_536_000);
+
+/** `members[*]` → `$.members[*]`, `data.items` → `$.data.items`, `[0]` → `$[0]`; `$…` and non-strings unchanged. */
+export function underRootPath(path: unknown): unknown {
+  if (typeof path !== "string" || path === "" || path.startsWith("$")) return path;
+  return path.startsWith("[") ? `$${path}` : `$.${path}`;
+}
+
 /** The `referenceData` block of an action: how one dataType is fetched and read. */
 export const referenceDataConfigSchema = z
   .object({
     dataType: dataTypeSchema,
     syncable: z.boolean().default(true),
     syncType: z.enum(["list", "object"]).default("list"),
-    extractionPath: jsonPathSchema.optional(),
+    // Waygate's path reader takes `members[*]` and `data.items` as `$.members[*]` and `$.data.items`: so do we.
+    extractionPath: z.preprocess(underRootPath, jsonPathSchema).optional(),
     idField: dotPathSchema.default("id"),
     nameField: dotPathSchema.default("name"),
     lookupFields: z.array(dotPathSchema).max(10).optional(),
     fuzzyMatch: z.boolean().default(true),
     metadataFields: z.array(dotPathSchema).max(50).default([]),
-    defaultTtlSeconds: z.number().int().min(60).max(31_536_000).default(86_400),
+    // A TTL under the minimum is raised to it, as configs from Waygate's metadata may carry one (DESIGN.md).
+    defaultTtlSeconds: z
+      .preprocess(
+        (value) => (typeof value === "number" && value < MIN_TTL_SECONDS ? MIN_TTL_SECONDS : value),
+        ttlSchema,
+      )
+      .default(86_400),
     deletedField: dotPathSchema.optional(),
     /** Values of `deletedField` that mean deleted besides `true` (e.g. "archived", 1); compared as JSON values. */
     deletedValues: z

@@ -122,8 +122,8 @@ describe("sources", () => {
     ],
     ["a list without extractionPath", { referenceData: { dataType: "users" } }, "referenceData.extractionPath"],
     [
-      "a TTL under 60 s",
-      { referenceData: { dataType: "users", extractionPath: "$.m", defaultTtlSeconds: 5 } },
+      "a TTL over a year",
+      { referenceData: { dataType: "users", extractionPath: "$.m", defaultTtlSeconds: 31_536_001 } },
       "referenceData.defaultTtlSeconds",
     ],
     [

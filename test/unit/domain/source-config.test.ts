@@ -44,11 +44,24 @@ describe("referenceDataConfigSchema", () => {
     expect(page.pagination).toMatchObject({ strategy: "page", pageParam: "page", pageSize: 50, startPage: 1 });
   });
 
+  it("reads configs as Waygate does: a path without a leading $ under the root, a TTL under 60 s raised to 60", () => {
+    const parsed = referenceDataConfigSchema.parse({
+      ...slackUsers,
+      extractionPath: "members[*]",
+      defaultTtlSeconds: 5,
+    });
+    expect(parsed.extractionPath).toBe("$.members[*]");
+    expect(parsed.defaultTtlSeconds).toBe(60);
+    expect(referenceDataConfigSchema.parse({ ...slackUsers, extractionPath: "data.items" }).extractionPath).toBe(
+      "$.data.items",
+    );
+  });
+
   it.each([
     [{ extractionPath: "$.members[" }, "extractionPath"],
     [{ extractionPath: "$.members[?(@.x)]" }, "extractionPath"],
     [{ idField: "a..b" }, "idField"],
-    [{ defaultTtlSeconds: 59 }, "defaultTtlSeconds"],
+    [{ defaultTtlSeconds: 31_536_001 }, "defaultTtlSeconds"],
     [{ dataType: "sync" }, "dataType"],
     [{ dataType: "a#b" }, "dataType"],
     [{ pagination: { strategy: "cursor", cursorParam: "cursor" } }, "pagination.cursorPath"],
