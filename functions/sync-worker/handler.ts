@@ -9,6 +9,7 @@ import { createGatewayClient } from "../../shared/gateway/client.js";
 import { createSqsEraseQueue } from "../../shared/lifecycle/erasure.js";
 import { createTableRows } from "../../shared/lifecycle/table-rows.js";
 import { timeGatewayCalls } from "../../shared/metrics.js";
+import { quotaLimits } from "../../shared/quotas.js";
 import { getRuntime, type Runtime } from "../../shared/runtime.js";
 import {
   createSqsDeadLetterQueue,
@@ -40,7 +41,7 @@ function workerDeps(): WorkerDeps {
   const deps: WorkerDeps = {
     repos: runtime.repos,
     gateway,
-    discovery: { gateway, intervalSeconds: config.DISCOVERY_INTERVAL_SECONDS },
+    discovery: { gateway, intervalSeconds: config.DISCOVERY_INTERVAL_SECONDS, quotas: quotaLimits(config) },
     queue: runtime.queue,
     clock: runtime.clock,
     log: runtime.log.child({ fn: "sync-worker" }),

@@ -112,7 +112,7 @@ export async function primaryOf(
   repos: Repositories,
   integrationSlug: string,
 ): Promise<{ integrationId: string; connectionId?: string } | undefined> {
-  for (const integrationId of await repos.tenants.listIntegrations(DEMO_TENANT_ID)) {
+  for (const { integrationId } of await repos.usage.listIntegrations(DEMO_TENANT_ID)) {
     const sources = await repos.sources.list(DEMO_TENANT_ID, integrationId);
     if (!sources.some((source) => source.integrationSlug === integrationSlug)) continue;
     const connections = await repos.connections.list(DEMO_TENANT_ID, integrationId);
@@ -134,9 +134,11 @@ export async function waitForFirstSync(
   const now = options.now ?? Date.now;
   const until = now() + options.timeoutMs;
   for (;;) {
-    const integrations = await repos.tenants.listIntegrations(DEMO_TENANT_ID);
+    const integrations = await repos.usage.listIntegrations(DEMO_TENANT_ID);
     const partitions = (
-      await Promise.all(integrations.map((id) => repos.partitions.listByIntegration(DEMO_TENANT_ID, id)))
+      await Promise.all(
+        integrations.map(({ integrationId }) => repos.partitions.listByIntegration(DEMO_TENANT_ID, integrationId)),
+      )
     ).flat();
     const settled = partitions.every(
       (p) =>

@@ -11,10 +11,12 @@ import { mapLimit } from "../api/sync-service.js";
 import type { Clock } from "../domain/clock.js";
 import { type DiscoveryCounts, type DiscoveryProblem, emptyDiscoveryCounts } from "../domain/discovery.js";
 import type { Connection, Partition } from "../domain/entities.js";
+import { isAppError, QuotaExceededError } from "../domain/errors.js";
 import type { Source } from "../domain/source-config.js";
 import { canonicalJson } from "../extraction/extract.js";
 import type { GatewayLister } from "../gateway/client.js";
 import type { Logger } from "../log.js";
+import { assertWithinQuotas, type QuotaLimits, refreshUsage } from "../quotas.js";
 import type { Repositories } from "../storage/ports.js";
 import { ensurePartitionsFor } from "../sync/partitions.js";
 import {
@@ -33,6 +35,8 @@ export interface DiscoveryDeps {
   gateway: GatewayLister;
   clock: Clock;
   log: Logger;
+  /** Tenant quotas; DESIGN.md's defaults when absent. A source or connection past one is reported, not added. */
+  quotas?: QuotaLimits;
 }
 
 interface Snapshot {
@@ -96,7 +100,6 @@ async function applyIntegration(
   const integrationId = integration.id;
   const scope = { tenantId, integrationId };
   const problem = (p: Omit<DiscoveryProblem, "integrationId">) => report.problems.push({ integrationId, ...p });
-  const now = deps.clock.now();
   const existing = new Map((await deps.repos.sources.list(tenantId, integrationId)).map((s) => [s.dataType, s]));
 
   // Sources: the first action in slug order wins a data type.
@@ -140,6 +143,18 @@ async function applyIntegration(
       report.sources.unchanged++;
       continue;
     }
+    if (!current) {
+      try {
+        await assertWithinQuotas(
+          { repos: deps.repos, ...(deps.quotas ? { limits: deps.quotas } : {}) },
+          { tenantId, integrationId, sources: [{ dataType, syncable: built.input.referenceData.syncable }] },
+        );
+      } catch (error) {
+        if (!(error instanceof QuotaExceededError)) throw error;
+        problem({ actionSlug: action.slug, code: error.code, message: error.message });
+        continue;
+      }
+    }
     await deps.repos.sources.put(tenantId, integrationId, dataType, built.input, deps.clock.now(), {
       origin: "discovered",
       discoveredConfig: mapping.discoveredConfig,
@@ -155,6 +170,8 @@ async function applyIntegration(
     }
   }
 
+  await refreshUsage(deps, scope, deps.clock.now());
+
   // Connections.
   const enrolled = new Map(
     (await deps.repos.connections.list(tenantId, integrationId)).map((c) => [c.connectionId, c]),
@@ -165,11 +182,9 @@ async function applyIntegration(
     try {
       await applyConnection(deps, tenantId, integrationId, connection, enrolled.get(connection.id), report);
     } catch (error) {
-      problem({
-        connectionId: connection.id,
-        code: "CONNECTION_NOT_ENROLLED",
-        message: error instanceof Error ? error.message : String(error),
-      });
+      // A quota, or an ID this service cannot take: reported, the rest of the run goes on.
+      if (!isAppError(error) || error.status >= 500) throw error;
+      problem({ connectionId: connection.id, code: error.code, message: error.message });
     }
   }
   for (const connection of enrolled.values()) {
@@ -286,5 +301,11 @@ function sameSource(
 }
 
 function configDeps(deps: DiscoveryDeps) {
-  return { repos: deps.repos, queue: undefined, clock: deps.clock, log: deps.log };
+  return {
+    repos: deps.repos,
+    queue: undefined,
+    clock: deps.clock,
+    log: deps.log,
+    ...(deps.quotas ? { quotas: deps.quotas } : {}),
+  };
 }

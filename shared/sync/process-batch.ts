@@ -19,6 +19,7 @@ import { fieldIssues } from "../domain/validate.js";
 import type { GatewayLister } from "../gateway/client.js";
 import { asEraseMessage, type LifecycleDeps, runLifecycleMessage } from "../lifecycle/worker.js";
 import { type FailureKind, noMetrics, type ServiceMetrics } from "../metrics.js";
+import type { QuotaLimits } from "../quotas.js";
 import { ensurePartitionsFor } from "./partitions.js";
 import {
   DEFAULT_SYNC_OPTIONS,
@@ -100,7 +101,7 @@ export function createSqsDeadLetterQueue(sqs: SQSClient, dlqUrl: string): DeadLe
 
 export interface WorkerDeps extends SyncEngineDeps {
   /** Runs `discover` messages: the gateway's listings and the schedule of the next run. */
-  discovery?: { gateway: GatewayLister; intervalSeconds?: number };
+  discovery?: { gateway: GatewayLister; intervalSeconds?: number; quotas?: QuotaLimits };
   /** Undefined when no DLQ is configured: malformed messages are then left to the queue's redrive policy. */
   deadLetters: DeadLetterQueue | undefined;
   /** A sync does not start with less time than the margin plus this; its message is re-sent instead. */
@@ -333,6 +334,7 @@ async function discoverRecord(
       clock: deps.clock,
       log: deps.log,
       ...optional(deps.discovery.intervalSeconds),
+      ...(deps.discovery.quotas ? { quotas: deps.discovery.quotas } : {}),
     },
     message,
     deadline,
