@@ -14,6 +14,8 @@ import { putSource } from "../../../shared/api/config-service.js";
 import { getDiscovery, patchSourceExtensions, postDiscovery } from "../../../shared/api/discovery-service.js";
 import { createFileKeyCipher } from "../../../shared/credentials/cipher.js";
 import { saveCredentials } from "../../../shared/credentials/credentials-service.js";
+import { createTenantKeyProvider } from "../../../shared/credentials/key-provider.js";
+import { discoverTenant } from "../../../shared/discovery/run-discovery.js";
 import {
   DEFAULT_DISCOVERY_INTERVAL_SECONDS,
   planDiscoveries,
@@ -21,7 +23,9 @@ import {
 } from "../../../shared/discovery/schedule.js";
 import type { DiscoveryCounts } from "../../../shared/domain/discovery.js";
 import { sourceInputSchema } from "../../../shared/domain/source-config.js";
+import { createGatewayClient } from "../../../shared/gateway/client.js";
 import { createLogger } from "../../../shared/log.js";
+import { DEFAULT_QUOTAS } from "../../../shared/quotas.js";
 import { createEnv, type Env, type Servers, startServers } from "../sync/harness.js";
 
 const TENANT = "acme";
@@ -240,6 +244,34 @@ describe("discovery", () => {
     const after = await getDiscovery({ repos: env.repos }, TENANT);
     expect(after.status).toBe("completed");
     expect(Date.parse(after.lastRunAt ?? "")).toBeGreaterThan(Date.parse(before.lastRunAt ?? ""));
+  });
+
+  it("reports what a quota stops as QUOTA_EXCEEDED and adds the rest", async () => {
+    const key = "wg_live_quota_tenant_0123456789";
+    servers.gateway.addTenant({ tenantId: "quota-upstream", apiKey: key });
+    const cipher = createFileKeyCipher(join(mkdtempSync(join(tmpdir(), "rds-quota-")), "credentials.key"));
+    await env.repos.tenants.putCredentials("quota", {
+      ciphertext: await cipher.encrypt("quota", key),
+      version: "v1",
+      keyHint: "h",
+      now: env.clock.now(),
+    });
+    const gateway = createGatewayClient({
+      baseUrl: servers.gateway.url,
+      apiKey: createTenantKeyProvider({ tenants: env.repos.tenants, cipher }),
+    });
+    const deps = { repos: env.repos, gateway, clock: env.clock, log: silent };
+    const report = await discoverTenant(
+      { ...deps, quotas: { ...DEFAULT_QUOTAS, sourcesPerIntegration: 1 } },
+      "quota",
+      env.clock.now() + 60_000,
+    );
+    const slack = sampleUuid("quota-upstream", "slack");
+    expect(report.problems).toEqual(
+      expect.arrayContaining([expect.objectContaining({ integrationId: slack, code: "QUOTA_EXCEEDED" })]),
+    );
+    expect(await env.repos.sources.list("quota", slack)).toHaveLength(1);
+    expect(report.sources.added).toBe(4);
   });
 
   it("retires an integration Waygate disables: its discovered sources go and its connections are revoked", async () => {
