@@ -41,7 +41,12 @@ function workerDeps(): WorkerDeps {
   const deps: WorkerDeps = {
     repos: runtime.repos,
     gateway,
-    discovery: { gateway, intervalSeconds: config.DISCOVERY_INTERVAL_SECONDS, quotas: quotaLimits(config) },
+    discovery: {
+      gateway,
+      intervalSeconds: config.DISCOVERY_INTERVAL_SECONDS,
+      quotas: quotaLimits(config),
+      purgeAfterMs: config.REVOKED_RETENTION_DAYS * 86_400_000,
+    },
     queue: runtime.queue,
     clock: runtime.clock,
     log: runtime.log.child({ fn: "sync-worker" }),

@@ -13,8 +13,10 @@ import { type DiscoveryCounts, type DiscoveryProblem, emptyDiscoveryCounts } fro
 import type { Connection, Partition } from "../domain/entities.js";
 import { isAppError, QuotaExceededError } from "../domain/errors.js";
 import type { Source } from "../domain/source-config.js";
+import type { EventPublisher } from "../events/events.js";
 import { canonicalJson } from "../extraction/extract.js";
 import type { GatewayLister } from "../gateway/client.js";
+import { schedulePurges } from "../lifecycle/purge.js";
 import type { Logger } from "../log.js";
 import { assertWithinQuotas, type QuotaLimits, refreshUsage } from "../quotas.js";
 import type { Repositories } from "../storage/ports.js";
@@ -37,6 +39,10 @@ export interface DiscoveryDeps {
   log: Logger;
   /** Tenant quotas; DESIGN.md's defaults when absent. A source or connection past one is reported, not added. */
   quotas?: QuotaLimits;
+  /** Where `Discovery Completed` goes after a run committed (default: nowhere). */
+  events?: EventPublisher;
+  /** A removed source's or revoked connection's data is purged this long after (REVOKED_RETENTION_DAYS). */
+  purgeAfterMs?: number;
 }
 
 interface Snapshot {
@@ -166,6 +172,7 @@ async function applyIntegration(
   for (const source of existing.values()) {
     if (source.origin === "discovered" && !wanted.has(source.dataType)) {
       await deleteSource(configDeps(deps), { ...scope, dataType: source.dataType });
+      await purgeLaterFor(deps, { ...scope, dataType: source.dataType });
       report.sources.removed++;
     }
   }
@@ -190,6 +197,7 @@ async function applyIntegration(
   for (const connection of enrolled.values()) {
     if (connection.origin === "discovered" && connection.status === "active" && !listed.has(connection.connectionId)) {
       await revokeConnection(configDeps(deps), { ...scope, connectionId: connection.connectionId });
+      await purgeLaterFor(deps, { ...scope, connectionId: connection.connectionId });
       report.connections.revoked++;
     }
   }
@@ -279,13 +287,24 @@ async function retireIntegration(
   for (const source of await deps.repos.sources.list(tenantId, integrationId)) {
     if (source.origin !== "discovered") continue;
     await deleteSource(configDeps(deps), { ...scope, dataType: source.dataType });
+    await purgeLaterFor(deps, { ...scope, dataType: source.dataType });
     report.sources.removed++;
   }
   for (const connection of await deps.repos.connections.list(tenantId, integrationId)) {
     if (connection.origin !== "discovered" || connection.status !== "active") continue;
     await revokeConnection(configDeps(deps), { ...scope, connectionId: connection.connectionId });
+    await purgeLaterFor(deps, { ...scope, connectionId: connection.connectionId });
     report.connections.revoked++;
   }
+}
+
+/** As after a DELETE of the source or the connection: its data is purged once the retention has passed. */
+async function purgeLaterFor(
+  deps: DiscoveryDeps,
+  scope: { tenantId: string; integrationId: string; connectionId?: string; dataType?: string },
+): Promise<void> {
+  if (deps.purgeAfterMs === undefined) return;
+  await schedulePurges(deps.repos, scope, deps.clock.now() + deps.purgeAfterMs);
 }
 
 function sameSource(

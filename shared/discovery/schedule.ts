@@ -12,6 +12,7 @@ import { type DiscoveryState, emptyDiscoveryCounts } from "../domain/discovery.j
 import { ConflictError } from "../domain/errors.js";
 import type { DiscoverMessage } from "../domain/sync-message.js";
 import { ulid } from "../domain/ulid.js";
+import { discoveryEvent } from "../events/events.js";
 import { isGatewayError } from "../gateway/errors.js";
 import type { Logger } from "../log.js";
 import type { Repositories } from "../storage/ports.js";
@@ -120,6 +121,17 @@ export async function runDiscoveryMessage(
       nextRunAt: deps.clock.now() + interval,
     });
     log.info("discovery completed", { ...report, problems: report.problems.length });
+    // After the commit, never before: consumers see only runs that happened.
+    await deps.events
+      ?.publish([
+        discoveryEvent(tenantId, iso(deps.clock.now()), {
+          integrations: report.integrations,
+          sources: report.sources,
+          connections: report.connections,
+          problems: report.problems.length,
+        }),
+      ])
+      .catch((error: unknown) => log.warn("could not publish the discovery event", { error }));
     return { status: "completed" };
   } catch (error) {
     const code = isGatewayError(error) ? error.code : "DISCOVERY_FAILED";

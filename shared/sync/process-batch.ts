@@ -101,7 +101,7 @@ export function createSqsDeadLetterQueue(sqs: SQSClient, dlqUrl: string): DeadLe
 
 export interface WorkerDeps extends SyncEngineDeps {
   /** Runs `discover` messages: the gateway's listings and the schedule of the next run. */
-  discovery?: { gateway: GatewayLister; intervalSeconds?: number; quotas?: QuotaLimits };
+  discovery?: { gateway: GatewayLister; intervalSeconds?: number; quotas?: QuotaLimits; purgeAfterMs?: number };
   /** Undefined when no DLQ is configured: malformed messages are then left to the queue's redrive policy. */
   deadLetters: DeadLetterQueue | undefined;
   /** A sync does not start with less time than the margin plus this; its message is re-sent instead. */
@@ -335,6 +335,8 @@ async function discoverRecord(
       log: deps.log,
       ...optional(deps.discovery.intervalSeconds),
       ...(deps.discovery.quotas ? { quotas: deps.discovery.quotas } : {}),
+      ...(deps.discovery.purgeAfterMs === undefined ? {} : { purgeAfterMs: deps.discovery.purgeAfterMs }),
+      ...(deps.events ? { events: deps.events } : {}),
     },
     message,
     deadline,

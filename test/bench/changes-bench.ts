@@ -11,8 +11,8 @@
  */
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import {
-  DEFAULT_SAMPLE_GATEWAY_TOKEN,
   SAMPLE_SOURCES,
+  sampleGatewayKey,
   startSampleGateway,
   syntheticSlackUsers,
 } from "../../infra/local/sample-gateway/index.js";
@@ -92,7 +92,11 @@ export async function run(): Promise<BenchFigure[]> {
     const queue: SyncQueue = { send: async () => ({ failed: [], sendBatchCalls: 0 }) };
     const deps = {
       repos,
-      gateway: createGatewayClient({ baseUrl: gateway.url, token: async () => DEFAULT_SAMPLE_GATEWAY_TOKEN, clock }),
+      gateway: createGatewayClient({
+        baseUrl: gateway.url,
+        apiKey: async (tenantId) => ({ apiKey: sampleGatewayKey(tenantId), version: "sample" }),
+        clock,
+      }),
       queue,
       clock,
       log,

@@ -23,6 +23,7 @@ import {
 } from "../../../shared/discovery/schedule.js";
 import type { DiscoveryCounts } from "../../../shared/domain/discovery.js";
 import { sourceInputSchema } from "../../../shared/domain/source-config.js";
+import type { ServiceEvent } from "../../../shared/events/events.js";
 import { createGatewayClient } from "../../../shared/gateway/client.js";
 import { createLogger } from "../../../shared/log.js";
 import { DEFAULT_QUOTAS } from "../../../shared/quotas.js";
@@ -35,6 +36,7 @@ const silent = createLogger({}, "silent");
 let servers: Servers;
 let env: Env;
 let upstream: SampleTenant;
+const events: ServiceEvent[] = [];
 const SLACK = sampleUuid("acme-upstream", "slack");
 const GITHUB = sampleUuid("acme-upstream", "github");
 const PRIMARY = sampleUuid("acme-upstream", "slack", "conn", "primary");
@@ -60,7 +62,12 @@ const slackIntegration = () => {
 beforeAll(async () => {
   servers = await startServers({ listingPageSize: 1 });
   const cipher = createFileKeyCipher(join(mkdtempSync(join(tmpdir(), "rds-discovery-")), "credentials.key"));
-  env = await createEnv(servers, {}, { storedKeys: cipher });
+  env = await createEnv(
+    servers,
+    {},
+    { storedKeys: cipher },
+    { events: { publish: async (e) => void events.push(...e) } },
+  );
   upstream = servers.gateway.addTenant({ tenantId: "acme-upstream", apiKey: KEY });
   // A source saved by hand for the same integration and data type as a discovered one: it must win.
   await putSource(
@@ -132,6 +139,13 @@ describe("discovery", () => {
     const old = await env.repos.partitions.listByIntegration(TENANT, SLACK, { connectionId: OLD });
     expect(old.length).toBeGreaterThan(0);
     expect(old.every((p) => p.status === "paused" && p.pauseReason === "connection_disabled")).toBe(true);
+    // After the run committed, one `Discovery Completed` event with its counts.
+    expect(events).toEqual([
+      expect.objectContaining({
+        "detail-type": "Discovery Completed",
+        detail: expect.objectContaining({ tenantId: TENANT, sources: expect.objectContaining({ added: 4 }) }),
+      }),
+    ]);
     const primaryPartitions = await env.repos.partitions.listByIntegration(TENANT, SLACK, { connectionId: PRIMARY });
     expect(primaryPartitions.map((p) => [p.dataType, p.status]).sort()).toEqual([
       ["channels", "idle"],
