@@ -17,7 +17,13 @@ import type { ServiceEvent } from "../../shared/events/events.js";
 import { createLogger } from "../../shared/log.js";
 import { createDocumentClient } from "../../shared/storage/client.js";
 import { eventually } from "./support/eventually.js";
-import { type ApiCall, localApi, type StatusData, type TriggerData } from "./support/local-api.js";
+import {
+  type ApiCall,
+  localApi,
+  type StatusData,
+  storeSampleGatewayKey,
+  type TriggerData,
+} from "./support/local-api.js";
 
 const SLACK = "/integrations/slack/reference-data";
 const slackSources = SAMPLE_SOURCES.filter((s) => s.integrationId === "slack");
@@ -115,6 +121,8 @@ describe("events, webhooks, change feed, conditional reads, pause and erasure on
       });
       keys[tenant] = created.key;
       apis[tenant] = localApi(() => stack.apiUrl, created.key);
+      // Each tenant calls the gateway with its own Waygate key (sync-lifecycle.test.ts drives saving it over HTTP).
+      await storeSampleGatewayKey(stack, tenant);
       for (const source of slackSources) {
         const saved = await (apis[tenant] as ApiCall)("PUT", `${SLACK}/sources/${source.dataType}`, {
           body: {
