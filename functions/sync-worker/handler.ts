@@ -31,13 +31,17 @@ function workerDeps(): WorkerDeps {
   const { config } = runtime;
   if (!config.GATEWAY_URL) throw new Error("GATEWAY_URL is not set: the worker cannot reach the gateway");
   if (!runtime.queue) throw new Error("QUEUE_URL is not set: the worker cannot send continuations");
-  // Every call carries the tenant's own Waygate key: there is no deployment-wide token.
-  const gateway = createGatewayClient({
-    baseUrl: config.GATEWAY_URL,
-    apiKey: runtime.tenantKeys,
-    clock: runtime.clock,
-    maxResponseBytes: config.GATEWAY_MAX_RESPONSE_BYTES,
-  });
+  // Every call carries the tenant's own Waygate key: there is no deployment-wide token. Latency and errors of every
+  // gateway call, syncs' and discovery's alike (GatewayLatency, GatewayErrors).
+  const gateway = timeGatewayCalls(
+    createGatewayClient({
+      baseUrl: config.GATEWAY_URL,
+      apiKey: runtime.tenantKeys,
+      clock: runtime.clock,
+      maxResponseBytes: config.GATEWAY_MAX_RESPONSE_BYTES,
+    }),
+    runtime.metrics,
+  );
   const deps: WorkerDeps = {
     repos: runtime.repos,
     gateway,
@@ -71,8 +75,6 @@ function workerDeps(): WorkerDeps {
     metrics: runtime.metrics,
     retries: createSqsRetryScheduler(runtime.sqs, config.QUEUE_URL as string),
   };
-  // Latency and errors of every gateway call (GatewayLatency, GatewayErrors).
-  deps.gateway = timeGatewayCalls(deps.gateway, runtime.metrics);
   cached = { runtime, deps };
   return deps;
 }

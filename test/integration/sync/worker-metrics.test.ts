@@ -4,10 +4,15 @@
  * malformed message, a transient storage failure), each with the `service` and `stage` dimensions the alarms watch.
  * Also: the gateway calls' latency and error counts, and a failed record's short retry delay.
  */
+
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { handler as workerHandler } from "../../../functions/sync-worker/handler.js";
-import { defaultDatasets } from "../../../infra/local/sample-gateway/index.js";
+import { defaultDatasets, sampleGatewayKey } from "../../../infra/local/sample-gateway/index.js";
+import { createFileKeyCipher } from "../../../shared/credentials/cipher.js";
 import type { PartitionRef } from "../../../shared/domain/ids.js";
 import { resetRuntime } from "../../../shared/runtime.js";
 import { createEnv, type Env, type Servers, startServers } from "./harness.js";
@@ -26,6 +31,11 @@ beforeAll(async () => {
     dataTypes: ["users"],
     connections: ["ok", "outage", "creds", "config", "transient"],
   });
+  // The tenant's own Waygate key, stored encrypted as PUT /gateway/credentials stores it: the worker reads it back.
+  const keyFile = join(mkdtempSync(join(tmpdir(), "rds-metrics-")), "credentials.key");
+  const tenantId = partitions[0]?.tenantId ?? "";
+  const ciphertext = await createFileKeyCipher(keyFile).encrypt(tenantId, sampleGatewayKey(tenantId));
+  await env.repos.tenants.putCredentials(tenantId, { ciphertext, version: "v1", keyHint: "wg_sampl…", now: 0 });
   Object.assign(process.env, {
     TABLE_NAME: env.tableName,
     QUEUE_URL: env.queueUrl,
@@ -33,7 +43,7 @@ beforeAll(async () => {
     DYNAMODB_ENDPOINT: servers.dynamo.endpoint,
     SQS_ENDPOINT: servers.sqs.endpoint,
     GATEWAY_URL: servers.gateway.url,
-    GATEWAY_TOKEN: "local-gateway-token",
+    CREDENTIALS_KEY_FILE: keyFile,
     CURSOR_SECRET: "a-cursor-secret-for-tests-only",
     LOG_LEVEL: "error",
     STAGE: "metrics-test",
