@@ -170,6 +170,7 @@ export function countResult(metrics: ServiceMetrics, result: RecordResult): void
     metrics.partitionPaused(result.outcome.paused);
   }
   if (result.status === "dead_lettered") metrics.deadLettered();
+  if (result.status === "discovery" && result.outcome === "failed") metrics.discoveryFailed();
 }
 
 /** Why a record's sync did not complete; undefined when it did, continues, or was a duplicate. */
