@@ -10,3 +10,16 @@ export declare function buildAll(options?: {
   /** Where the bundles go (default `dist/`). */
   outDir?: string;
 }): Promise<{ name: string; outfile: string; bytes: number }[]>;
+
+/** One file of the admin console, as served. */
+export interface ConsoleFile {
+  body: string;
+  contentType: string;
+}
+export declare const consoleDir: string;
+export declare const consoleBuildOptions: BuildOptions;
+export declare function buildConsole(): Promise<{ files: Record<string, ConsoleFile> }>;
+export declare function consoleSizes(assets: { files: Record<string, ConsoleFile> }): {
+  files: { name: string; bytes: number; gzipBytes: number }[];
+  gzipBytes: number;
+};

@@ -1,6 +1,6 @@
 import { defineConfig } from "vitest/config";
 
-/** Test tiers, each runnable alone: `npm run test:unit`, `test:integration`, `test:infra`, `test:e2e`. */
+/** Test tiers, each runnable alone: `npm run test:unit`, `test:integration`, `test:infra`, `test:e2e`, `test:browser`. */
 export default defineConfig({
   test: {
     projects: [
@@ -15,6 +15,8 @@ export default defineConfig({
       },
       { test: { name: "infra", include: ["test/infra/**/*.test.ts"], testTimeout: 180_000, hookTimeout: 180_000 } },
       { test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], testTimeout: 180_000, hookTimeout: 120_000 } },
+      // The admin console in headless Chromium against the local stack (one browser per file).
+      { test: { name: "browser", include: ["test/browser/**/*.test.ts"], testTimeout: 90_000, hookTimeout: 120_000 } },
     ],
   },
 });

@@ -9,6 +9,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { consoleUrlOf } from "../../shared/http/routes.js";
 import type { Logger } from "../../shared/log.js";
 import type { Repositories } from "../../shared/storage/ports.js";
 
@@ -208,6 +209,7 @@ export function demoBanner(input: {
     "Reference Data Sync is running locally.",
     "",
     `  API             ${apiUrl}   (OpenAPI: ${apiUrl}/openapi.json)`,
+    `  Console         ${consoleUrlOf(apiUrl)}   (paste the demo API key there)`,
     `  Gateway         ${input.gateway}`,
     `  Data            ${input.dataDir ?? "in memory (lost on exit)"}`,
     `  Planner         every ${input.scheduleSeconds} s`,

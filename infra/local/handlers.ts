@@ -15,6 +15,8 @@ export interface LocalHandlers {
   syncWorker(): Promise<SqsHandler>;
   webhookDeliverer(): Promise<SqsHandler>;
   planner(): Promise<PlannerHandler>;
+  /** The admin console's static files (GET /console). */
+  console(): Promise<ApiHandler>;
   /** Makes handlers with their own module-level clients forget them (the stack calls it when it stops). */
   reset(): Promise<void>;
 }
@@ -57,5 +59,6 @@ export function localHandlers(): LocalHandlers {
     webhookDeliverer: () =>
       once("webhook-deliverer", async () => (await import("../../functions/webhook-deliverer/handler.js")).handler),
     planner: () => once("planner", async () => (await import("../../functions/planner/handler.js")).handler),
+    console: () => once("console", async () => (await import("../../functions/console/handler.js")).handler),
   };
 }

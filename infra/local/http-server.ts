@@ -20,7 +20,7 @@ import {
 } from "../../shared/domain/errors.js";
 import { errorEnvelope } from "../../shared/http/envelope.js";
 import { resolveRoute } from "../../shared/http/middleware.js";
-import type { ApiFunctionName, RouteDefinition } from "../../shared/http/routes.js";
+import { type ApiFunctionName, matchConsoleRoute, type RouteDefinition } from "../../shared/http/routes.js";
 import type { Logger } from "../../shared/log.js";
 import { createLambdaContext, LOCAL_ACCOUNT_ID } from "./lambda-context.js";
 import { listenOnLoopback } from "./listen.js";
@@ -54,6 +54,8 @@ export interface HttpServerOptions {
   authorizerCacheMs?: number;
   /** Clock of the authorizer cache (tests). */
   now?: () => number;
+  /** The console function's handler (loaded lazily, once), serving `GET /console` and its files; none: 404. */
+  console?: () => Promise<ApiHandler>;
 }
 
 export interface LocalHttpServer {
@@ -124,6 +126,12 @@ async function serve(req: IncomingMessage, res: ServerResponse, options: HttpSer
   let status = 500;
   try {
     const body = await readBody(req, MAX_PAYLOAD_BYTES);
+    const consoleRoute = options.console ? matchConsoleRoute(url.pathname) : undefined;
+    if (consoleRoute && options.console) {
+      const input = { method, url, template: consoleRoute.template, headers, body, requestId };
+      status = await serveConsole(res, input, req.socket.remoteAddress, await options.console(), timeoutMs);
+      return;
+    }
     const resolved = resolveRoute({ path: url.pathname, resource: "", pathParameters: null });
     if (!resolved) throw new NotFoundError(`No route for ${method} ${url.pathname}`, { path: url.pathname });
     const preflight = method === "OPTIONS";
@@ -162,6 +170,22 @@ async function serve(req: IncomingMessage, res: ServerResponse, options: HttpSer
   } finally {
     options.log.debug("request", { requestId, method, path: url.pathname, status, ms: Date.now() - started });
   }
+}
+
+/** The console's two public GET routes (shared/http/routes.ts), answered by the console function like any route. */
+async function serveConsole(
+  res: ServerResponse,
+  input: Omit<ApiEventInput, "sourceIp">,
+  sourceIp: string | undefined,
+  handler: ApiHandler,
+  timeoutMs: number,
+): Promise<number> {
+  if (input.method !== "GET" && input.method !== "HEAD") {
+    throw new MethodNotAllowedError(`${input.method} is not allowed on ${input.template}`, { allowed: ["GET"] });
+  }
+  const event = buildApiEvent({ ...input, sourceIp: sourceIp ?? "127.0.0.1" });
+  const context = createLambdaContext({ functionName: "console", timeoutMs });
+  return writeResult(res, await withTimeout(handler(event, context), timeoutMs), input.requestId);
 }
 
 /** The parts of an API Gateway REST proxy event that depend on the request. */

@@ -12,6 +12,7 @@ import { join, resolve } from "node:path";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { planDiscoveries } from "../../shared/discovery/schedule.js";
 import { type Clock, systemClock } from "../../shared/domain/clock.js";
+import { consoleUrlOf } from "../../shared/http/routes.js";
 import { createLogger, type Logger } from "../../shared/log.js";
 import { getRuntime, overrideRuntime, resetRuntime } from "../../shared/runtime.js";
 import { createDocumentClient } from "../../shared/storage/client.js";
@@ -86,6 +87,8 @@ export interface LocalStackOptions {
 export interface LocalStack {
   /** The API base, e.g. `http://127.0.0.1:3000/api/v1`. */
   apiUrl: string;
+  /** The admin console, e.g. `http://127.0.0.1:3000/console`. */
+  consoleUrl: string;
   /** The demo tenant's API key (undefined with seedDemo: false). */
   apiKey: string | undefined;
   demo: Demo | undefined;
@@ -257,6 +260,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       port: options.port ?? 3000,
       handler: handlers.api,
       authorize: handlers.authorize,
+      console: handlers.console,
       // The deployed REST API caches the authorizer's answer for 60 s; so does the local one.
       authorizerCacheMs: 60_000,
       timeoutMs: API_FUNCTION_TIMEOUT_MS,
@@ -289,6 +293,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     let stopping: Promise<void> | undefined;
     const stack: LocalStack = {
       apiUrl,
+      consoleUrl: consoleUrlOf(apiUrl),
       apiKey: demo?.apiKey,
       demo,
       dataDir,
@@ -317,7 +322,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
               synced,
               ...(dataDir ? { dataDir } : {}),
             })
-          : `Reference Data Sync is running locally: ${apiUrl}`,
+          : `Reference Data Sync is running locally: ${apiUrl} (console: ${consoleUrlOf(apiUrl)})`,
       stop: () => {
         stopping ??= (async () => {
           log.info("stopping the local stack");

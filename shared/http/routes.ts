@@ -260,3 +260,28 @@ function consumerRoutes(ref: string, conn: string): RouteDefinition[] {
 
 /** The non-API Lambdas. */
 export const WORKER_FUNCTIONS = ["planner", "sync-worker", "authorizer", "webhook-deliverer"] as const;
+
+/**
+ * The admin console (DESIGN.md, "Admin console"): a static page and its files, outside `/api/v1`, public, served by
+ * their own small function that can read nothing. Kept apart from ROUTES because it is not part of the JSON API (no
+ * envelope, no OpenAPI operation); the CDK RestApi and the local HTTP server each add these two routes.
+ */
+export const CONSOLE_FUNCTION = "console" as const;
+export const CONSOLE_PATH = "/console";
+export const CONSOLE_ROUTES = [
+  { method: "GET", path: CONSOLE_PATH },
+  { method: "GET", path: `${CONSOLE_PATH}/{asset}` },
+] as const satisfies readonly { method: HttpMethod; path: string }[];
+
+/** The console route a path belongs to (its template and `asset` parameter), or undefined. */
+export function matchConsoleRoute(path: string): { template: string; asset?: string } | undefined {
+  if (path === CONSOLE_PATH || path === `${CONSOLE_PATH}/`) return { template: CONSOLE_PATH };
+  const asset = path.startsWith(`${CONSOLE_PATH}/`) ? path.slice(CONSOLE_PATH.length + 1) : "";
+  if (asset === "" || asset.includes("/")) return undefined;
+  return { template: `${CONSOLE_PATH}/{asset}`, asset };
+}
+
+/** The console's URL beside an API base URL (`http://127.0.0.1:3000/api/v1` → `http://127.0.0.1:3000/console`). */
+export function consoleUrlOf(apiUrl: string): string {
+  return `${apiUrl.endsWith(API_BASE_PATH) ? apiUrl.slice(0, -API_BASE_PATH.length) : apiUrl}${CONSOLE_PATH}`;
+}
