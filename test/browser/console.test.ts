@@ -118,11 +118,9 @@ describe("admin console in Chromium", () => {
     await page.keyboard.press("Enter");
 
     await expect.poll(() => page.getByRole("navigation", { name: "Pages" }).isVisible()).toBe(true);
-    const stored = await page.evaluate(() => ({
-      session: Object.values(sessionStorage),
-      local: localStorage.length,
-      cookies: document.cookie,
-    }));
+    const stored = await page.evaluate<{ session: string[]; local: number; cookies: string }>(
+      "({ session: Object.values(sessionStorage), local: localStorage.length, cookies: document.cookie })",
+    );
     expect(stored.session).toContain(key);
     expect(stored.local).toBe(0);
     expect(stored.cookies).toBe("");
@@ -257,7 +255,7 @@ describe("admin console in Chromium", () => {
     await page.reload();
     await expect.poll(() => page.getByRole("navigation", { name: "Pages" }).isVisible()).toBe(true);
     await page.keyboard.press("Tab");
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Skip to content");
+    expect(await page.evaluate<string>("document.activeElement?.textContent")).toBe("Skip to content");
 
     const lookup = page.getByRole("link", { name: "Lookup", exact: true });
     await lookup.focus();
@@ -277,7 +275,7 @@ describe("admin console in Chromium", () => {
     for (const id of ["overview", "data", "jobs"]) {
       await page.goto(`${stack.consoleUrl}#/${id}?integration=${encodeURIComponent(SLACK)}`);
       await expect.poll(() => page.getByText("Loading").count()).toBe(0);
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      const overflow = await page.evaluate<number>("document.documentElement.scrollWidth - window.innerWidth");
       expect(overflow, id).toBeLessThanOrEqual(0);
     }
     await shot("phone-jobs");
