@@ -8,6 +8,7 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Tags } from
 import { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Construct, Node } from "constructs";
 import { z } from "zod";
+import { CONSOLE_PATH } from "../shared/http/routes.js";
 import { Alarms } from "./constructs/alarms.js";
 import type { BundleDirectories, FunctionDefaults } from "./constructs/app-function.js";
 import { Consumers } from "./constructs/consumers.js";
@@ -220,6 +221,10 @@ export class ReferenceDataStack extends Stack {
     new CfnOutput(this, "ApiUrl", {
       description: "Base URL of the REST API (routes under /api/v1): point the Waygate gateway and UI here",
       value: this.restApi.api.url,
+    });
+    new CfnOutput(this, "ConsoleUrl", {
+      description: "The admin console: open it and type an API key",
+      value: this.restApi.api.urlForPath(CONSOLE_PATH),
     });
     new CfnOutput(this, "TableName", { value: this.store.table.tableName });
     new CfnOutput(this, "QueueUrl", {

@@ -19,10 +19,10 @@ import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import type { z } from "zod";
 import type { configSchema } from "../../shared/config.js";
-import { API_FUNCTIONS, WORKER_FUNCTIONS } from "../../shared/http/routes.js";
+import { API_FUNCTIONS, CONSOLE_FUNCTION, WORKER_FUNCTIONS } from "../../shared/http/routes.js";
 
 /** Every Lambda of the service, from the route table's lists: the stack deploys exactly these. */
-export const FUNCTION_NAMES = [...WORKER_FUNCTIONS, ...API_FUNCTIONS] as const;
+export const FUNCTION_NAMES = [...WORKER_FUNCTIONS, ...API_FUNCTIONS, CONSOLE_FUNCTION] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
 /** The alias every caller invokes; deployments shift it from the old version to the new one. */

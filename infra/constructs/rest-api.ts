@@ -20,13 +20,21 @@ import {
   MethodLoggingLevel,
   type Model,
   RequestAuthorizer,
+  type RequestValidator,
   ResponseType,
   RestApi,
 } from "aws-cdk-lib/aws-apigateway";
 import { LogGroup } from "aws-cdk-lib/aws-logs";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { API_BASE_PATH, type ApiFunctionName, ROUTES, type RouteDefinition } from "../../shared/http/routes.js";
+import {
+  API_BASE_PATH,
+  type ApiFunctionName,
+  CONSOLE_FUNCTION,
+  CONSOLE_ROUTES,
+  ROUTES,
+  type RouteDefinition,
+} from "../../shared/http/routes.js";
 import { AppFunction, type AppFunctionProps, type FunctionDefaults } from "./app-function.js";
 import type { DataStore } from "./data-store.js";
 
@@ -200,6 +208,9 @@ export class ReferenceDataApi extends Construct {
   readonly executionLogs: LogGroup;
   /** Methods by operationId. */
   readonly methods: ReadonlyMap<string, Method>;
+  /** The admin console's function (static files only: no table, queue or secret) and its public GET methods. */
+  readonly consoleFunction: AppFunction;
+  readonly consoleMethods: readonly Method[];
 
   constructor(scope: Construct, id: string, props: ReferenceDataApiProps) {
     super(scope, id);
@@ -337,6 +348,7 @@ export class ReferenceDataApi extends Construct {
       methods.set(route.operationId, method);
     }
     this.methods = methods;
+    [this.consoleFunction, this.consoleMethods] = this.addConsole(defaults, validator);
 
     for (const response of GATEWAY_ERROR_RESPONSES) {
       this.api.addGatewayResponse(`Gateway${response.type}`, {
@@ -346,6 +358,31 @@ export class ReferenceDataApi extends Construct {
         templates: { "application/json": gatewayErrorTemplate(response) },
       });
     }
+  }
+
+  /** `GET /console` and `GET /console/{asset}` (DESIGN.md, "Admin console"), served by a function that reads nothing. */
+  private addConsole(defaults: FunctionDefaults, validator: RequestValidator): [AppFunction, Method[]] {
+    const fn = new AppFunction(this, "ConsoleFunction", {
+      name: CONSOLE_FUNCTION,
+      description: "The admin console: a static page and its files (it calls the public API with the person's key)",
+      timeout: Duration.seconds(5),
+      memorySize: 256,
+      defaults,
+    });
+    const integration = new LambdaIntegration(fn.function, { allowTestInvoke: false });
+    const methods = CONSOLE_ROUTES.map((route) => {
+      const method = this.api.root.resourceForPath(route.path).addMethod(route.method, integration, {
+        authorizationType: AuthorizationType.NONE,
+        requestValidator: validator,
+        requestParameters: pathParameters(route),
+      });
+      Validations.of(method).acknowledge({
+        id: "AwsSolutions-APIG4",
+        reason: `${route.method} ${route.path} is the admin console's static files, public by design (DESIGN.md: Admin console): they hold no data, and every data call the page makes carries the API key the person types`,
+      });
+      return method;
+    });
+    return [fn, methods];
   }
 
   private apiFunction(id: string, name: ApiFunctionName, defaults: FunctionDefaults): AppFunction {
@@ -383,7 +420,7 @@ export class ReferenceDataApi extends Construct {
 }
 
 /** `{integrationId}` path segments become required method request parameters. */
-function pathParameters(route: RouteDefinition): Record<string, boolean> {
+function pathParameters(route: Pick<RouteDefinition, "path">): Record<string, boolean> {
   const names = [...route.path.matchAll(/\{([^}]+)\}/g)].map((match) => match[1] as string);
   return Object.fromEntries(names.map((name) => [`method.request.path.${name}`, true]));
 }

@@ -110,10 +110,17 @@ describe("admin console in Chromium", () => {
     expect(html).not.toMatch(/<script(?![^>]*\ssrc=)[^>]*>/);
     expect(html).not.toMatch(/https?:\/\//);
     expect(stack.banner()).toContain(stack.consoleUrl);
+    expect((await fetch(stack.consoleUrl, { method: "POST" })).status).toBe(405);
+    const missing = await fetch(`${stack.consoleUrl}/missing.js`);
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get("content-security-policy")).toBe(csp);
   });
 
   it("paints the key form at once, and keeps the typed key in sessionStorage only", async () => {
     await page.goto(stack.consoleUrl);
+    await page.getByLabel("API key").waitFor();
+    const rendered = await page.evaluate<number>("performance.now()");
+    console.log(`console rendered ${Math.round(rendered)} ms after navigation start (no API call needed)`);
     await page.getByLabel("API key").fill(key);
     await page.keyboard.press("Enter");
 
@@ -211,6 +218,8 @@ describe("admin console in Chromium", () => {
     expect(first[2]).toMatch(/^(exact|prefix|fuzzy)$/);
     expect(first[3]).not.toBe("");
     await shot("lookup");
+    // The one README shows (docs/console.png is a copy of it).
+    await page.screenshot({ path: join(SHOTS, "readme.png"), clip: { x: 0, y: 0, width: 1280, height: 600 } });
 
     await page.getByLabel("Name to look up").fill("derek");
     await page.getByLabel("Name to look up").press("Enter");

@@ -176,6 +176,7 @@ describe("grants cover the code", () => {
       "sync-worker": synth.stack.pipeline.worker,
       authorizer: synth.stack.restApi.authorizerFunction,
       "webhook-deliverer": synth.stack.consumers.deliverer,
+      console: synth.stack.restApi.consoleFunction,
       ...synth.stack.restApi.functions,
     };
     const fn = functions[name];

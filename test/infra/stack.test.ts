@@ -51,6 +51,7 @@ function appFunction(name: FunctionName) {
     "sync-worker": stack.pipeline.worker,
     authorizer: stack.restApi.authorizerFunction,
     "webhook-deliverer": stack.consumers.deliverer,
+    console: stack.restApi.consoleFunction,
     ...stack.restApi.functions,
   };
   return functions[name];
@@ -183,7 +184,7 @@ describe("sync pipeline", () => {
 });
 
 describe("functions", () => {
-  it("deploys exactly the six functions, each on Node 24 ARM64 with X-Ray, source maps and its own log group", () => {
+  it("deploys exactly the seven functions, each on Node 24 ARM64 with X-Ray, source maps and its own log group", () => {
     const functions = resourcesOfType(json, "AWS::Lambda::Function");
     expect(functions.map(([id]) => id).sort()).toEqual(
       FUNCTION_NAMES.map((name) => logicalId(appFunction(name).function)).sort(),
@@ -231,6 +232,7 @@ describe("functions", () => {
       "api-query": ["STACK_SECRET_ARN", "TABLE_NAME"],
       "api-sync": ["STACK_SECRET_ARN", "QUEUE_URL", "TABLE_NAME"],
       "api-config": ["CREDENTIALS_KMS_KEY_ID", "GATEWAY_URL", "STACK_SECRET_ARN", "QUEUE_URL", "TABLE_NAME"],
+      console: [],
     };
     const common = ["ALLOWED_ORIGINS", "LOG_LEVEL", "NODE_OPTIONS", "STAGE"];
     for (const name of FUNCTION_NAMES) {
@@ -270,6 +272,7 @@ describe("least-privilege IAM", () => {
       "api-query": [...base, ...read, ...secret],
       "api-sync": [...base, ...write, ...send, ...secret],
       "api-config": [...base, ...write, ...send, ...secret, "kms:GenerateDataKey"],
+      console: base,
     };
     for (const name of FUNCTION_NAMES) {
       expect([...actionsOf(name)].sort(), name).toEqual([...new Set(expected[name])].sort());
@@ -286,7 +289,8 @@ describe("least-privilege IAM", () => {
       const statements = roleStatements(json, logicalId(appFunction(name).role)).filter((s) =>
         [s.Action].flat().some((action) => action.startsWith("dynamodb:")),
       );
-      expect(statements.length, name).toBeGreaterThan(0);
+      // The console serves static files: it has no table access at all.
+      expect(statements.length > 0, name).toBe(name !== "console");
       for (const statement of statements) expect(statement.Resource, name).toEqual(expected);
     }
   });
@@ -338,7 +342,7 @@ describe("REST API", () => {
     const methods = resourcesOfType(json, "AWS::ApiGateway::Method").filter(
       ([, m]) => m.Properties?.HttpMethod !== "OPTIONS",
     );
-    expect(methods).toHaveLength(ROUTES.length);
+    expect(methods).toHaveLength(ROUTES.length + stack.restApi.consoleMethods.length);
     for (const route of ROUTES) {
       const method = methodOf(route.operationId);
       expect(method.HttpMethod, route.operationId).toBe(route.method);
@@ -364,6 +368,22 @@ describe("REST API", () => {
         expect(method.AuthorizerId, route.operationId).toEqual(authorizerId);
       }
     }
+  });
+
+  it("serves the admin console at GET /console and /console/{asset}, public, from the console function alone", () => {
+    const consoleFn = `"${logicalId(stack.restApi.consoleFunction.function)}"`;
+    const methods = stack.restApi.consoleMethods.map((method) => resource(logicalId(method)).Properties ?? {});
+    expect(methods.map((m) => m.HttpMethod)).toEqual(["GET", "GET"]);
+    for (const method of methods) {
+      expect(method.AuthorizationType).toBe("NONE");
+      expect(JSON.stringify((method.Integration as { Uri: unknown }).Uri)).toContain(consoleFn);
+    }
+    expect(methods[1]?.RequestParameters).toEqual({ "method.request.path.asset": true });
+    const integrated = resourcesOfType(json, "AWS::ApiGateway::Method").filter(([, m]) =>
+      JSON.stringify((m.Properties?.Integration as { Uri?: unknown } | undefined)?.Uri ?? "").includes(consoleFn),
+    );
+    expect(integrated).toHaveLength(2);
+    expect(JSON.stringify(json.Outputs?.ConsoleUrl?.Value)).toContain("/console");
   });
 
   it("caches the authorizer's answer 60 s by the Authorization header", () => {
