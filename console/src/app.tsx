@@ -14,7 +14,7 @@ import { OverviewPage } from "./pages/overview";
 import { SourcesPage } from "./pages/sources";
 import { PAGES, type PageId, parseRoute, type Route, routeHref } from "./route";
 import { forgetKey, loadIntegrations, loadKey, rememberIntegration, saveKey } from "./session";
-import { type DiscoveryReport, integrationsOf, type KnownIntegration } from "./types";
+import { type DiscoveryReport, integrationList, integrationsOf, type KnownIntegration } from "./types";
 
 const PAGE_COMPONENTS: Record<PageId, () => preact.JSX.Element> = {
   overview: OverviewPage,
@@ -47,13 +47,20 @@ export function App() {
 
   const api = useMemo(() => (key ? createApi(key) : undefined), [key]);
 
-  // Integrations listed by the discovery report, where the server has one.
+  // The tenant's integrations: the server's listing where it has one, else those the discovery report names.
   useEffect(() => {
-    if (!api || !capabilities || capabilities.has("GET", T.discovery) === false) return;
-    api<DiscoveryReport>("GET", T.discovery).then(
-      (result) => setDiscovered(integrationsOf(result.data)),
-      () => setDiscovered([]),
-    );
+    if (!api || !capabilities) return;
+    if (capabilities.has("GET", T.integrations) === true) {
+      api<unknown>("GET", T.integrations).then(
+        (result) => setDiscovered(integrationList(result.data)),
+        () => setDiscovered([]),
+      );
+    } else if (capabilities.has("GET", T.discovery) !== false) {
+      api<DiscoveryReport>("GET", T.discovery).then(
+        (result) => setDiscovered(integrationsOf(result.data)),
+        () => setDiscovered([]),
+      );
+    }
   }, [api, capabilities]);
 
   const integrations = useMemo(() => {

@@ -24,6 +24,7 @@ export function useConsole(): ConsoleContext {
 export const T = {
   credentials: "/gateway/credentials",
   discovery: "/discovery",
+  integrations: "/integrations",
   status: "/integrations/{integrationId}/reference-data/sync/status",
   trigger: "/integrations/{integrationId}/reference-data/sync",
   sources: "/integrations/{integrationId}/reference-data/sources",

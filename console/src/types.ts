@@ -158,15 +158,14 @@ export interface KnownIntegration {
   status?: string;
 }
 
-/** Integrations named by a discovery report: `integrations` as a list (of IDs or `{ id, slug }`), and problems. */
-export function integrationsOf(report: DiscoveryReport | undefined): KnownIntegration[] {
+/** Integrations in a listing: IDs, or objects with `integrationId` or `id` and maybe `slug` and `status`. */
+export function integrationList(list: unknown): KnownIntegration[] {
   const found = new Map<string, KnownIntegration>();
-  const list = Array.isArray(report?.integrations) ? (report.integrations as unknown[]) : [];
-  for (const entry of list) {
+  for (const entry of Array.isArray(list) ? (list as unknown[]) : []) {
     if (typeof entry === "string") found.set(entry, { id: entry });
     else if (entry && typeof entry === "object") {
       const record = entry as Record<string, unknown>;
-      const id = typeof record.id === "string" ? record.id : record.integrationId;
+      const id = typeof record.integrationId === "string" ? record.integrationId : record.id;
       if (typeof id !== "string") continue;
       const known: KnownIntegration = { id };
       if (typeof record.slug === "string") known.slug = record.slug;
@@ -174,6 +173,12 @@ export function integrationsOf(report: DiscoveryReport | undefined): KnownIntegr
       found.set(id, known);
     }
   }
+  return [...found.values()];
+}
+
+/** Integrations named by a discovery report: `integrations` if it is a list, and those its problems name. */
+export function integrationsOf(report: DiscoveryReport | undefined): KnownIntegration[] {
+  const found = new Map(integrationList(report?.integrations).map((known) => [known.id, known]));
   for (const problem of report?.problems ?? []) {
     if (problem.integrationId && !found.has(problem.integrationId)) {
       found.set(problem.integrationId, { id: problem.integrationId });

@@ -14,6 +14,9 @@ export function connectionState(connection: Connection, partitions: PartitionSta
   if (connection.status === "revoked") return { state: "revoked", why: "" };
   const own = partitions.filter((p) => p.connectionId === connection.connectionId);
   const reasons = [...new Set(own.map((p) => p.pauseReason).filter((r): r is string => r !== undefined))];
+  if (connection.gatewayStatus && connection.gatewayStatus !== "active") {
+    reasons.push(`Waygate says ${connection.gatewayStatus}`);
+  }
   const allPaused = own.length > 0 && own.every((p) => p.status === "paused");
   if (connection.paused === true || allPaused) return { state: "paused", why: reasons.join(", ") };
   return { state: connection.status, why: reasons.length > 0 ? `some partitions paused: ${reasons.join(", ")}` : "" };
@@ -91,6 +94,7 @@ function ConnectionRow(props: {
       <th scope="row">
         <code>{id}</code>
         {connection.isPrimary ? <span class="muted"> (primary)</span> : null}
+        {connection.origin ? <div class="muted">{connection.origin}</div> : null}
       </th>
       <td>
         <Badge value={state} />

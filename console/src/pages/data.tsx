@@ -84,7 +84,7 @@ export function DataPage() {
           label="Connection"
           value={filters.connectionId}
           options={pickers.connections}
-          any="(server default)"
+          any="(all connections)"
           onChange={(connectionId) => update({ connectionId })}
         />
         <Select
