@@ -2,6 +2,7 @@
  * The console talks to the public REST API of the origin it was served from, and to nothing else. The API key goes
  * only into the Authorization header: never into a URL, a cookie or localStorage.
  */
+import { apiBaseOf } from "./paths";
 
 export interface Pagination {
   cursor: string | null;
@@ -31,11 +32,8 @@ export class ApiError extends Error {
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
-/** `/prod/console` → `/prod/api/v1`: the API sits beside the console under any stage or base path. */
-export function apiBase(pathname: string = location.pathname): string {
-  const root = pathname.replace(/console\/?$/, "");
-  return `${root.endsWith("/") ? root : `${root}/`}api/v1`;
-}
+/** The API base beside the page this console was served from. */
+export const apiBase = (): string => apiBaseOf(location.pathname);
 
 /** Encodes one path segment (integration, data type and connection IDs come from the API or the person). */
 export const seg = (value: string): string => encodeURIComponent(value);

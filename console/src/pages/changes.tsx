@@ -70,7 +70,7 @@ export function ChangesPage() {
           label="Connection"
           value={connectionId}
           options={pickers.connections}
-          any="(server default)"
+          any="(all connections)"
           onChange={setConnectionId}
         />
         <Field label="Since (ISO time or cursor)" id="changes-since">
@@ -86,7 +86,7 @@ export function ChangesPage() {
             )}
             <Table
               caption="Changes, newest first"
-              head={["When", "Change", "Name", "ID", "Status", "Job", "Metadata"]}
+              head={["When", "Change", "Name", "ID", "Status", "Data type", "Connection", "Job", "Metadata"]}
               empty="No changes."
             >
               {changes.map((change, index) => (
@@ -102,6 +102,8 @@ export function ChangesPage() {
                     <code>{change.externalId}</code>
                   </td>
                   <td>{change.status}</td>
+                  <td>{change.dataType ?? "—"}</td>
+                  <td>{change.connectionId ?? "—"}</td>
                   <td>
                     <code>{change.jobId ?? "—"}</code>
                   </td>
