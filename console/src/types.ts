@@ -168,7 +168,8 @@ export function integrationList(list: unknown): KnownIntegration[] {
       const id = typeof record.integrationId === "string" ? record.integrationId : record.id;
       if (typeof id !== "string") continue;
       const known: KnownIntegration = { id };
-      if (typeof record.slug === "string") known.slug = record.slug;
+      const slug = typeof record.integrationSlug === "string" ? record.integrationSlug : record.slug;
+      if (typeof slug === "string") known.slug = slug;
       if (typeof record.status === "string") known.status = record.status;
       found.set(id, known);
     }
