@@ -43,6 +43,14 @@ export const ROUTES: readonly RouteDefinition[] = [
   },
   {
     method: "GET",
+    path: `${API_BASE_PATH}/integrations`,
+    function: "api-query",
+    auth: "read",
+    operationId: "listIntegrations",
+    summary: "The tenant's configured integrations, each with its slug (the admin console lists them)",
+  },
+  {
+    method: "GET",
     path: ref,
     function: "api-query",
     auth: "read",

@@ -4,7 +4,7 @@ import { ApiError, seg } from "../api";
 import { T, useConsole } from "../context";
 import { routeHref } from "../route";
 import type { DiscoveryReport, GatewayCredentials, KnownIntegration, PartitionStatus, SyncStatus } from "../types";
-import { Badge, ErrorBox, Json, Loaded, Table, Time, useLoad } from "../ui";
+import { Badge, ErrorBox, Loaded, Table, Time, useLoad } from "../ui";
 
 const PARTITION_STATUSES = ["idle", "queued", "syncing", "failed", "paused"] as const;
 
@@ -159,13 +159,20 @@ function Partitions() {
       {integrations.length === 0 ? (
         <p class="notice">No integrations known yet: open one by its ID above.</p>
       ) : (
-        integrations.map((known) => <IntegrationPartitions key={known.id} known={known} />)
+        <Table
+          caption="Partitions per integration"
+          head={["Integration", "Total", ...PARTITION_STATUSES, "stale", "never synced", "Needing attention"]}
+        >
+          {integrations.map((known) => (
+            <IntegrationRow key={known.id} known={known} />
+          ))}
+        </Table>
       )}
     </section>
   );
 }
 
-function IntegrationPartitions(props: { known: KnownIntegration }) {
+function IntegrationRow(props: { known: KnownIntegration }) {
   const { api } = useConsole();
   const { known } = props;
   const [load] = useLoad(
@@ -177,56 +184,48 @@ function IntegrationPartitions(props: { known: KnownIntegration }) {
       ).data.dataTypes,
     [api, known.id],
   );
-  const label = known.slug ? `${known.slug} (${known.id})` : known.id;
+  const label = known.slug && known.slug !== known.id ? `${known.slug} (${known.id})` : known.id;
   return (
-    <div class="integration-summary" data-integration={known.id}>
-      <h4>
+    <tr data-integration={known.id}>
+      <th scope="row">
         <a href={routeHref({ page: "jobs", integration: known.id })}>{label}</a>
-      </h4>
-      <Loaded load={load} what={`partitions of ${label}`}>
-        {(partitions) => <PartitionSummary partitions={partitions} />}
-      </Loaded>
-    </div>
+      </th>
+      {load.state === "ok" ? (
+        <PartitionCells partitions={load.value} />
+      ) : (
+        <td colSpan={PARTITION_STATUSES.length + 4}>
+          <Loaded load={load} what={`partitions of ${label}`}>
+            {() => null}
+          </Loaded>
+        </td>
+      )}
+    </tr>
   );
 }
 
-function PartitionSummary(props: { partitions: PartitionStatus[] }) {
+function PartitionCells(props: { partitions: PartitionStatus[] }) {
   const { partitions } = props;
   const byStatus = (status: string) => partitions.filter((p) => p.status === status).length;
-  const stale = partitions.filter((p) => p.freshness === "stale").length;
-  const never = partitions.filter((p) => p.freshness === "never").length;
   const attention = partitions.filter((p) => p.status === "failed" || p.status === "paused" || p.lastError);
   return (
     <>
-      <Table caption="Partitions" head={["Total", ...PARTITION_STATUSES, "stale", "never synced"]}>
-        <tr>
-          <td>{partitions.length}</td>
-          {PARTITION_STATUSES.map((status) => (
-            <td key={status} data-status={status}>
-              {byStatus(status)}
-            </td>
-          ))}
-          <td data-status="stale">{stale}</td>
-          <td>{never}</td>
-        </tr>
-      </Table>
-      {attention.length > 0 ? (
-        <Table caption="Needing attention" head={["Data type", "Connection", "Status", "Reason or last error"]}>
-          {attention.map((p) => (
-            <tr key={`${p.connectionId}:${p.dataType}`}>
-              <td>{p.dataType}</td>
-              <td>{p.connectionId}</td>
-              <td>
-                <Badge value={p.status} />
-              </td>
-              <td>
-                {p.pauseReason ? `paused: ${p.pauseReason}` : ""}
-                {p.lastError ? <Json value={p.lastError} compact /> : null}
-              </td>
-            </tr>
-          ))}
-        </Table>
-      ) : null}
+      <td>{partitions.length}</td>
+      {PARTITION_STATUSES.map((status) => (
+        <td key={status} data-status={status}>
+          {byStatus(status)}
+        </td>
+      ))}
+      <td data-status="stale">{partitions.filter((p) => p.freshness === "stale").length}</td>
+      <td>{partitions.filter((p) => p.freshness === "never").length}</td>
+      <td>
+        {attention.map((p) => (
+          <div key={`${p.connectionId}:${p.dataType}`} class="muted">
+            {p.dataType} on {p.connectionId}: {p.status}
+            {p.pauseReason ? ` (${p.pauseReason})` : ""}
+            {p.lastError ? ` — ${p.lastError.code}: ${p.lastError.message}` : ""}
+          </div>
+        ))}
+      </td>
     </>
   );
 }

@@ -2,9 +2,11 @@
  * The routes of the api-query Lambda: health, list / by type, lookup and context. Thin: the runtime's dependencies go
  * to the services beside this file.
  */
+import { z } from "zod";
 import { type HttpRoute, httpRoute, ok } from "../../http/middleware.js";
 import { getRuntime } from "../../runtime.js";
 import { getContext } from "./context.js";
+import { integrationWireSchema, listIntegrations } from "./integrations.js";
 import { getReferenceDataByType, listReferenceData } from "./list.js";
 import { lookupReferenceData } from "./lookup.js";
 import {
@@ -71,6 +73,10 @@ export const queryRoutes: Record<string, HttpRoute> = {
         ),
       );
     },
+  ),
+  listIntegrations: httpRoute(
+    { scope: "read", response: { data: z.array(integrationWireSchema) } },
+    async ({ tenantId }) => ok(await listIntegrations({ repos: getRuntime().repos }, tenantId)),
   ),
   getContext: httpRoute(
     { scope: "read", path: integrationPathSchema, query: contextQuerySchema, response: { data: contextResultSchema } },

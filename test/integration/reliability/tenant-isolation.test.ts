@@ -242,6 +242,7 @@ function requestsFor(
       return [{ path: fill("users"), query: {} }];
     case "triggerSync":
       return [{ path: fill("users"), query: {}, body: { connectionId: CONN_1, dataType: "users", force: true } }];
+    case "listIntegrations":
     case "listSources":
     case "getSource":
     case "listConnections":
