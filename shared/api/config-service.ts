@@ -59,6 +59,9 @@ export const connectionWireSchema = z.object({
   enrolledAt: z.string(),
   revokedAt: z.string().optional(),
   updatedAt: z.string(),
+  /** Set by PATCH: paused (its partitions paused `manual`) and its TTL override. */
+  paused: z.boolean().optional(),
+  ttlSeconds: z.number().int().optional(),
 });
 export type ConnectionWire = z.infer<typeof connectionWireSchema>;
 
@@ -339,5 +342,7 @@ function connectionWire(connection: Connection): ConnectionWire {
   if (connection.isPrimary !== undefined) wire.isPrimary = connection.isPrimary;
   if (connection.origin !== undefined) wire.origin = connection.origin;
   if (connection.gatewayStatus !== undefined) wire.gatewayStatus = connection.gatewayStatus;
+  if (connection.paused !== undefined) wire.paused = connection.paused;
+  if (connection.ttlSeconds !== undefined) wire.ttlSeconds = connection.ttlSeconds;
   return wire;
 }

@@ -182,6 +182,15 @@ describe("admin console in Chromium", () => {
       await expect.poll(() => same.locator(".badge").textContent()).toBe("paused");
       await same.getByRole("button", { name: `Resume connection ${id}` }).click();
       await expect.poll(() => same.locator(".badge").textContent()).toBe("active");
+      await same.getByLabel(`TTL override of ${id} (seconds)`).fill("7200");
+      const [saved] = await Promise.all([
+        page.waitForResponse((response) => response.request().method() === "PATCH"),
+        same.getByRole("button", { name: "Save TTL" }).click(),
+      ]);
+      expect(saved.status()).toBe(200);
+      await open("Sources");
+      await open("Connections");
+      await expect.poll(() => same.getByLabel(`TTL override of ${id} (seconds)`).inputValue()).toBe("7200");
     } else {
       expect(await page.getByTestId("not-available").textContent()).toContain("not available on this server");
     }

@@ -38,7 +38,9 @@ describe("events and webhooks", () => {
               ? synth.stack.pipeline.planner.role
               : name === "authorizer"
                 ? synth.stack.restApi.authorizerFunction.role
-                : synth.stack.restApi.functions[name].role;
+                : name === "console"
+                  ? synth.stack.restApi.consoleFunction.role
+                  : synth.stack.restApi.functions[name].role;
       expect(allowedActions(synth.json, logicalId(role)).has("events:PutEvents"), name).toBe(name === "sync-worker");
     }
     const env = synth.json.Resources[logicalId(worker.function)]?.Properties?.Environment as {
