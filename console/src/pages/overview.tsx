@@ -66,7 +66,8 @@ function Credentials() {
 }
 
 function Discovery() {
-  const { api, capabilities } = useConsole();
+  const { api, capabilities, integrations } = useConsole();
+  const slugOf = (id: string | undefined) => integrations.find((known) => known.id === id)?.slug;
   const [load, reload] = useLoad(
     async () => (await api<DiscoveryReport>("GET", T.discovery)).data,
     [api],
@@ -109,7 +110,9 @@ function Discovery() {
             >
               {(report.problems ?? []).map((problem, index) => (
                 <tr key={index}>
-                  <td>{problem.integrationId ?? "—"}</td>
+                  <td>
+                    {slugOf(problem.integrationId) ?? ""} <code>{problem.integrationId ?? "—"}</code>
+                  </td>
                   <td>{problem.actionSlug ?? "—"}</td>
                   <td>{problem.connectionId ?? "—"}</td>
                   <td>
