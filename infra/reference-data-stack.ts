@@ -204,6 +204,8 @@ export class ReferenceDataStack extends Stack {
     ] as const) {
       fn.deployWithCanary(this.alarms.watchFunction(fn, { p99Ms }));
     }
+    // The console serves static files: its errors are watched, its latency is not an SLO.
+    this.restApi.consoleFunction.deployWithCanary(this.alarms.watchFunction(this.restApi.consoleFunction));
     this.dashboard = new OperationsDashboard(this, "Dashboard", {
       stage: settings.stage,
       alarms: this.alarms,
@@ -214,6 +216,7 @@ export class ReferenceDataStack extends Stack {
         this.consumers.deliverer,
         ...Object.values(this.restApi.functions),
         this.restApi.authorizerFunction,
+        this.restApi.consoleFunction,
       ],
       table: this.store.table,
     });

@@ -369,7 +369,7 @@ export class ReferenceDataApi extends Construct {
       memorySize: 256,
       defaults,
     });
-    const integration = new LambdaIntegration(fn.function, { allowTestInvoke: false });
+    const integration = new LambdaIntegration(fn.alias, { allowTestInvoke: false });
     const methods = CONSOLE_ROUTES.map((route) => {
       const method = this.api.root.resourceForPath(route.path).addMethod(route.method, integration, {
         authorizationType: AuthorizationType.NONE,

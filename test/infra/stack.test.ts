@@ -371,7 +371,7 @@ describe("REST API", () => {
   });
 
   it("serves the admin console at GET /console and /console/{asset}, public, from the console function alone", () => {
-    const consoleFn = `"${logicalId(stack.restApi.consoleFunction.function)}"`;
+    const consoleFn = `"${logicalId(stack.restApi.consoleFunction.alias)}"`;
     const methods = stack.restApi.consoleMethods.map((method) => resource(logicalId(method)).Properties ?? {});
     expect(methods.map((m) => m.HttpMethod)).toEqual(["GET", "GET"]);
     for (const method of methods) {
