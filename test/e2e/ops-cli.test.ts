@@ -14,6 +14,7 @@ import { sourceInputSchema } from "../../shared/domain/source-config.js";
 import { createLogger } from "../../shared/log.js";
 import { ensurePartitionsFor } from "../../shared/sync/partitions.js";
 import { eventually } from "./support/eventually.js";
+import { storeSampleGatewayKey } from "./support/local-api.js";
 
 const TENANT = "ops-tenant";
 const ref: PartitionRef = { tenantId: TENANT, integrationId: "slack", connectionId: "default", dataType: "users" };
@@ -49,6 +50,9 @@ beforeAll(async () => {
   );
   await stack.repos.connections.enroll(TENANT, "slack", "default", now);
   await ensurePartitionsFor(stack.repos, { tenantId: TENANT, integrationId: "slack" }, now);
+  // The tenant's own Waygate key: without it, the resync below fails and pauses the tenant (gateway_key) at a moment
+  // that depends on the machine's load, racing the pause the last test makes.
+  await storeSampleGatewayKey(stack, TENANT);
 }, 60_000);
 afterAll(async () => {
   await stack?.stop();
