@@ -7,6 +7,7 @@
  * `connections.get(...).status`.
  */
 import { z } from "zod";
+import { mapLimit } from "../concurrency.js";
 import { type Clock, iso } from "../domain/clock.js";
 import type { Connection, Partition, PauseReason } from "../domain/entities.js";
 import { ConflictError, InternalError, NotFoundError, ValidationError } from "../domain/errors.js";
@@ -24,7 +25,6 @@ import { assertWithinQuotas, type QuotaLimits, refreshUsage } from "../quotas.js
 import type { Repositories } from "../storage/ports.js";
 import { ensurePartitionsFor, FANOUT_INLINE_LIMIT } from "../sync/partitions.js";
 import type { SyncQueue } from "../sync/sync-queue.js";
-import { mapLimit } from "./sync-service.js";
 
 const CONCURRENCY = 16;
 

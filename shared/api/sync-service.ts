@@ -4,6 +4,7 @@
  * integration tests run them against dynalite and fauxqs. Wire format: DESIGN.md "REST API".
  */
 import { z } from "zod";
+import { mapLimit } from "../concurrency.js";
 import { type Clock, iso } from "../domain/clock.js";
 import type { Job, Partition, SyncMode } from "../domain/entities.js";
 import { jobStatusSchema, pauseReasonSchema, syncModeSchema, takenOverJobId } from "../domain/entities.js";
@@ -497,18 +498,4 @@ function jobWire(job: Job): JobWire {
   if (job.error) wire.error = { code: job.error.code, message: job.error.message };
   if (job.warnings.length > 0) wire.warnings = job.warnings;
   return wire;
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight, keeping the order of results. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

@@ -5,7 +5,7 @@
  */
 
 import { pauseAll } from "../api/config-service.js";
-import { mapLimit } from "../api/sync-service.js";
+import { mapLimit } from "../concurrency.js";
 import type { Clock } from "../domain/clock.js";
 import type { PartitionRef } from "../domain/ids.js";
 import type { Logger } from "../log.js";

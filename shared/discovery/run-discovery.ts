@@ -7,7 +7,7 @@
  */
 
 import { deleteSource, enrollConnection, pauseAll, revokeConnection } from "../api/config-service.js";
-import { mapLimit } from "../api/sync-service.js";
+import { mapLimit } from "../concurrency.js";
 import type { Clock } from "../domain/clock.js";
 import { type DiscoveryCounts, type DiscoveryProblem, emptyDiscoveryCounts } from "../domain/discovery.js";
 import type { Connection, Partition } from "../domain/entities.js";

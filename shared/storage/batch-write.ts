@@ -3,9 +3,9 @@
  * error when a partition is throttled, so a caller that ignored them would silently lose writes.
  */
 import { BatchWriteCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { mapLimit } from "../concurrency.js";
 import { InternalError } from "../domain/errors.js";
 import { backoffMs, sleep as realSleep } from "./ddb.js";
-import { mapConcurrent } from "./rows.js";
 
 /** DynamoDB's per-request limit. */
 export const BATCH_WRITE_LIMIT = 25;
@@ -45,7 +45,7 @@ export async function batchWriteAll(
   const chunks: WriteRequest[][] = [];
   for (let i = 0; i < requests.length; i += BATCH_WRITE_LIMIT) chunks.push(requests.slice(i, i + BATCH_WRITE_LIMIT));
   let calls = 0;
-  await mapConcurrent(chunks, options.concurrency ?? 4, async (chunk) => {
+  await mapLimit(chunks, options.concurrency ?? 4, async (chunk) => {
     let pending: WriteRequest[] = chunk;
     for (let attempt = 1; ; attempt++) {
       calls++;

@@ -1,6 +1,7 @@
 /** Items of list partitions: one row per external ID under the partition's data key. */
 
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { mapLimit } from "../concurrency.js";
 import { iso } from "../domain/clock.js";
 import { InternalError, ValidationError } from "../domain/errors.js";
 import { type Item, type ItemStatus, itemSchema, itemStatusSchema, type PartitionRef } from "../domain/index.js";
@@ -9,16 +10,7 @@ import { batchWriteAll, type RetryOptions, type WriteRequest } from "./batch-wri
 import { isConditionFailed } from "./ddb.js";
 import { dataPk, keys } from "./keys.js";
 import type { ItemListFilter, ItemRepository, ItemSummary, Manifest, Page, StatusChangedRow } from "./ports.js";
-import {
-  checkLimit,
-  checkStartKey,
-  fillPage,
-  mapConcurrent,
-  parseRow,
-  queryPrefix,
-  type Row,
-  UpdateBuilder,
-} from "./rows.js";
+import { checkLimit, checkStartKey, fillPage, parseRow, queryPrefix, type Row, UpdateBuilder } from "./rows.js";
 
 /** DynamoDB's item size limit. The JSON length of a row slightly overestimates its stored size, erring safe. */
 export const MAX_ITEM_BYTES = 400 * 1024;
@@ -65,7 +57,7 @@ export class DynamoItemRepository implements ItemRepository {
     const ids = [...new Set(externalIds)];
     const itemKeys = ids.map((id) => keys.item(ref, id));
     const now = iso(input.now);
-    const results = await mapConcurrent(itemKeys, STATUS_CONCURRENCY, async (Key) => {
+    const results = await mapLimit(itemKeys, STATUS_CONCURRENCY, async (Key) => {
       const update = new UpdateBuilder().setAll({ status, jobId: input.jobId, change: "status", updatedAt: now });
       if (status === "inactive")
         update.setExpression("inactiveSince", `if_not_exists(${update.n("inactiveSince")}, ${update.v(now)})`);

@@ -150,24 +150,6 @@ export class UpdateBuilder {
   }
 }
 
-/** Runs `work` over `inputs` with at most `concurrency` in flight, keeping result order. */
-export async function mapConcurrent<T, R>(
-  inputs: readonly T[],
-  concurrency: number,
-  work: (input: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(inputs.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < inputs.length) {
-      const index = next++;
-      results[index] = await work(inputs[index] as T, index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, inputs.length) }, worker));
-  return results;
-}
-
 /** What `queryPrefix` reads: every row of `pk` whose sort key starts with `prefix`, optionally projected. */
 export interface PrefixQuery {
   pk: string;

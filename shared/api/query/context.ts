@@ -1,8 +1,8 @@
 /** GET .../reference-data/context: the AI preamble of a connection's reference data within a token budget. */
+import { mapLimit } from "../../concurrency.js";
 import { NotFoundError } from "../../domain/errors.js";
 import { partitionIndex } from "../../lookup/cache.js";
 import { type ContextResult, type ContextSection, renderContext } from "../../lookup/context.js";
-import { mapConcurrent } from "../../storage/rows.js";
 import { type ObjectCache, readObject } from "./objects.js";
 import { indexSettings, partitionRef, type QueryDeps, readConnectionOf, servedPartitions } from "./read.js";
 import type { ContextQuery } from "./schemas.js";
@@ -44,7 +44,7 @@ export async function getContext(
     );
   }
   const sourceOf = new Map(sources.map((s) => [s.dataType, s]));
-  const sections = await mapConcurrent(wanted, CONCURRENCY, async (dataType): Promise<ContextSection> => {
+  const sections = await mapLimit(wanted, CONCURRENCY, async (dataType): Promise<ContextSection> => {
     const partition = byType.get(dataType)!;
     const ref = partitionRef(tenantId, integrationId, connectionId, dataType);
     if (partition.syncType === "object") {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { freshnessOf, mapLimit } from "../../../shared/api/sync-service.js";
+import { freshnessOf } from "../../../shared/api/sync-service.js";
 import type { Partition } from "../../../shared/domain/entities.js";
 
 const t0 = Date.parse("2026-01-01T00:00:00Z");
@@ -36,22 +36,5 @@ describe("freshnessOf", () => {
   it("is stale for a failed or paused partition even within the TTL", () => {
     expect(freshnessOf(partition({ lastSyncedAt: synced, status: "failed" }), 3600, t0)).toBe("stale");
     expect(freshnessOf(partition({ lastSyncedAt: synced, status: "paused" }), 3600, t0)).toBe("stale");
-  });
-});
-
-describe("mapLimit", () => {
-  it("keeps the order of results and never runs more than the limit at once", async () => {
-    let running = 0;
-    let peak = 0;
-    const results = await mapLimit([5, 1, 4, 2, 3, 0], 2, async (n) => {
-      running++;
-      peak = Math.max(peak, running);
-      await new Promise((resolve) => setImmediate(resolve));
-      running--;
-      return n * 10;
-    });
-
-    expect(results).toEqual([50, 10, 40, 20, 30, 0]);
-    expect(peak).toBe(2);
   });
 });

@@ -8,14 +8,7 @@ import { InternalError, NotFoundError, ValidationError } from "../../../shared/d
 import { BatchWriteIncompleteError, batchWriteAll, type WriteRequest } from "../../../shared/storage/batch-write.js";
 import { decodeManifest, encodeManifest } from "../../../shared/storage/manifest-repository.js";
 import type { Manifest } from "../../../shared/storage/ports.js";
-import {
-  checkLimit,
-  checkStartKey,
-  mapConcurrent,
-  parseRow,
-  stripRow,
-  UpdateBuilder,
-} from "../../../shared/storage/rows.js";
+import { checkLimit, checkStartKey, parseRow, stripRow, UpdateBuilder } from "../../../shared/storage/rows.js";
 
 const ddbMock = mockClient(DynamoDBDocumentClient);
 const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-east-1" }));
@@ -121,19 +114,5 @@ describe("row helpers", () => {
       ExpressionAttributeValues: { ":v0": "idle", ":v1": "x" },
     });
     expect(new UpdateBuilder().remove("a").attributes).not.toHaveProperty("ExpressionAttributeValues");
-  });
-
-  it("runs work with bounded concurrency, keeping order", async () => {
-    let running = 0;
-    let peak = 0;
-    const results = await mapConcurrent([1, 2, 3, 4, 5, 6, 7], 3, async (n) => {
-      running++;
-      peak = Math.max(peak, running);
-      await new Promise((resolve) => setImmediate(resolve));
-      running--;
-      return n * 2;
-    });
-    expect(results).toEqual([2, 4, 6, 8, 10, 12, 14]);
-    expect(peak).toBe(3);
   });
 });
