@@ -1,8 +1,7 @@
 /** The api-query Lambda: health, list / by type, lookup, AI context and the change feed (shared/api/query/routes.ts). */
 
 import { withConditionalReads } from "../../shared/api/conditional.js";
-import { changeRoutes } from "../../shared/api/consumer-routes.js";
 import { queryRoutes } from "../../shared/api/query/routes.js";
 import { routeHandler } from "../../shared/http/middleware.js";
 
-export const handler = routeHandler(withConditionalReads({ ...queryRoutes, ...changeRoutes }));
+export const handler = routeHandler(withConditionalReads(queryRoutes));

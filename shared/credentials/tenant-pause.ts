@@ -4,7 +4,7 @@
  * never touched: the work starts from the tenant's own `INTEG#` rows.
  */
 
-import { pauseAll } from "../api/config-service.js";
+import { pauseAll } from "../api/config/partitions.js";
 import { mapLimit } from "../concurrency.js";
 import type { Clock } from "../domain/clock.js";
 import type { PartitionRef } from "../domain/ids.js";

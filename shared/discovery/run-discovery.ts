@@ -6,7 +6,9 @@
  * fails halfway changes nothing. Cached items are never deleted.
  */
 
-import { deleteSource, enrollConnection, pauseAll, revokeConnection } from "../api/config-service.js";
+import { enrollConnection, revokeConnection } from "../api/config/connections.js";
+import { pauseAll } from "../api/config/partitions.js";
+import { deleteSource } from "../api/config/sources.js";
 import { mapLimit } from "../concurrency.js";
 import type { Clock } from "../domain/clock.js";
 import { type DiscoveryCounts, type DiscoveryProblem, emptyDiscoveryCounts } from "../domain/discovery.js";

@@ -42,6 +42,11 @@ export const partitionRefSchema = z.object({
 });
 
 /** A readable, stable identifier of a partition for logs and the due index. */
+/** Only the key fields of a partition (or anything carrying them), e.g. to pass a Partition where a ref is wanted. */
+export function refOf(p: PartitionRef): PartitionRef {
+  return { tenantId: p.tenantId, integrationId: p.integrationId, connectionId: p.connectionId, dataType: p.dataType };
+}
+
 export function partitionId(ref: PartitionRef): string {
   return `${ref.tenantId}/${ref.integrationId}/${ref.connectionId}/${ref.dataType}`;
 }

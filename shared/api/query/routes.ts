@@ -1,10 +1,12 @@
 /**
- * The routes of the api-query Lambda: health, list / by type, lookup and context. Thin: the runtime's dependencies go
+ * The routes of the api-query Lambda: health, list / by type, lookup, context and the change feed. Thin: the runtime's dependencies go
  * to the services beside this file.
  */
 import { z } from "zod";
 import { type HttpRoute, httpRoute, ok } from "../../http/middleware.js";
 import { getRuntime } from "../../runtime.js";
+import { dataTypePathSchema, integrationPathSchema } from "../paths.js";
+import { changesQuerySchema, changesResultSchema, getChanges } from "./changes.js";
 import { getContext } from "./context.js";
 import { integrationWireSchema, listIntegrations } from "./integrations.js";
 import { getReferenceDataByType, listReferenceData } from "./list.js";
@@ -14,9 +16,7 @@ import {
   byTypeResultSchema,
   contextQuerySchema,
   contextResultSchema,
-  dataTypePathSchema,
   healthResultSchema,
-  integrationPathSchema,
   listQuerySchema,
   listResultSchema,
   lookupQuerySchema,
@@ -83,6 +83,23 @@ export const queryRoutes: Record<string, HttpRoute> = {
     async ({ tenantId, path, query }) => {
       const { repos, clock } = getRuntime();
       return ok(await getContext({ repos, clock }, { tenantId, integrationId: path.integrationId, query }));
+    },
+  ),
+  getChanges: httpRoute(
+    {
+      scope: "read",
+      path: integrationPathSchema,
+      query: changesQuerySchema,
+      response: { data: changesResultSchema, paginated: true },
+    },
+    async ({ tenantId, path, query }) => {
+      const { repos, clock, secrets, config } = getRuntime();
+      const { cursorSecret } = await secrets();
+      const result = await getChanges(
+        { repos, clock, cursorSecret, retentionDays: config.CHANGE_RETENTION_DAYS },
+        { tenantId, integrationId: path.integrationId, query },
+      );
+      return ok(result.data, result.pagination);
     },
   ),
 };

@@ -29,9 +29,6 @@ const searchParam = z
   .max(200)
   .describe("Every word must start a word of the item's ID, name or lookup fields");
 
-export const integrationPathSchema = z.object({ integrationId: integrationIdSchema });
-export const dataTypePathSchema = z.object({ integrationId: integrationIdSchema, dataType: dataTypeSchema });
-
 export const listQuerySchema = z.object({
   dataType: dataTypeSchema.optional(),
   connectionId: spanningConnectionParam,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handler } from "../../../functions/api-sync/handler.js";
-import { MANUAL_MIN_INTERVAL_MS, REQUEUE_WINDOW_MS } from "../../../shared/api/sync-service.js";
+import { MANUAL_MIN_INTERVAL_MS, REQUEUE_WINDOW_MS } from "../../../shared/api/sync/trigger.js";
 import { syncMessageSchema } from "../../../shared/domain/sync-message.js";
 import {
   CURSOR_SECRET,

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { PurgeQueueCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { defaultDatasets, type SlackUser } from "../../../infra/local/sample-gateway/index.js";
-import { enrollConnection } from "../../../shared/api/config-service.js";
+import { enrollConnection } from "../../../shared/api/config/connections.js";
 import { createFileKeyCipher, type KeyCipher } from "../../../shared/credentials/cipher.js";
 import {
   type CredentialsDeps,

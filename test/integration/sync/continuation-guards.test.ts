@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { defaultDatasets } from "../../../infra/local/sample-gateway/index.js";
 import { ObjectCache, readObject } from "../../../shared/api/query/objects.js";
-import { triggerSync } from "../../../shared/api/sync-service.js";
+import { triggerSync } from "../../../shared/api/sync/trigger.js";
 import type { PartitionRef } from "../../../shared/domain/ids.js";
 import { createLogger } from "../../../shared/log.js";
 import type { PartitionRepository } from "../../../shared/storage/ports.js";

@@ -72,8 +72,9 @@ describe("buildOpenApiDocument", () => {
 
 describe("the served document", () => {
   it("documents the credentials, discovery and extensions routes from their schemas, and the key errors", async () => {
-    const { configRoutes } = await import("../../../shared/api/config-routes.js");
-    const doc = buildOpenApiDocument(configRoutes);
+    const { credentialsRoutes } = await import("../../../shared/api/credentials/routes.js");
+    const { discoveryRoutes } = await import("../../../shared/api/discovery/routes.js");
+    const doc = buildOpenApiDocument({ ...credentialsRoutes, ...discoveryRoutes });
     const put = doc.paths["/api/v1/gateway/credentials"]?.put as Operation;
     expect(put.requestBody?.required).toBe(true);
     expect(JSON.stringify(put.requestBody)).toContain("apiKey");

@@ -1,18 +1,13 @@
 /**
- * The routes of the api-sync Lambda: POST .../reference-data/sync and GET .../reference-data/sync/status. Thin: the
- * runtime's dependencies go to the services in sync-service.ts.
+ * The routes of the api-sync Lambda: POST …/reference-data/sync and GET …/reference-data/sync/status. Thin: the
+ * runtime's dependencies go to the operations beside this file.
  */
-import { accepted, type HttpRoute, httpRoute, ok } from "../http/middleware.js";
-import { getRuntime } from "../runtime.js";
-import {
-  getSyncStatus,
-  integrationPathSchema,
-  statusQuerySchema,
-  statusResultSchema,
-  triggerBodySchema,
-  triggerResultSchema,
-  triggerSync,
-} from "./sync-service.js";
+import { accepted, type HttpRoute, httpRoute, ok } from "../../http/middleware.js";
+import { getRuntime } from "../../runtime.js";
+import { integrationPathSchema } from "../paths.js";
+import { statusQuerySchema, statusResultSchema, triggerBodySchema, triggerResultSchema } from "./schemas.js";
+import { getSyncStatus } from "./status.js";
+import { triggerSync } from "./trigger.js";
 
 export const syncRoutes: Record<string, HttpRoute> = {
   triggerSync: httpRoute(

@@ -1,67 +1,58 @@
 /**
- * The routes of the api-config Lambda: the OpenAPI document, sources and connections. Thin: the runtime's
- * dependencies go to the services in config-service.ts.
+ * The config routes (api-config): sources and connections. Thin: the runtime's dependencies go to the operations
+ * beside this file.
  */
 import { z } from "zod";
-import { created, type HttpRoute, httpRoute, ok, raw } from "../http/middleware.js";
-import { quotaLimits } from "../quotas.js";
-import { getRuntime } from "../runtime.js";
+import { created, type HttpRoute, httpRoute, ok } from "../../http/middleware.js";
+import { schedulePurges } from "../../lifecycle/purge.js";
+import { quotaLimits } from "../../quotas.js";
+import { getRuntime } from "../../runtime.js";
+import { connectionPathSchema, dataTypePathSchema, integrationPathSchema } from "../paths.js";
+import { enrollConnection, listConnections, patchConnection, revokeConnection } from "./connections.js";
 import {
-  connectionPathSchema,
+  connectionPatchSchema,
   connectionResultSchema,
+  connectionSettingsResultSchema,
   connectionWireSchema,
-  deleteSource,
   deleteSourceResultSchema,
-  enrollConnection,
-  getSource,
-  listConnections,
-  listSources,
-  putSource,
   putSourceResultSchema,
-  revokeConnection,
   sourceBodySchema,
-  sourcePathSchema,
   sourceWireSchema,
-} from "./config-service.js";
-import { changeRoutes, consumerConfigRoutes, purgeLater } from "./consumer-routes.js";
-import { gatewayRoutes } from "./gateway-routes.js";
-import { buildOpenApiDocument, type OpenApiDocument } from "./openapi.js";
-import { queryRoutes } from "./query/routes.js";
-import { syncRoutes } from "./sync-routes.js";
-import { integrationPathSchema } from "./sync-service.js";
-
-let document: OpenApiDocument | undefined;
-/** Built once per warm Lambda: it depends only on the route table and the schemas. */
-const openApiDocument = () => {
-  document ??= buildOpenApiDocument({
-    ...queryRoutes,
-    ...syncRoutes,
-    ...configRoutes,
-    ...changeRoutes,
-    ...consumerConfigRoutes,
-  });
-  return document;
-};
+} from "./schemas.js";
+import { deleteSource, getSource, listSources, putSource } from "./sources.js";
 
 const deps = () => {
   const { repos, queue, clock, log, config } = getRuntime();
   return { repos, queue, clock, log, quotas: quotaLimits(config) };
 };
 
+/**
+ * After a revoke or a source delete (which paused the partitions): their data is purged REVOKED_RETENTION_DAYS later,
+ * by purge messages the planner sends when that time comes (shared/lifecycle/purge.ts).
+ */
+async function purgeLater<T>(
+  done: Promise<T>,
+  scope: { tenantId: string; integrationId: string; connectionId?: string; dataType?: string },
+): Promise<T> {
+  const result = await done;
+  const { repos, clock, config } = getRuntime();
+  await schedulePurges(repos, scope, clock.now() + config.REVOKED_RETENTION_DAYS * 86_400_000);
+  return result;
+}
+
 export const configRoutes: Record<string, HttpRoute> = {
-  openapi: httpRoute({ scope: "public", response: { raw: true } }, async () => raw(openApiDocument())),
   listSources: httpRoute(
     { scope: "admin", path: integrationPathSchema, response: { data: z.array(sourceWireSchema) } },
     async ({ tenantId, path }) => ok(await listSources(deps(), { tenantId, integrationId: path.integrationId })),
   ),
   getSource: httpRoute(
-    { scope: "admin", path: sourcePathSchema, response: { data: sourceWireSchema } },
+    { scope: "admin", path: dataTypePathSchema, response: { data: sourceWireSchema } },
     async ({ tenantId, path }) => ok(await getSource(deps(), { tenantId, ...path })),
   ),
   putSource: httpRoute(
     {
       scope: "admin",
-      path: sourcePathSchema,
+      path: dataTypePathSchema,
       body: sourceBodySchema,
       response: { data: putSourceResultSchema, status: 201 },
     },
@@ -71,7 +62,7 @@ export const configRoutes: Record<string, HttpRoute> = {
     },
   ),
   deleteSource: httpRoute(
-    { scope: "admin", path: sourcePathSchema, response: { data: deleteSourceResultSchema } },
+    { scope: "admin", path: dataTypePathSchema, response: { data: deleteSourceResultSchema } },
     async ({ tenantId, path }) =>
       ok(await purgeLater(deleteSource(deps(), { tenantId, ...path }), { tenantId, ...path })),
   ),
@@ -91,5 +82,16 @@ export const configRoutes: Record<string, HttpRoute> = {
     async ({ tenantId, path }) =>
       ok(await purgeLater(revokeConnection(deps(), { tenantId, ...path }), { tenantId, ...path })),
   ),
-  ...gatewayRoutes,
+  patchConnection: httpRoute(
+    {
+      scope: "admin",
+      path: connectionPathSchema,
+      body: connectionPatchSchema,
+      response: { data: connectionSettingsResultSchema },
+    },
+    async ({ tenantId, path, body }) => {
+      const { repos, clock } = getRuntime();
+      return ok(await patchConnection({ repos, clock }, { tenantId, ...path }, body));
+    },
+  ),
 };

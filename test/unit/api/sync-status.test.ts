@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { freshnessOf } from "../../../shared/api/sync-service.js";
+import { freshnessOf } from "../../../shared/api/sync/status.js";
 import type { Partition } from "../../../shared/domain/entities.js";
 
 const t0 = Date.parse("2026-01-01T00:00:00Z");

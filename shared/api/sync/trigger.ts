@@ -1,23 +1,20 @@
 /**
- * The sync endpoints as services: trigger (claim matching partitions, create their jobs, enqueue them) and status
- * (partition states and the job history). They take their dependencies as arguments so the handler stays thin and
- * integration tests run them against dynalite and fauxqs. Wire format: DESIGN.md "REST API".
+ * POST …/reference-data/sync: claim the matching partitions, create their jobs, enqueue them. Takes its dependencies
+ * as arguments so integration tests run it against dynalite and fauxqs. Wire format: DESIGN.md "REST API".
  */
-import { z } from "zod";
-import { mapLimit } from "../concurrency.js";
-import { type Clock, iso } from "../domain/clock.js";
-import type { Job, Partition, SyncMode } from "../domain/entities.js";
-import { jobStatusSchema, pauseReasonSchema, syncModeSchema, takenOverJobId } from "../domain/entities.js";
-import { ConflictError, InternalError, NotFoundError, RateLimitedError, ValidationError } from "../domain/errors.js";
-import { connectionIdSchema, dataTypeSchema, integrationIdSchema, type PartitionRef } from "../domain/ids.js";
-import type { Source } from "../domain/source-config.js";
-import type { SyncMessage } from "../domain/sync-message.js";
-import { ulid } from "../domain/ulid.js";
-import { decodeCursor, encodeCursor, queryFingerprint } from "../http/cursor.js";
-import type { PaginationMeta } from "../http/envelope.js";
-import type { Logger } from "../log.js";
-import type { Repositories } from "../storage/ports.js";
-import type { SyncQueue } from "../sync/sync-queue.js";
+import { mapLimit } from "../../concurrency.js";
+import { type Clock, iso } from "../../domain/clock.js";
+import type { Partition, SyncMode } from "../../domain/entities.js";
+import { takenOverJobId } from "../../domain/entities.js";
+import { ConflictError, InternalError, NotFoundError, RateLimitedError, ValidationError } from "../../domain/errors.js";
+import type { PartitionRef } from "../../domain/ids.js";
+import type { Source } from "../../domain/source-config.js";
+import type { SyncMessage } from "../../domain/sync-message.js";
+import { ulid } from "../../domain/ulid.js";
+import type { Logger } from "../../log.js";
+import type { Repositories } from "../../storage/ports.js";
+import type { SyncQueue } from "../../sync/sync-queue.js";
+import type { TriggerBody, TriggerJob } from "./schemas.js";
 
 /** A partition may be triggered by hand once a minute (DESIGN.md). */
 export const MANUAL_MIN_INTERVAL_MS = 60_000;
@@ -27,94 +24,6 @@ export const REQUEUE_WINDOW_MS = 15 * 60_000;
 export const MAX_TRIGGER_PARTITIONS = 200;
 /** Claims in flight at once. */
 const CONCURRENCY = 16;
-const DEFAULT_TTL_SECONDS = 86_400;
-
-// ---------------------------------------------------------------------------------------------------------------
-// Schemas (also the OpenAPI document's)
-
-export const integrationPathSchema = z.object({ integrationId: integrationIdSchema });
-
-export const triggerBodySchema = z
-  .object({
-    connectionId: connectionIdSchema.optional(),
-    dataType: dataTypeSchema.optional(),
-    dataTypes: z.array(dataTypeSchema).min(1).max(100).optional(),
-    mode: syncModeSchema.optional(),
-    force: z.boolean().optional(),
-  })
-  .strict()
-  .default({});
-export type TriggerBody = z.output<typeof triggerBodySchema>;
-
-export const triggerJobSchema = z.object({
-  jobId: z.string().nullable(),
-  connectionId: z.string(),
-  dataType: z.string(),
-  actionSlug: z.string(),
-  status: z.enum(["pending", "syncing", "throttled", "paused"]),
-  deduplicated: z.boolean(),
-  retryAfterSeconds: z.number().int().optional(),
-  /** Why a paused partition was not triggered: enroll the connection again (credentials, revoked) or fix the source. */
-  pauseReason: pauseReasonSchema.optional(),
-});
-export type TriggerJob = z.infer<typeof triggerJobSchema>;
-export const triggerResultSchema = z.object({ jobs: z.array(triggerJobSchema) });
-
-export const statusQuerySchema = z.object({
-  connectionId: connectionIdSchema.optional(),
-  dataType: dataTypeSchema.optional(),
-  status: jobStatusSchema.optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().min(1).max(4096).optional(),
-});
-export type StatusQuery = z.output<typeof statusQuerySchema>;
-
-const jobErrorWire = z.object({ code: z.string(), message: z.string() });
-
-export const partitionStatusWireSchema = z.object({
-  dataType: z.string(),
-  connectionId: z.string(),
-  status: z.enum(["idle", "queued", "syncing", "failed", "paused"]),
-  pauseReason: z.string().optional(),
-  freshness: z.enum(["fresh", "stale", "never"]),
-  itemCount: z.number().int(),
-  lastSyncedAt: z.string().nullable(),
-  nextSyncAt: z.string().nullable(),
-  lastJobStatus: jobStatusSchema.nullable(),
-  lastError: jobErrorWire.optional(),
-});
-export type PartitionStatusWire = z.infer<typeof partitionStatusWireSchema>;
-
-export const jobWireSchema = z.object({
-  /** The seed's job `id`; the same value as `jobId`. */
-  id: z.string(),
-  jobId: z.string(),
-  connectionId: z.string(),
-  dataType: z.string(),
-  status: jobStatusSchema,
-  trigger: z.string(),
-  mode: z.string(),
-  createdAt: z.string(),
-  startedAt: z.string().nullable(),
-  completedAt: z.string().nullable(),
-  itemsFound: z.number().int(),
-  itemsCreated: z.number().int(),
-  itemsUpdated: z.number().int(),
-  itemsDeleted: z.number().int(),
-  itemsFailed: z.number().int(),
-  error: jobErrorWire.optional(),
-  warnings: z.array(z.string()).optional(),
-});
-export type JobWire = z.infer<typeof jobWireSchema>;
-
-export const statusResultSchema = z.object({
-  dataTypes: z.array(partitionStatusWireSchema),
-  recentJobs: z.array(jobWireSchema),
-});
-export type StatusResult = z.infer<typeof statusResultSchema>;
-
-// ---------------------------------------------------------------------------------------------------------------
-// Trigger
 
 export interface TriggerDeps {
   repos: Pick<Repositories, "sources" | "connections" | "partitions" | "jobs">;
@@ -386,116 +295,4 @@ async function failStaleJob(deps: TriggerDeps, ref: PartitionRef, jobId: string,
   } catch (error) {
     if (!(error instanceof ConflictError) && !(error instanceof NotFoundError)) throw error;
   }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Status
-
-export interface StatusDeps {
-  repos: Pick<Repositories, "sources" | "partitions" | "jobs">;
-  clock: Clock;
-  cursorSecret: string;
-}
-
-/**
- * Partition states (with freshness) and the job history newest first, filtered by connection, data type and job
- * status, paged with a signed cursor bound to the tenant and the filters. NotFoundError (INTEGRATION_NOT_FOUND) when
- * the integration has no source, partition or job for this tenant.
- */
-export async function getSyncStatus(
-  deps: StatusDeps,
-  input: { tenantId: string; integrationId: string; query: StatusQuery },
-): Promise<{ data: StatusResult; pagination: PaginationMeta }> {
-  const { repos, clock } = deps;
-  const { tenantId, integrationId, query } = input;
-  const binding = {
-    tenantId,
-    fingerprint: queryFingerprint({
-      op: "getSyncStatus",
-      integrationId,
-      connectionId: query.connectionId,
-      dataType: query.dataType,
-      status: query.status,
-    }),
-  };
-  const startKey = query.cursor
-    ? decodeCursor(query.cursor, binding, deps.cursorSecret, { now: deps.clock.now() })
-    : undefined;
-  const filter: { connectionId?: string; dataType?: string } = {};
-  if (query.connectionId) filter.connectionId = query.connectionId;
-  if (query.dataType) filter.dataType = query.dataType;
-
-  const jobFilter: Parameters<Repositories["jobs"]["list"]>[2] = { ...filter, limit: query.limit };
-  if (query.status) jobFilter.status = query.status;
-  if (startKey) jobFilter.startKey = startKey;
-  const [sources, partitions, page] = await Promise.all([
-    repos.sources.list(tenantId, integrationId),
-    repos.partitions.listByIntegration(tenantId, integrationId, filter),
-    repos.jobs.list(tenantId, integrationId, jobFilter),
-  ]);
-  if (sources.length === 0 && partitions.length === 0 && page.items.length === 0 && !startKey) {
-    throw new NotFoundError(
-      `Integration '${integrationId}' has no sources, partitions or jobs`,
-      { integrationId },
-      "INTEGRATION_NOT_FOUND",
-    );
-  }
-  const ttlOf = new Map(sources.map((s) => [s.dataType, s.referenceData.defaultTtlSeconds]));
-  const now = clock.now();
-  const dataTypes = partitions
-    .map((p) => partitionWire(p, ttlOf.get(p.dataType) ?? DEFAULT_TTL_SECONDS, now))
-    .sort((a, b) => a.dataType.localeCompare(b.dataType) || a.connectionId.localeCompare(b.connectionId));
-  const cursor = page.nextKey
-    ? encodeCursor(page.nextKey, binding, deps.cursorSecret, { now: deps.clock.now() })
-    : null;
-  return {
-    data: { dataTypes, recentJobs: page.items.map(jobWire) },
-    pagination: { cursor, hasMore: cursor !== null },
-  };
-}
-
-/** Freshness of a partition: never synced, or within its TTL and not failing/paused. */
-export function freshnessOf(partition: Partition, ttlSeconds: number, now: number): "fresh" | "stale" | "never" {
-  if (!partition.lastSyncedAt) return "never";
-  if (partition.status === "failed" || partition.status === "paused") return "stale";
-  return now > Date.parse(partition.lastSyncedAt) + ttlSeconds * 1000 ? "stale" : "fresh";
-}
-
-function partitionWire(p: Partition, ttlSeconds: number, now: number): PartitionStatusWire {
-  const wire: PartitionStatusWire = {
-    dataType: p.dataType,
-    connectionId: p.connectionId,
-    status: p.status,
-    freshness: freshnessOf(p, ttlSeconds, now),
-    itemCount: p.itemCount,
-    lastSyncedAt: p.lastSyncedAt ?? null,
-    nextSyncAt: p.status === "paused" ? null : p.nextSyncAt,
-    lastJobStatus: p.lastJobStatus ?? null,
-  };
-  if (p.pauseReason) wire.pauseReason = p.pauseReason;
-  if (p.lastError) wire.lastError = { code: p.lastError.code, message: p.lastError.message };
-  return wire;
-}
-
-function jobWire(job: Job): JobWire {
-  const wire: JobWire = {
-    id: job.jobId,
-    jobId: job.jobId,
-    connectionId: job.connectionId,
-    dataType: job.dataType,
-    status: job.status,
-    trigger: job.trigger,
-    mode: job.mode,
-    createdAt: job.createdAt,
-    startedAt: job.startedAt ?? null,
-    completedAt: job.completedAt ?? null,
-    itemsFound: job.itemsFound,
-    itemsCreated: job.itemsCreated,
-    itemsUpdated: job.itemsUpdated,
-    itemsDeleted: job.itemsDeleted,
-    itemsFailed: job.itemsFailed,
-  };
-  if (job.error) wire.error = { code: job.error.code, message: job.error.message };
-  if (job.warnings.length > 0) wire.warnings = job.warnings;
-  return wire;
 }

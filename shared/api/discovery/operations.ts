@@ -2,35 +2,19 @@
  * `GET` / `POST /api/v1/discovery` and `PATCH …/sources/{dataType}` `{ extensions }`: the tenant's discovery report,
  * a run on demand, and this service's own fields on a discovered source.
  */
-import { z } from "zod";
-import { EXTENSION_FIELDS, mergeExtensions, patchExtensions } from "../discovery/extensions.js";
-import { requestDiscovery, type ScheduleDeps } from "../discovery/schedule.js";
-import { type DiscoveryStatus, discoveryProblemSchema, emptyDiscoveryCounts } from "../domain/discovery.js";
-import { NotFoundError, ValidationError } from "../domain/errors.js";
-import { sourceInputSchema } from "../domain/source-config.js";
-import { fieldIssues } from "../domain/validate.js";
-import type { Repositories } from "../storage/ports.js";
-import { ensurePartitionsFor } from "../sync/partitions.js";
-import type { ConfigDeps, SourceWire } from "./config-service.js";
-import { getSource } from "./config-service.js";
-
-export const discoveryWireSchema = z.object({
-  status: z.enum(["never", "queued", "running", "completed", "failed"]),
-  lastRunAt: z.string().nullable(),
-  nextRunAt: z.string().nullable(),
-  integrations: z.number().int(),
-  sources: z.object({
-    added: z.number().int(),
-    updated: z.number().int(),
-    removed: z.number().int(),
-    unchanged: z.number().int(),
-    shadowed: z.number().int(),
-  }),
-  connections: z.object({ enrolled: z.number().int(), paused: z.number().int(), revoked: z.number().int() }),
-  problems: z.array(discoveryProblemSchema),
-  error: z.object({ code: z.string(), message: z.string() }).optional(),
-});
-export type DiscoveryWire = z.infer<typeof discoveryWireSchema>;
+import type { z } from "zod";
+import { EXTENSION_FIELDS, mergeExtensions, patchExtensions } from "../../discovery/extensions.js";
+import { requestDiscovery, type ScheduleDeps } from "../../discovery/schedule.js";
+import { type DiscoveryStatus, emptyDiscoveryCounts } from "../../domain/discovery.js";
+import { NotFoundError, ValidationError } from "../../domain/errors.js";
+import { sourceInputSchema } from "../../domain/source-config.js";
+import { fieldIssues } from "../../domain/validate.js";
+import type { Repositories } from "../../storage/ports.js";
+import { ensurePartitionsFor } from "../../sync/partitions.js";
+import type { ConfigDeps } from "../config/partitions.js";
+import type { SourceWire } from "../config/schemas.js";
+import { getSource } from "../config/sources.js";
+import type { DiscoveryWire, extensionsBodySchema } from "./schemas.js";
 
 /** The last report and the current status (`never` before the first run). */
 export async function getDiscovery(
@@ -60,8 +44,6 @@ export async function postDiscovery(
   const { queued, state } = await requestDiscovery(deps, tenantId);
   return { status: state.status === "running" ? "running" : "queued", deduplicated: !queued };
 }
-
-export const extensionsBodySchema = z.object({ extensions: z.record(z.string(), z.unknown()) }).strict();
 
 const EXTENSION_FIELD_SET: ReadonlySet<string> = new Set(EXTENSION_FIELDS);
 
