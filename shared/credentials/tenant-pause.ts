@@ -7,7 +7,7 @@
 import { pauseAll } from "../api/config/partitions.js";
 import { mapLimit } from "../concurrency.js";
 import type { Clock } from "../domain/clock.js";
-import type { PartitionRef } from "../domain/ids.js";
+import { refOf } from "../domain/ids.js";
 import type { Logger } from "../log.js";
 import type { Repositories } from "../storage/ports.js";
 
@@ -66,8 +66,4 @@ export async function handleGatewayKeyRefused(
 /** The tenant's configured integrations: one Query of its `INTEG#` rows. */
 async function integrationsOf(deps: Deps, tenantId: string): Promise<string[]> {
   return (await deps.repos.usage.listIntegrations(tenantId)).map((usage) => usage.integrationId);
-}
-
-function refOf(p: PartitionRef): PartitionRef {
-  return { tenantId: p.tenantId, integrationId: p.integrationId, connectionId: p.connectionId, dataType: p.dataType };
 }

@@ -6,8 +6,7 @@
  * again or a source saved again before then resumes the partition, which removes the purge entry.
  */
 import type { Clock } from "../domain/clock.js";
-import type { Partition } from "../domain/entities.js";
-import type { PartitionRef } from "../domain/ids.js";
+import { type PartitionRef, refOf } from "../domain/ids.js";
 import type { PurgeMessage } from "../domain/sync-message.js";
 import type { Logger } from "../log.js";
 import { dataPk } from "../storage/keys.js";
@@ -56,10 +55,6 @@ export async function purgePartition(
   await deps.repos.partitions.delete(ref);
   deps.log.info("partition purged", { ...ref, rows });
   return { status: "purged", rows };
-}
-
-function refOf(p: Partition): PartitionRef {
-  return { tenantId: p.tenantId, integrationId: p.integrationId, connectionId: p.connectionId, dataType: p.dataType };
 }
 
 /**

@@ -14,7 +14,7 @@ import { z } from "zod";
 import type { Clock } from "../../domain/clock.js";
 import type { Partition } from "../../domain/entities.js";
 import { GoneError, ValidationError } from "../../domain/errors.js";
-import { connectionIdSchema, dataTypeSchema, type PartitionRef } from "../../domain/ids.js";
+import { connectionIdSchema, dataTypeSchema, refOf } from "../../domain/ids.js";
 import { decodeCursor, encodeCursor, queryFingerprint } from "../../http/cursor.js";
 import type { PaginationMeta } from "../../http/envelope.js";
 import { type ChangeRecord, type CommitRecord, changeKindSchema } from "../../storage/change-repository.js";
@@ -224,10 +224,6 @@ function position(stored: [number] | [number, string]): Position {
 
 function slot(p: Pick<Partition, "connectionId" | "dataType">): string {
   return createHash("sha256").update(`${p.connectionId}\u0000${p.dataType}`).digest("base64url").slice(0, 10);
-}
-
-function refOf(p: Partition): PartitionRef {
-  return { tenantId: p.tenantId, integrationId: p.integrationId, connectionId: p.connectionId, dataType: p.dataType };
 }
 
 function wire(record: ChangeRecord, p: Partition, commit: CommitRecord): ChangeWire {

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { itemStatusSchema } from "../../domain/entities.js";
-import { connectionIdSchema, DEFAULT_CONNECTION_ID, dataTypeSchema, integrationIdSchema } from "../../domain/ids.js";
+import { connectionIdSchema, DEFAULT_CONNECTION_ID, dataTypeSchema } from "../../domain/ids.js";
 
 /** Query-string booleans: exactly `true` or `false`, so a typo is a 400 rather than a silent `false`. */
 const booleanParam = z.enum(["true", "false"]).transform((value) => value === "true");
