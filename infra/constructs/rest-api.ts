@@ -27,6 +27,7 @@ import {
 import { LogGroup } from "aws-cdk-lib/aws-logs";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { CORS_ALLOW_HEADERS, CORS_MAX_AGE_SECONDS } from "../../shared/http/cors.js";
 import {
   API_BASE_PATH,
   type ApiFunctionName,
@@ -435,8 +436,8 @@ function corsOptions(origins: readonly string[]): CorsOptions | undefined {
   return {
     allowOrigins: origins.includes("*") ? Cors.ALL_ORIGINS : [...origins],
     allowMethods: [...new Set(ROUTES.map((route) => route.method))],
-    allowHeaders: ["Authorization", "Content-Type", "X-Request-Id"],
-    maxAge: Duration.hours(1),
+    allowHeaders: [...CORS_ALLOW_HEADERS],
+    maxAge: Duration.seconds(CORS_MAX_AGE_SECONDS),
   };
 }
 

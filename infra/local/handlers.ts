@@ -4,8 +4,10 @@
  * loaded once and reused, like a warm Lambda container.
  */
 import type { APIGatewayRequestAuthorizerEventHeaders } from "aws-lambda";
+import { type AuthorizerContext, authorize } from "../../shared/http/authorizer.js";
+import type { ApiHandler } from "../../shared/http/middleware.js";
 import type { ApiFunctionName } from "../../shared/http/routes.js";
-import type { ApiHandler, AuthorizerContext } from "./http-server.js";
+import { getRuntime } from "../../shared/runtime.js";
 import type { PlannerHandler } from "./planner-timer.js";
 import type { SqsHandler } from "./sqs-poller.js";
 
@@ -17,8 +19,6 @@ export interface LocalHandlers {
   planner(): Promise<PlannerHandler>;
   /** The admin console's static files (GET /console). */
   console(): Promise<ApiHandler>;
-  /** Makes handlers with their own module-level clients forget them (the stack calls it when it stops). */
-  reset(): Promise<void>;
 }
 
 const API_MODULES: Record<ApiFunctionName, () => Promise<{ handler: ApiHandler }>> = {
@@ -40,21 +40,10 @@ export function localHandlers(): LocalHandlers {
     }
     return loaded;
   };
-  // The module outlives a stack (ES modules load once per process): a new stack makes it re-read process.env.
-  const loadAuthorizer = async () => {
-    const authorizer = await import("../../functions/authorizer/handler.js");
-    authorizer.resetAuthorizer();
-    return authorizer;
-  };
   return {
-    reset: async () => {
-      if (cache.has("authorizer")) (await once("authorizer", loadAuthorizer)).resetAuthorizer();
-    },
     api: (name) => once(name, async () => (await API_MODULES[name]()).handler),
-    authorize: async (headers) => {
-      const { authorize } = await once("authorizer", loadAuthorizer);
-      return authorize(headers);
-    },
+    // The authorizer Lambda's logic over the runtime's table (rebuilt from process.env when a stack starts).
+    authorize: (headers) => authorize(headers, getRuntime().repos.apiKeys),
     syncWorker: () => once("sync-worker", async () => (await import("../../functions/sync-worker/handler.js")).handler),
     webhookDeliverer: () =>
       once("webhook-deliverer", async () => (await import("../../functions/webhook-deliverer/handler.js")).handler),

@@ -9,7 +9,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import {
   type AppError,
   MethodNotAllowedError,
@@ -18,22 +18,14 @@ import {
   UnauthorizedError,
   ValidationError,
 } from "../../shared/domain/errors.js";
+import type { AuthorizerContext } from "../../shared/http/authorizer.js";
+import { corsHeaders } from "../../shared/http/cors.js";
 import { errorEnvelope } from "../../shared/http/envelope.js";
-import { resolveRoute } from "../../shared/http/middleware.js";
+import { type ApiHandler, resolveRoute } from "../../shared/http/middleware.js";
 import { type ApiFunctionName, matchConsoleRoute, type RouteDefinition } from "../../shared/http/routes.js";
 import type { Logger } from "../../shared/log.js";
 import { createLambdaContext, LOCAL_ACCOUNT_ID } from "./lambda-context.js";
 import { listenOnLoopback } from "./listen.js";
-
-export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
-
-/** What the authorizer puts in `requestContext.authorizer`; API Gateway allows only flat string values. */
-export interface AuthorizerContext {
-  tenantId: string;
-  keyId: string;
-  /** Comma-separated, e.g. "read,sync,admin". */
-  scopes: string;
-}
 
 export interface HttpServerOptions {
   /** 0 = a free port. */
@@ -122,7 +114,7 @@ async function serve(req: IncomingMessage, res: ServerResponse, options: HttpSer
   const method = (req.method ?? "GET").toUpperCase();
   const url = new URL(req.url ?? "/", "http://127.0.0.1");
   const headers = collectHeaders(req);
-  const cors = corsHeaders(headers.single, options.allowedOrigins ?? []);
+  const cors = corsHeaders(headerValue(headers.single, "origin"), options.allowedOrigins ?? []);
   let status = 500;
   try {
     const body = await readBody(req, MAX_PAYLOAD_BYTES);
@@ -395,12 +387,6 @@ function writeError(
   res.writeHead(failure.status, headers);
   res.end(JSON.stringify(errorEnvelope(failure, requestId)));
   return failure.status;
-}
-
-function corsHeaders(headers: Record<string, string>, allowed: readonly string[]): Record<string, string> {
-  const origin = headerValue(headers, "origin");
-  if (!origin || !(allowed.includes("*") || allowed.includes(origin))) return {};
-  return { "Access-Control-Allow-Origin": allowed.includes("*") ? "*" : origin, Vary: "Origin" };
 }
 
 /** API Gateway's `requestTime` format: `09/Apr/2015:12:34:56 +0000`. */

@@ -12,6 +12,7 @@ import { join, resolve } from "node:path";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { planDiscoveries } from "../../shared/discovery/schedule.js";
 import { type Clock, systemClock } from "../../shared/domain/clock.js";
+import { parseOrigins } from "../../shared/http/cors.js";
 import { consoleUrlOf } from "../../shared/http/routes.js";
 import { createLogger, type Logger } from "../../shared/log.js";
 import { getRuntime, overrideRuntime, resetRuntime } from "../../shared/runtime.js";
@@ -199,7 +200,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const handlers = localHandlers();
     cleanups.push(async () => {
       resetRuntime();
-      await handlers.reset();
       restoreEnv();
     });
 
@@ -264,10 +264,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       // The deployed REST API caches the authorizer's answer for 60 s; so does the local one.
       authorizerCacheMs: 60_000,
       timeoutMs: API_FUNCTION_TIMEOUT_MS,
-      allowedOrigins: (process.env.ALLOWED_ORIGINS ?? "")
-        .split(",")
-        .map((origin) => origin.trim())
-        .filter((origin) => origin !== ""),
+      allowedOrigins: parseOrigins(process.env.ALLOWED_ORIGINS),
       log,
     });
     cleanups.push(() => http.stop(graceMs));

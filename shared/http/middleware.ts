@@ -37,6 +37,7 @@ import { MAX_JSON_DEPTH, tooDeepPath } from "../domain/json-depth.js";
 import { parseOrThrow } from "../domain/validate.js";
 import { createLogger, type Logger } from "../log.js";
 import { getRuntime } from "../runtime.js";
+import { corsHeaders, parseOrigins, preflightHeaders } from "./cors.js";
 import { errorResponse, jsonResponse, type PaginationMeta, successEnvelope } from "./envelope.js";
 import { keyRateLimiter } from "./rate-limit.js";
 import { type HttpMethod, ROUTES, type RouteDefinition } from "./routes.js";
@@ -215,7 +216,11 @@ export function routeHandler(routes: Record<string, HttpRoute>, options: RouteHa
     }
     const { candidates, pathParameters } = resolved;
     if (method === "OPTIONS") {
-      return { statusCode: 204, headers: { "X-Request-Id": requestId, ...preflightHeaders(candidates) }, body: "" };
+      return {
+        statusCode: 204,
+        headers: { "X-Request-Id": requestId, ...preflightHeaders(candidates.map((r) => r.method)) },
+        body: "",
+      };
     }
     const definition = candidates.find((r) => r.method === method);
     if (!definition) {
@@ -418,20 +423,10 @@ function toAppError(error: unknown, requestId: string, log: Logger, event: APIGa
 
 function configuredOrigins(): string[] {
   try {
-    return loadConfig()
-      .ALLOWED_ORIGINS.split(",")
-      .map((o) => o.trim())
-      .filter((o) => o !== "");
+    return parseOrigins(loadConfig().ALLOWED_ORIGINS);
   } catch {
     return [];
   }
-}
-
-function headerOf(event: APIGatewayProxyEvent | undefined, name: string): string | undefined {
-  const headers = event?.headers ?? {};
-  const lower = name.toLowerCase();
-  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === lower) return value ?? undefined;
-  return undefined;
 }
 
 function withCors(
@@ -439,23 +434,13 @@ function withCors(
   event: APIGatewayProxyEvent | undefined,
   origins: readonly string[],
 ): APIGatewayProxyResult {
-  const origin = headerOf(event, "origin");
-  if (!origin || !(origins.includes(origin) || origins.includes("*"))) return response;
-  return {
-    ...response,
-    headers: {
-      ...response.headers,
-      "Access-Control-Allow-Origin": origin,
-      "Access-Control-Expose-Headers": "Retry-After,X-Request-Id",
-      Vary: "Origin",
-    },
-  };
+  const cors = corsHeaders(headerOf(event, "origin"), origins);
+  return Object.keys(cors).length === 0 ? response : { ...response, headers: { ...response.headers, ...cors } };
 }
 
-function preflightHeaders(candidates: RouteDefinition[]): Record<string, string> {
-  return {
-    "Access-Control-Allow-Methods": [...candidates.map((r) => r.method), "OPTIONS"].join(","),
-    "Access-Control-Allow-Headers": "Authorization,Content-Type,X-Request-Id",
-    "Access-Control-Max-Age": "600",
-  };
+function headerOf(event: APIGatewayProxyEvent | undefined, name: string): string | undefined {
+  const headers = event?.headers ?? {};
+  const lower = name.toLowerCase();
+  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === lower) return value ?? undefined;
+  return undefined;
 }

@@ -238,9 +238,9 @@ describe("events, webhooks, change feed, conditional reads, pause and erasure on
     );
     expect(await stack.repos.apiKeys.resolve(keys[tenants.failing] as string)).toBeUndefined();
     // What the API answers once the authorizer's 60 s cache has let go of the key: the authorizer refuses it (401).
-    const { authorize } = await import("../../functions/authorizer/handler.js");
-    expect(await authorize({ Authorization: `Bearer ${keys[tenants.failing]}` })).toBeUndefined();
-    expect(await authorize({ Authorization: `Bearer ${keys[tenants.good]}` })).toMatchObject({
+    const { authorize } = await import("../../shared/http/authorizer.js");
+    expect(await authorize({ Authorization: `Bearer ${keys[tenants.failing]}` }, stack.repos.apiKeys)).toBeUndefined();
+    expect(await authorize({ Authorization: `Bearer ${keys[tenants.good]}` }, stack.repos.apiKeys)).toMatchObject({
       tenantId: tenants.good,
     });
     const doc = createDocumentClient({ endpoint: stack.endpoints.dynamodb });

@@ -4,12 +4,9 @@
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import {
-  type ApiHandler,
-  type AuthorizerContext,
-  type LocalHttpServer,
-  startHttpServer,
-} from "../../infra/local/http-server.js";
+import { type LocalHttpServer, startHttpServer } from "../../infra/local/http-server.js";
+import type { AuthorizerContext } from "../../shared/http/authorizer.js";
+import type { ApiHandler } from "../../shared/http/middleware.js";
 import type { ApiFunctionName } from "../../shared/http/routes.js";
 import { createLogger } from "../../shared/log.js";
 

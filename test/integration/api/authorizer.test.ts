@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { authorize, bearerToken, handler } from "../../../functions/authorizer/handler.js";
+import { handler } from "../../../functions/authorizer/handler.js";
 import { runApiKeyCommand } from "../../../infra/local/api-key-cli.js";
+import { localHandlers } from "../../../infra/local/handlers.js";
+import { authorize, bearerToken } from "../../../shared/http/authorizer.js";
 import { authorizerEvent } from "../../support/api-events.js";
 import { freshStack, type Servers, type Stack, startServers } from "./fixture.js";
 
@@ -82,6 +84,7 @@ describe("authorizer handler", () => {
 describe("authorize(headers) for the local server", () => {
   it("returns the caller of a valid key and undefined otherwise", async () => {
     const { key, apiKey } = await newKey("tenant-b", ["admin"]);
+    const { authorize } = localHandlers();
 
     expect(await authorize({ Authorization: `Bearer ${key}` })).toEqual({
       tenantId: "tenant-b",
@@ -89,7 +92,7 @@ describe("authorize(headers) for the local server", () => {
       scopes: "admin",
     });
     expect(await authorize({ Authorization: `Bearer ${key}x` })).toBeUndefined();
-    expect(await authorize(undefined)).toBeUndefined();
+    expect(await authorize({})).toBeUndefined();
   });
 
   it("parses only well-formed bearer headers", () => {
@@ -122,7 +125,7 @@ describe("api-key CLI", () => {
     expect(code).toBe(0);
     const key = created.out.find((line) => line.startsWith("rds_")) ?? "";
     const keyId = /keyId (\S+),/.exec(created.out[0] ?? "")?.[1] ?? "";
-    expect(await authorize({ Authorization: `Bearer ${key}` })).toEqual({
+    expect(await authorize({ Authorization: `Bearer ${key}` }, stack.repos.apiKeys)).toEqual({
       tenantId: "tenant-cli",
       keyId,
       scopes: "read,admin",
@@ -137,7 +140,7 @@ describe("api-key CLI", () => {
     expect(
       await runApiKeyCommand(stack.repos.apiKeys, ["revoke", "--tenant", "tenant-cli", "--key-id", keyId], revoked.io),
     ).toBe(0);
-    expect(await authorize({ Authorization: `Bearer ${key}` })).toBeUndefined();
+    expect(await authorize({ Authorization: `Bearer ${key}` }, stack.repos.apiKeys)).toBeUndefined();
   });
 
   it("defaults new keys to read,sync", async () => {
