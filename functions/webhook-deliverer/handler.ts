@@ -4,12 +4,11 @@
  * visibility timeout was set to the backoff, so the queue retries it later and, after about a day, dead-letters it.
  */
 import { ChangeMessageVisibilityCommand } from "@aws-sdk/client-sqs";
-import middy from "@middy/core";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { getRuntime } from "../../shared/runtime.js";
 import { deliverEvent, deliveryBackoffSeconds, parseEvent } from "../../shared/webhooks/deliver.js";
 
-export const handler = middy<SQSEvent, SQSBatchResponse>(async (event: SQSEvent) => {
+export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
   const runtime = getRuntime();
   const { config } = runtime;
   const log = runtime.log.child({ fn: "webhook-deliverer" });
@@ -55,4 +54,4 @@ export const handler = middy<SQSEvent, SQSBatchResponse>(async (event: SQSEvent)
       .filter((record) => record !== undefined)
       .map((record) => ({ itemIdentifier: record.messageId })),
   };
-});
+}

@@ -40,7 +40,7 @@ import { AppFunction, type AppFunctionProps, type FunctionDefaults } from "./app
 import type { DataStore } from "./data-store.js";
 
 /** The stage name: the API's base URL is `https://{id}.execute-api.{region}.amazonaws.com/prod`. */
-export const STAGE_NAME = "prod";
+const STAGE_NAME = "prod";
 /** API Gateway's integration timeout is 29 s; the API functions stop before it, so a slow call is a Lambda error. */
 const API_TIMEOUT = Duration.seconds(25);
 
@@ -162,7 +162,7 @@ export const GATEWAY_ERROR_RESPONSES: readonly GatewayErrorResponse[] = [
 ];
 
 /** The body template of one gateway error response. */
-export function gatewayErrorTemplate(response: GatewayErrorResponse): string {
+function gatewayErrorTemplate(response: GatewayErrorResponse): string {
   const message = response.message === undefined ? "$context.error.messageString" : JSON.stringify(response.message);
   const resolution =
     response.suggestedResolution === undefined

@@ -58,7 +58,7 @@ export interface LocalHttpServer {
 }
 
 /** API Gateway's own payload limit; the handlers enforce the API's 256 KB limit themselves. */
-export const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
+const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
 const INTEGRATION_TIMEOUT_MS = 29_000;
 const STAGE = "local";
 
@@ -198,7 +198,7 @@ export interface ApiEventInput {
  * The event API Gateway's Lambda proxy integration sends: `resource` is the template, `pathParameters` the raw
  * (still percent-encoded) segments, the query string both single-valued (last value wins) and multi-valued.
  */
-export function buildApiEvent(input: ApiEventInput): APIGatewayProxyEvent {
+function buildApiEvent(input: ApiEventInput): APIGatewayProxyEvent {
   const now = input.now ?? Date.now();
   const path = input.url.pathname;
   const query: Record<string, string> = {};

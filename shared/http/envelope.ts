@@ -48,7 +48,7 @@ export const paginationMetaSchema = z.object({
   totalCount: z.number().int().optional(),
 });
 
-export const suggestedResolutionSchema = z.object({
+const suggestedResolutionSchema = z.object({
   action: z.enum([
     "RETRY_WITH_MODIFIED_INPUT",
     "RETRY_AFTER_DELAY",
@@ -73,22 +73,13 @@ export const errorEnvelopeSchema = z.object({
   }),
 });
 
-/** The success envelope around `data`, for the OpenAPI document. */
-export function successEnvelopeSchema<T extends z.ZodType>(data: T, paginated = false) {
-  return z.object({
-    success: z.literal(true),
-    data,
-    ...(paginated ? { pagination: paginationMetaSchema } : {}),
-  });
-}
-
 /** Builds the success envelope. */
 export function successEnvelope<T>(data: T, pagination?: PaginationMeta): SuccessEnvelope<T> {
   return pagination === undefined ? { success: true, data } : { success: true, data, pagination };
 }
 
 /** What the caller should do about an error, in Waygate's words. */
-export function suggestedResolutionFor(error: Pick<AppError, "code" | "status">): SuggestedResolution {
+function suggestedResolutionFor(error: Pick<AppError, "code" | "status">): SuggestedResolution {
   if (error instanceof RateLimitedError) {
     return {
       action: "RETRY_AFTER_DELAY",

@@ -40,7 +40,7 @@ import { getRuntime } from "../runtime.js";
 import { corsHeaders, parseOrigins, preflightHeaders } from "./cors.js";
 import { errorResponse, jsonResponse, type PaginationMeta, successEnvelope } from "./envelope.js";
 import { keyRateLimiter } from "./rate-limit.js";
-import { type HttpMethod, ROUTES, type RouteDefinition } from "./routes.js";
+import { ROUTES, type RouteDefinition } from "./routes.js";
 
 /** DESIGN.md: request bodies over 256 KB get 413. */
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -276,7 +276,7 @@ function limitRate(caller: Caller): void {
 }
 
 /** The caller of an authorized request, or undefined when the authorizer context is missing or malformed. */
-export function callerOf(event: APIGatewayProxyEvent): Caller | undefined {
+function callerOf(event: APIGatewayProxyEvent): Caller | undefined {
   const context = event.requestContext?.authorizer as Record<string, unknown> | null | undefined;
   if (!context) return undefined;
   const { tenantId, keyId, scopes } = context;
@@ -309,9 +309,6 @@ export function resolveRoute(
     pathParameters: decodeParams(matched.params),
   };
 }
-
-/** The HTTP methods of routes.ts, for callers that need them (the local server, OPTIONS). */
-export const HTTP_METHODS: readonly HttpMethod[] = ["GET", "PUT", "POST", "PATCH", "DELETE"];
 
 const TEMPLATES = [...new Set(ROUTES.map((r) => r.path))].map((template) => ({
   template,

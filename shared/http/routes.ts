@@ -161,7 +161,62 @@ export const ROUTES: readonly RouteDefinition[] = [
     operationId: "revokeConnection",
     summary: "Revoke a connection: stop syncing and serving its data",
   },
-  ...consumerRoutes(ref, conn),
+  {
+    method: "GET",
+    path: `${ref}/changes`,
+    function: "api-query",
+    auth: "read",
+    operationId: "getChanges",
+    summary: "Change feed: every item change since a cursor or time, in commit order",
+  },
+  {
+    method: "PATCH",
+    path: `${conn}/{connectionId}`,
+    function: "api-config",
+    auth: "admin",
+    operationId: "patchConnection",
+    summary: "Pause or resume a connection's syncs, or override its sources' TTL",
+  },
+  {
+    method: "GET",
+    path: `${API_BASE_PATH}/webhooks`,
+    function: "api-config",
+    auth: "admin",
+    operationId: "getWebhook",
+    summary: "The tenant's webhook (never its secret)",
+  },
+  {
+    method: "PUT",
+    path: `${API_BASE_PATH}/webhooks`,
+    function: "api-config",
+    auth: "admin",
+    operationId: "putWebhook",
+    summary: "Create or replace the tenant's webhook; returns the signing secret once",
+  },
+  {
+    method: "DELETE",
+    path: `${API_BASE_PATH}/webhooks`,
+    function: "api-config",
+    auth: "admin",
+    operationId: "deleteWebhook",
+    summary: "Remove the tenant's webhook",
+  },
+  {
+    method: "DELETE",
+    path: `${API_BASE_PATH}/tenant`,
+    function: "api-config",
+    auth: "admin",
+    operationId: "eraseTenant",
+    summary: "Erase every row of the tenant, its API keys and credentials (asynchronous)",
+  },
+  {
+    method: "GET",
+    path: `${API_BASE_PATH}/tenant`,
+    function: "api-config",
+    auth: "admin",
+    operationId: "getTenantErasure",
+    summary: "Progress of the tenant's erasure",
+  },
   {
     method: "GET",
     path: `${API_BASE_PATH}/discovery`,
@@ -203,68 +258,6 @@ export const ROUTES: readonly RouteDefinition[] = [
     summary: "Remove the Waygate key; the tenant's partitions pause",
   },
 ];
-
-/** Issue 13's routes: the change feed, connection pause/frequency, webhooks and tenant erasure. */
-function consumerRoutes(ref: string, conn: string): RouteDefinition[] {
-  return [
-    {
-      method: "GET",
-      path: `${ref}/changes`,
-      function: "api-query",
-      auth: "read",
-      operationId: "getChanges",
-      summary: "Change feed: every item change since a cursor or time, in commit order",
-    },
-    {
-      method: "PATCH",
-      path: `${conn}/{connectionId}`,
-      function: "api-config",
-      auth: "admin",
-      operationId: "patchConnection",
-      summary: "Pause or resume a connection's syncs, or override its sources' TTL",
-    },
-    {
-      method: "GET",
-      path: `${API_BASE_PATH}/webhooks`,
-      function: "api-config",
-      auth: "admin",
-      operationId: "getWebhook",
-      summary: "The tenant's webhook (never its secret)",
-    },
-    {
-      method: "PUT",
-      path: `${API_BASE_PATH}/webhooks`,
-      function: "api-config",
-      auth: "admin",
-      operationId: "putWebhook",
-      summary: "Create or replace the tenant's webhook; returns the signing secret once",
-    },
-    {
-      method: "DELETE",
-      path: `${API_BASE_PATH}/webhooks`,
-      function: "api-config",
-      auth: "admin",
-      operationId: "deleteWebhook",
-      summary: "Remove the tenant's webhook",
-    },
-    {
-      method: "DELETE",
-      path: `${API_BASE_PATH}/tenant`,
-      function: "api-config",
-      auth: "admin",
-      operationId: "eraseTenant",
-      summary: "Erase every row of the tenant, its API keys and credentials (asynchronous)",
-    },
-    {
-      method: "GET",
-      path: `${API_BASE_PATH}/tenant`,
-      function: "api-config",
-      auth: "admin",
-      operationId: "getTenantErasure",
-      summary: "Progress of the tenant's erasure",
-    },
-  ];
-}
 
 /** The non-API Lambdas. */
 export const WORKER_FUNCTIONS = ["planner", "sync-worker", "authorizer", "webhook-deliverer"] as const;

@@ -38,7 +38,7 @@ export const connectionWireSchema = z.object({
 export type ConnectionWire = z.infer<typeof connectionWireSchema>;
 
 /** How the partitions implied by a change were handled. */
-export const partitionChangeSchema = z.object({
+const partitionChangeSchema = z.object({
   /** `inline`: created now; `fanout`: a queue message creates them shortly. */
   mode: z.enum(["inline", "fanout", "none"]),
   created: z.number().int(),

@@ -80,7 +80,7 @@ export async function deleteSource(
   return { dataType: scope.dataType, deleted: true, partitions: { ...noChange(), paused } };
 }
 
-export function sourceWire(source: Source): SourceWire {
+function sourceWire(source: Source): SourceWire {
   return {
     dataType: source.dataType,
     integrationSlug: source.integrationSlug,

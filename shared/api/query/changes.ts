@@ -35,7 +35,7 @@ export const changesQuerySchema = z.object({
 });
 export type ChangesQuery = z.output<typeof changesQuerySchema>;
 
-export const changeWireSchema = z.object({
+const changeWireSchema = z.object({
   externalId: z.string(),
   name: z.string(),
   change: changeKindSchema,

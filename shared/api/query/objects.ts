@@ -8,7 +8,7 @@ import { type PartitionRef, partitionId } from "../../domain/ids.js";
 import type { ObjectRepository } from "../../storage/ports.js";
 
 /** Default bound on cached object bytes (uncompressed JSON). */
-export const DEFAULT_MAX_OBJECT_BYTES = 64 * 1024 * 1024;
+const DEFAULT_MAX_OBJECT_BYTES = 64 * 1024 * 1024;
 
 export interface CachedObject {
   object: unknown;

@@ -23,11 +23,7 @@ export interface QueryDeps {
 const DEFAULT_TTL_SECONDS = 86_400;
 
 /** Throws NOT_FOUND when the connection was revoked: its cached data is no longer served. */
-export function assertServed(
-  connection: { status: string } | undefined,
-  integrationId: string,
-  connectionId: string,
-): void {
+function assertServed(connection: { status: string } | undefined, integrationId: string, connectionId: string): void {
   if (connection?.status === "revoked") {
     throw new NotFoundError(`Connection '${connectionId}' of integration '${integrationId}' is revoked`, {
       integrationId,
@@ -40,27 +36,17 @@ export function assertServed(
  * Whether a partition's data is served: not once its source was deleted (paused `source_deleted`); the data waits for
  * the purge, as a revoked connection's does.
  */
-export function isServed(partition: Pick<Partition, "status" | "pauseReason">): boolean {
+function isServed(partition: Pick<Partition, "status" | "pauseReason">): boolean {
   return !(partition.status === "paused" && partition.pauseReason === "source_deleted");
 }
 
 /** Throws NOT_FOUND, as for a missing partition, when the partition's source was deleted. */
-export function assertPartitionServed(partition: Partition): void {
+function assertPartitionServed(partition: Partition): void {
   if (isServed(partition)) return;
   throw new NotFoundError(
     `No reference data '${partition.dataType}' for integration '${partition.integrationId}': its source was deleted`,
     { integrationId: partition.integrationId, dataType: partition.dataType, connectionId: partition.connectionId },
   );
-}
-
-/** Reads the connection and throws NOT_FOUND when it is revoked. */
-export async function checkConnection(
-  repos: QueryDeps["repos"],
-  tenantId: string,
-  integrationId: string,
-  connectionId: string,
-): Promise<void> {
-  assertServed(await repos.connections.get(tenantId, integrationId, connectionId), integrationId, connectionId);
 }
 
 /**

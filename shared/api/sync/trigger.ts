@@ -21,7 +21,7 @@ export const MANUAL_MIN_INTERVAL_MS = 60_000;
 /** How long a queued partition waits for its message before the due index brings it back (DESIGN.md defaults). */
 export const REQUEUE_WINDOW_MS = 15 * 60_000;
 /** Partitions one trigger may touch: more than this would not fit a 29-second API call; narrow the request. */
-export const MAX_TRIGGER_PARTITIONS = 200;
+const MAX_TRIGGER_PARTITIONS = 200;
 /** Claims in flight at once. */
 const CONCURRENCY = 16;
 
