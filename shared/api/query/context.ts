@@ -4,7 +4,7 @@ import { NotFoundError } from "../../domain/errors.js";
 import { partitionIndex } from "../../lookup/cache.js";
 import { type ContextResult, type ContextSection, renderContext } from "../../lookup/context.js";
 import { type ObjectCache, readObject } from "./objects.js";
-import { indexSettings, partitionRef, type QueryDeps, readConnectionOf, servedPartitions } from "./read.js";
+import { indexSettings, partitionRef, type QueryDeps, readConnectionOf, readScope } from "./read.js";
 import type { ContextQuery } from "./schemas.js";
 
 /** Partitions read at once: each is a cache hit, or a full read of its items on a cold start. */
@@ -23,17 +23,7 @@ export async function getContext(
   const { tenantId, integrationId, query } = input;
   const { repos } = deps;
   const connectionId = await readConnectionOf(repos, tenantId, integrationId, query.connectionId);
-  const [partitions, sources] = await Promise.all([
-    servedPartitions(repos, tenantId, integrationId, { connectionId }),
-    repos.sources.list(tenantId, integrationId),
-  ]);
-  if (partitions.length === 0 && sources.length === 0) {
-    throw new NotFoundError(
-      `Integration '${integrationId}' has no reference data sources`,
-      { integrationId },
-      "INTEGRATION_NOT_FOUND",
-    );
-  }
+  const { partitions, sources } = await readScope(repos, tenantId, integrationId, { connectionId });
   const byType = new Map(partitions.map((p) => [p.dataType, p]));
   const wanted = query.dataTypes ?? [...byType.keys()].sort();
   const missing = wanted.filter((dataType) => !byType.has(dataType));

@@ -16,7 +16,15 @@ import { type LookupIndex, searchItems } from "../../lookup/index.js";
 import type { ItemListFilter } from "../../storage/ports.js";
 import { ByteBudget, objectParts, RESPONSE_BUDGET_BYTES } from "./budget.js";
 import { type ObjectCache, readObject } from "./objects.js";
-import { freshness, indexSettings, partitionRef, type QueryDeps, readConnectionOf, servedPartitions } from "./read.js";
+import {
+  freshness,
+  indexSettings,
+  partitionRef,
+  type QueryDeps,
+  readConnectionOf,
+  readScope,
+  servedPartitions,
+} from "./read.js";
 import type { ByTypeQuery, ListQuery, ObjectWire, ReferenceItemWire, SummaryWire } from "./schemas.js";
 
 export interface ListDeps extends QueryDeps {
@@ -54,17 +62,10 @@ export async function listReferenceData(
 ): Promise<{ data: ReferenceItemWire[] | SummaryWire[]; pagination?: PaginationMeta }> {
   const { tenantId, integrationId, query } = input;
   const { repos } = deps;
-  const [partitions, sources] = await Promise.all([
-    servedPartitions(repos, tenantId, integrationId, { connectionId: query.connectionId, dataType: query.dataType }),
-    repos.sources.list(tenantId, integrationId),
-  ]);
-  if (partitions.length === 0 && sources.length === 0) {
-    throw new NotFoundError(
-      `Integration '${integrationId}' has no reference data sources`,
-      { integrationId },
-      "INTEGRATION_NOT_FOUND",
-    );
-  }
+  const { partitions, sources } = await readScope(repos, tenantId, integrationId, {
+    connectionId: query.connectionId,
+    dataType: query.dataType,
+  });
   const sourceOf = new Map(sources.map((s) => [s.dataType, s]));
   const sorted = [...partitions].sort(byTypeThenConnection);
   if (query.summary) return { data: summarize(sorted, sourceOf, deps.clock.now()) };

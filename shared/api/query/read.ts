@@ -78,6 +78,27 @@ export async function servedPartitions(
   return partitions.filter((p) => !revoked.has(p.connectionId) && isServed(p));
 }
 
+/** The served partitions of a read and the integration's sources; INTEGRATION_NOT_FOUND when it has neither. */
+export async function readScope(
+  repos: QueryDeps["repos"],
+  tenantId: string,
+  integrationId: string,
+  filter: { connectionId?: string | undefined; dataType?: string | undefined },
+): Promise<{ partitions: Partition[]; sources: Source[] }> {
+  const [partitions, sources] = await Promise.all([
+    servedPartitions(repos, tenantId, integrationId, filter),
+    repos.sources.list(tenantId, integrationId),
+  ]);
+  if (partitions.length === 0 && sources.length === 0) {
+    throw new NotFoundError(
+      `Integration '${integrationId}' has no reference data sources`,
+      { integrationId },
+      "INTEGRATION_NOT_FOUND",
+    );
+  }
+  return { partitions, sources };
+}
+
 /**
  * The connection lookup and context read: the one named, else the integration's primary connection (recorded by
  * discovery), else `default`.
