@@ -21,6 +21,7 @@ import {
 import type { AuthorizerContext } from "../../shared/http/authorizer.js";
 import { corsHeaders } from "../../shared/http/cors.js";
 import { errorEnvelope } from "../../shared/http/envelope.js";
+import { headerValue } from "../../shared/http/headers.js";
 import { type ApiHandler, resolveRoute } from "../../shared/http/middleware.js";
 import { type ApiFunctionName, matchConsoleRoute, type RouteDefinition } from "../../shared/http/routes.js";
 import type { Logger } from "../../shared/log.js";
@@ -282,11 +283,6 @@ function collectHeaders(req: IncomingMessage): { single: Record<string, string>;
     multi[name] = [...(multi[name] ?? []), value];
   }
   return { single, multi };
-}
-
-function headerValue(headers: Record<string, string>, name: string): string | undefined {
-  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === name) return value;
-  return undefined;
 }
 
 async function readBody(req: IncomingMessage, limit: number): Promise<string | null> {

@@ -6,6 +6,7 @@
  */
 import type { ApiKeyScope } from "../domain/entities.js";
 import { etagOf, matchesIfNoneMatch } from "../http/etag.js";
+import { headerValue } from "../http/headers.js";
 import { authenticate, type HttpRoute } from "../http/middleware.js";
 import { getRuntime } from "../runtime.js";
 
@@ -52,7 +53,7 @@ function conditional(operationId: string, route: HttpRoute, scopeOf: ScopeOf): H
         scopeOf(pathParameters, query),
       );
       const etag = etagOf(partitions, { operationId, ...pathParameters, ...query });
-      if (matchesIfNoneMatch(headerOf(event.headers, "if-none-match"), etag)) {
+      if (matchesIfNoneMatch(headerValue(event.headers, "if-none-match"), etag)) {
         return { status: 304, notModified: true, headers: { ETag: etag } };
       }
       const result = await route.run(request);
@@ -60,11 +61,6 @@ function conditional(operationId: string, route: HttpRoute, scopeOf: ScopeOf): H
       return { ...result, headers: { ...result.headers, ETag: etag } };
     },
   };
-}
-
-function headerOf(headers: Params | null | undefined, name: string): string | undefined {
-  for (const [key, value] of Object.entries(headers ?? {})) if (key.toLowerCase() === name) return value;
-  return undefined;
 }
 
 function defined<T extends Record<string, string | undefined>>(value: T): { [K in keyof T]?: string } {

@@ -12,7 +12,7 @@
  * validates path, query and body with zod (400 naming the field; malformed JSON 400 INVALID_REQUEST; bodies over
  * 256 KB 413) and hands typed values to the route. Every typed error is mapped here, once, to the envelope and its
  * status (429 with Retry-After); anything else is logged and becomes a 500 INTERNAL_ERROR without a stack. CORS
- * headers are added for the origins in ALLOWED_ORIGINS.
+ * headers are added for the origins in ALLOWED_ORIGINS (shared/http/cors.ts).
  */
 import { randomUUID } from "node:crypto";
 import middy from "@middy/core";
@@ -39,6 +39,7 @@ import { createLogger, type Logger } from "../log.js";
 import { getRuntime } from "../runtime.js";
 import { corsHeaders, parseOrigins, preflightHeaders } from "./cors.js";
 import { errorResponse, jsonResponse, type PaginationMeta, successEnvelope } from "./envelope.js";
+import { headerValue } from "./headers.js";
 import { keyRateLimiter } from "./rate-limit.js";
 import { ROUTES, type RouteDefinition } from "./routes.js";
 
@@ -431,13 +432,6 @@ function withCors(
   event: APIGatewayProxyEvent | undefined,
   origins: readonly string[],
 ): APIGatewayProxyResult {
-  const cors = corsHeaders(headerOf(event, "origin"), origins);
+  const cors = corsHeaders(headerValue(event?.headers, "origin"), origins);
   return Object.keys(cors).length === 0 ? response : { ...response, headers: { ...response.headers, ...cors } };
-}
-
-function headerOf(event: APIGatewayProxyEvent | undefined, name: string): string | undefined {
-  const headers = event?.headers ?? {};
-  const lower = name.toLowerCase();
-  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === lower) return value ?? undefined;
-  return undefined;
 }

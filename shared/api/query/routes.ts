@@ -1,6 +1,6 @@
 /**
- * The routes of the api-query Lambda: health, list / by type, lookup, context and the change feed. Thin: the runtime's dependencies go
- * to the services beside this file.
+ * The routes of the api-query Lambda: health, list / by type, lookup, context and the change feed. Thin: the
+ * runtime's dependencies go to the operations beside this file.
  */
 import { z } from "zod";
 import { type HttpRoute, httpRoute, ok } from "../../http/middleware.js";

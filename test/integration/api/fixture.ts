@@ -5,9 +5,9 @@
  */
 import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
 import type { PartitionRef } from "../../../shared/domain/ids.js";
 import type { SourceInput } from "../../../shared/domain/source-config.js";
+import type { ApiHandler } from "../../../shared/http/middleware.js";
 import { createLogger } from "../../../shared/log.js";
 import { getRuntime, overrideRuntime, resetRuntime } from "../../../shared/runtime.js";
 import type { Repositories } from "../../../shared/storage/ports.js";
@@ -24,7 +24,7 @@ import { startSqs, type TestSqs } from "../../support/sqs.js";
 export const CURSOR_SECRET = "integration-test-cursor-secret";
 export const T0 = Date.parse("2026-03-01T12:00:00.000Z");
 
-export type Handler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+export type Handler = ApiHandler;
 
 export interface Servers {
   dynamo: TestDynamo;
