@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import { headerValue } from "../http/headers.js";
 import type { ConsoleAssets } from "./assets.js";
 
 export const CONSOLE_CSP = [
@@ -69,9 +70,4 @@ function decodeSegment(segment: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function headerValue(headers: APIGatewayProxyEvent["headers"] | null, name: string): string | undefined {
-  for (const [key, value] of Object.entries(headers ?? {})) if (key.toLowerCase() === name) return value;
-  return undefined;
 }
