@@ -164,7 +164,6 @@ export function estimateIndexBytes(index: LookupIndex): number {
   strings(index.ids);
   strings(index.names);
   strings(index.dict);
-  strings(index.updatedAt);
   const sample = Math.min(index.metadata.length, 200);
   if (sample > 0) {
     let sampled = 0;

@@ -8,8 +8,9 @@
  * The budget is spent on `text` (estimated at 4 characters per token). Each item line of the text is exactly the
  * item's compact JSON, so `referenceData` (the same items) is no larger than the text that was budgeted.
  */
-import { type LookupIndex, lookupItems } from "./index.js";
+import type { LookupIndex } from "./index.js";
 import { tokenize } from "./normalize.js";
+import { lookupItems } from "./ranking.js";
 
 /** The estimate the budget uses: 4 characters per token. */
 export const CHARS_PER_TOKEN = 4;

@@ -1,13 +1,13 @@
 /** Items of list partitions: one row per external ID under the partition's data key. */
 
-import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { BatchGetCommand, type DynamoDBDocumentClient, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { mapLimit } from "../concurrency.js";
 import { iso } from "../domain/clock.js";
 import { InternalError, ValidationError } from "../domain/errors.js";
 import { type Item, type ItemStatus, itemSchema, itemStatusSchema, type PartitionRef } from "../domain/index.js";
 import { parseOrThrow } from "../domain/validate.js";
 import { batchWriteAll, type RetryOptions, type WriteRequest } from "./batch-write.js";
-import { isConditionFailed } from "./ddb.js";
+import { backoffMs, isConditionFailed, sleep } from "./ddb.js";
 import { dataPk, keys } from "./keys.js";
 import type { ItemListFilter, ItemRepository, ItemSummary, Manifest, Page, StatusChangedRow } from "./ports.js";
 import { checkLimit, checkStartKey, fillPage, parseRow, queryPrefix, type Row, UpdateBuilder } from "./rows.js";
@@ -17,6 +17,9 @@ export const MAX_ITEM_BYTES = 400 * 1024;
 
 /** UpdateItems in flight at once in setStatus: enough to be quick, few enough not to throttle a partition. */
 const STATUS_CONCURRENCY = 16;
+/** DynamoDB's most keys in one BatchGetItem, and how often unprocessed keys are retried. */
+const BATCH_GET_LIMIT = 100;
+const BATCH_GET_ATTEMPTS = 8;
 
 export class DynamoItemRepository implements ItemRepository {
   constructor(
@@ -95,6 +98,32 @@ export class DynamoItemRepository implements ItemRepository {
   async get(ref: PartitionRef, externalId: string): Promise<Item | undefined> {
     const result = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: keys.item(ref, externalId) }));
     return result.Item ? parseRow(itemSchema, result.Item, "item") : undefined;
+  }
+
+  /** Retries unprocessed keys with the batch writes' backoff (retry.sleep), so throttling loses no item. */
+  async getMany(ref: PartitionRef, externalIds: readonly string[]): Promise<Item[]> {
+    const byId = new Map<string, Item>();
+    const ids = [...new Set(externalIds)];
+    for (let from = 0; from < ids.length; from += BATCH_GET_LIMIT) {
+      let pending: Record<string, unknown>[] = ids
+        .slice(from, from + BATCH_GET_LIMIT)
+        .map((id) => ({ ...keys.item(ref, id) }));
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 0) await (this.retry.sleep ?? sleep)(backoffMs(attempt));
+        const result = await this.doc.send(
+          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending } } }),
+        );
+        for (const row of result.Responses?.[this.tableName] ?? []) {
+          const item = parseRow(itemSchema, row, "item");
+          byId.set(item.externalId, item);
+        }
+        pending = (result.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Record<string, unknown>[];
+        if (pending.length > 0 && attempt >= BATCH_GET_ATTEMPTS) {
+          throw new InternalError(`BatchGetItem left ${pending.length} keys unprocessed after ${attempt + 1} attempts`);
+        }
+      }
+    }
+    return externalIds.flatMap((id) => byId.get(id) ?? []);
   }
 
   /**

@@ -245,6 +245,8 @@ export interface ItemRepository {
     input: { jobId: string; now: number; expiresAt?: number },
   ): Promise<{ updated: number; rows: StatusChangedRow[] }>;
   get(ref: PartitionRef, externalId: string): Promise<Item | undefined>;
+  /** The stored items of these external IDs (BatchGetItem, 100 keys a request), in the order asked; missing ones skipped. */
+  getMany(ref: PartitionRef, externalIds: readonly string[]): Promise<Item[]>;
   list(ref: PartitionRef, filter: ItemListFilter): Promise<Page<Item>>;
   /** Every item of a partition (all pages). */
   listAll(ref: PartitionRef): Promise<Item[]>;

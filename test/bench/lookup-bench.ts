@@ -20,7 +20,8 @@ import type { Connection, Item, Partition } from "../../shared/domain/entities.j
 import type { PartitionRef } from "../../shared/domain/ids.js";
 import { type Source, type SourceInput, sourceInputSchema } from "../../shared/domain/source-config.js";
 import { LookupIndexCache } from "../../shared/lookup/cache.js";
-import { buildLookupIndex, type LookupIndex, lookup } from "../../shared/lookup/index.js";
+import { buildLookupIndex, type LookupIndex } from "../../shared/lookup/index.js";
+import { lookup } from "../../shared/lookup/ranking.js";
 import { createRepositories } from "../../shared/storage/index.js";
 import { startDynamo } from "../support/dynamo.js";
 import type { BenchFigure } from "./figures.js";

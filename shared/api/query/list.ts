@@ -2,8 +2,8 @@
  * GET .../reference-data (list, or per-type counts with summary=true) and GET .../reference-data/{dataType} (one
  * type's items, or its object). Items are listed in stored order (by external ID), one data type after another (by
  * name), paged with a signed cursor bound to the tenant and the filters. Without `search` a page is read from
- * DynamoDB; with it, from the partition's cached lookup index (every word must start a word of the item), so a
- * search is one pass over memory rather than a filtered scan of the table.
+ * DynamoDB; with it, matched in the partition's cached lookup index (every word must start a word of the item), so a
+ * search is one pass over memory rather than a filtered scan of the table, and the page's items are then read by key.
  */
 import { z } from "zod";
 import type { Item, Partition } from "../../domain/entities.js";
@@ -12,7 +12,7 @@ import type { Source } from "../../domain/source-config.js";
 import { decodeCursor, encodeCursor, queryFingerprint } from "../../http/cursor.js";
 import type { PaginationMeta } from "../../http/envelope.js";
 import { partitionIndex } from "../../lookup/cache.js";
-import { type LookupIndex, searchItems } from "../../lookup/index.js";
+import { searchItems } from "../../lookup/search.js";
 import type { ItemListFilter } from "../../storage/ports.js";
 import { ByteBudget, objectParts, RESPONSE_BUDGET_BYTES } from "./budget.js";
 import { type ObjectCache, readObject } from "./objects.js";
@@ -233,11 +233,16 @@ async function pageItems(
       );
       if (partitions.length === 1) totalCount = matched.length;
       const from = resume?.o ?? 0;
+      // The index only matches; the page's items are read from storage, through the one wire mapper.
+      const ids = matched.slice(from, from + remaining).map((item) => index.ids[item]!);
+      const stored = new Map((await deps.repos.items.getMany(ref, ids)).map((item) => [item.externalId, item]));
       let taken = 0;
-      for (const item of matched.slice(from, from + remaining)) {
+      for (const id of ids) {
         if (budget.spent()) break;
-        data.push(budget.add(indexWire(index, item, partition)));
         taken++;
+        // An item gone since the index was built (expired) is skipped, not fabricated.
+        const item = stored.get(id);
+        if (item) data.push(budget.add(itemWire(item, partition)));
       }
       if (from + taken < matched.length) {
         next = { ...here, o: from + taken };
@@ -302,20 +307,6 @@ function itemWire(item: Item, partition: Partition): ReferenceItemWire {
     metadata: item.metadata,
     lastSyncedAt: partition.lastSyncedAt ?? null,
     updatedAt: item.updatedAt,
-  };
-}
-
-function indexWire(index: LookupIndex, i: number, partition: Partition): ReferenceItemWire {
-  return {
-    id: wireItemId(partition, index.ids[i]!),
-    externalId: index.ids[i]!,
-    name: index.names[i]!,
-    dataType: partition.dataType,
-    connectionId: partition.connectionId,
-    status: index.statusOf(i),
-    metadata: index.metadata[i] as Record<string, unknown>,
-    lastSyncedAt: partition.lastSyncedAt ?? null,
-    updatedAt: index.updatedAt[i] ?? null,
   };
 }
 

@@ -1,8 +1,8 @@
 /** GET .../reference-data/{dataType}/lookup: resolve a name to IDs from the partition's cached index. */
 import { ValidationError } from "../../domain/errors.js";
 import { partitionIndex } from "../../lookup/cache.js";
-import { lookup } from "../../lookup/index.js";
 import { normalize } from "../../lookup/normalize.js";
+import { lookup } from "../../lookup/ranking.js";
 import { freshness, indexSettings, partitionRef, type QueryDeps, readConnectionOf, readPartition } from "./read.js";
 import type { LookupQuery, LookupResultWire } from "./schemas.js";
 

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import type { Item } from "../../../shared/domain/entities.js";
 import type { PartitionRef } from "../../../shared/domain/ids.js";
 import { LookupIndexCache, partitionIndex } from "../../../shared/lookup/cache.js";
-import { buildLookupIndex, lookup } from "../../../shared/lookup/index.js";
+import { buildLookupIndex } from "../../../shared/lookup/index.js";
+import { lookup } from "../../../shared/lookup/ranking.js";
 
 const ref = (dataType: string, tenantId = "t1"): PartitionRef => ({
   tenantId,

@@ -1,16 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { ItemStatus } from "../../../shared/domain/entities.js";
-import {
-  boundedDistance,
-  buildLookupIndex,
-  type LookupSourceItem,
-  lookup,
-  lookupItems,
-  maxTypos,
-  searchItems,
-  typoCandidates,
-} from "../../../shared/lookup/index.js";
+import { buildLookupIndex, type LookupSourceItem } from "../../../shared/lookup/index.js";
+import { lookup, lookupItems } from "../../../shared/lookup/ranking.js";
+import { searchItems } from "../../../shared/lookup/search.js";
+import { boundedDistance, maxTypos, typoCandidates } from "../../../shared/lookup/typo-search.js";
 
 function user(id: string, name: string, extra: Record<string, string> = {}, status: ItemStatus = "active") {
   return {
