@@ -7,8 +7,9 @@
  * all the others' (DESIGN.md "quotas").
  */
 import { type PartitionRef, partitionId } from "../domain/ids.js";
-import type { ItemRepository } from "../storage/ports.js";
+import type { IndexSnapshotRepository, ItemRepository } from "../storage/ports.js";
 import { buildLookupIndex, type LookupIndex } from "./index.js";
+import { type IndexSettings, indexFromSnapshot } from "./snapshot.js";
 
 /** Default bound on cached items across all partitions (a secondary bound; bytes decide first). */
 export const DEFAULT_MAX_CACHED_ITEMS = 1_000_000;
@@ -177,26 +178,28 @@ export function estimateIndexBytes(index: LookupIndex): number {
 /** The process-wide cache every warm invocation of a query Lambda shares. */
 export const indexCache = new LookupIndexCache();
 
-/** How to build a partition's index: the source's lookup fields and fuzzy flag (defaults when it has no source). */
-export interface IndexSettings {
-  fields?: readonly string[];
-  fuzzy?: boolean;
-}
+export type { IndexSettings } from "./snapshot.js";
 
 /**
- * The lookup index of a partition at its committed `version`: from the cache, or read (`items.listSummaries`, a
- * projection) and built.
+ * The lookup index of a partition at its committed `version`: from the cache, else from the version's snapshot
+ * (snapshot.ts) when it was built with these settings, else read (`items.listSummaries`, a projection) and built.
  * The index keeps every status (lookup filters per request); the fuzzy flag is the source's default and can be
  * overridden per query, so a source edit that only toggles it needs no rebuild.
  */
 export function partitionIndex(
-  deps: { items: Pick<ItemRepository, "listSummaries">; cache?: LookupIndexCache },
+  deps: {
+    items: Pick<ItemRepository, "listSummaries">;
+    indexSnapshots?: Pick<IndexSnapshotRepository, "read">;
+    cache?: LookupIndexCache;
+  },
   ref: PartitionRef,
   version: number,
   settings: IndexSettings = {},
 ): Promise<LookupIndex> {
   const cache = deps.cache ?? indexCache;
   return cache.get(ref, version, async () => {
+    const snapshot = deps.indexSnapshots && (await indexFromSnapshot(deps.indexSnapshots, ref, version, settings));
+    if (snapshot) return snapshot;
     const items = await deps.items.listSummaries(ref);
     const options: { fields?: readonly string[]; fuzzy?: boolean } = {};
     if (settings.fields) options.fields = settings.fields;

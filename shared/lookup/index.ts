@@ -253,21 +253,7 @@ export function buildLookupIndex(items: Iterable<LookupSourceItem>, options: Loo
   const finalSlotTokens = new Uint32Array(total);
   for (let p = 0; p < total; p++) finalSlotTokens[p] = rankOfTemp[slotTokens[p]!]!;
 
-  // Postings: one entry per (token, slot), duplicates within a slot dropped.
-  const counts = new Uint32Array(dict.length + 1);
-  const slots = n * fieldCount;
-  forEachDistinctToken(finalSlotTokens, slotStart, slots, (token) => {
-    counts[token + 1]!++;
-  });
-  for (let t = 0; t < dict.length; t++) counts[t + 1]! += counts[t]!;
-  const postStart = counts;
-  const fill = postStart.slice(0, dict.length);
-  const postings = new Uint32Array(postStart[dict.length]!);
-  forEachDistinctToken(finalSlotTokens, slotStart, slots, (token, slot) => {
-    postings[fill[token]!++] = slot;
-  });
-
-  return new LookupIndex({
+  return assembleLookupIndex({
     fuzzy: options.fuzzy ?? true,
     fields,
     ids,
@@ -275,12 +261,33 @@ export function buildLookupIndex(items: Iterable<LookupSourceItem>, options: Loo
     metadata,
     statusCodes,
     dict,
-    postStart,
-    postings,
     slotStart,
     slotTokens: finalSlotTokens,
     maxSlotTokens,
   });
+}
+
+/** The parts that determine an index: its postings are derived from the slots (a snapshot stores only these). */
+export type LookupIndexCore = Omit<LookupIndexParts, "postStart" | "postings">;
+
+/** An index from its core parts: the postings (token → slots) computed in two linear passes. */
+export function assembleLookupIndex(core: LookupIndexCore): LookupIndex {
+  const { dict, slotStart, slotTokens } = core;
+  const slots = core.ids.length * core.fields.length;
+  // Postings: one entry per (token, slot), duplicates within a slot dropped.
+  const counts = new Uint32Array(dict.length + 1);
+  forEachDistinctToken(slotTokens, slotStart, slots, (token) => {
+    counts[token + 1]!++;
+  });
+  for (let t = 0; t < dict.length; t++) counts[t + 1]! += counts[t]!;
+  const postStart = counts;
+  const fill = postStart.slice(0, dict.length);
+  const postings = new Uint32Array(postStart[dict.length]!);
+  forEachDistinctToken(slotTokens, slotStart, slots, (token, slot) => {
+    postings[fill[token]!++] = slot;
+  });
+
+  return new LookupIndex({ ...core, postStart, postings });
 }
 
 /** Lookup field used for items stored without lookup values: their name. */

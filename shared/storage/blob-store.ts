@@ -1,5 +1,5 @@
 /**
- * Large values (manifests, objects, checkpoints) as gzipped JSON cut into Binary chunks of at most 350 KB, one row
+ * Large values (manifests, objects, checkpoints as JSON; lookup index snapshots as bytes) gzipped and cut into Binary chunks of at most 350 KB, one row
  * per chunk, because a DynamoDB item stops at 400 KB. Every chunk of one write carries the chunk count and a random
  * write token, so a reader detects a torn or half-overwritten blob instead of returning garbage.
  */
@@ -46,10 +46,15 @@ export class BlobStore {
   async write(location: BlobLocation, value: unknown, extra: Row = {}): Promise<BlobWriteResult> {
     const json = JSON.stringify(value);
     if (json === undefined) throw new ValidationError("Cannot store an undefined value");
-    const compressed = await gzipAsync(Buffer.from(json, "utf8"));
+    return this.writeBytes(location, Buffer.from(json, "utf8"), extra);
+  }
+
+  /** Writes raw bytes under `location` (gzipped and chunked like `write`). */
+  async writeBytes(location: BlobLocation, raw: Uint8Array, extra: Row = {}): Promise<BlobWriteResult> {
+    const compressed = await gzipAsync(raw);
     const total = Math.max(1, Math.ceil(compressed.length / BLOB_CHUNK_BYTES));
     const token = randomBytes(8).toString("hex");
-    const bytes = Buffer.byteLength(json, "utf8");
+    const bytes = raw.byteLength;
     const requests: WriteRequest[] = [];
     for (let n = 0; n < total; n++) {
       const data = compressed.subarray(n * BLOB_CHUNK_BYTES, (n + 1) * BLOB_CHUNK_BYTES);
@@ -112,6 +117,39 @@ export class BlobStore {
       return { value: JSON.parse(json), bytes: Buffer.byteLength(json, "utf8") };
     } catch (error) {
       throw new NotFoundError(`Stored ${location.entity} at ${first.PK} ${location.prefix} is unreadable`, {
+        reason: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+
+  /**
+   * Reads the bytes of the last complete write under `location`'s prefix without knowing its chunk count (the chunks
+   * say it), with the attributes of its first chunk (the `extra` of the write). undefined when there is none;
+   * NotFoundError when the chunks do not form one complete write (torn, or being overwritten).
+   */
+  async readBytes(location: BlobLocation): Promise<{ bytes: Buffer; attributes: Row } | undefined> {
+    const pk = location.chunkKey(0).PK;
+    const rows: Row[] = [];
+    for await (const row of queryPrefix(this.doc, this.tableName, { pk, prefix: location.prefix })) rows.push(row);
+    const first = rows.find((row) => row.n === 0);
+    if (!first) {
+      if (rows.length === 0) return undefined;
+      throw new NotFoundError(`Stored ${location.entity} at ${pk} ${location.prefix} has no first chunk`);
+    }
+    const chunks = rows.filter((row) => row.token === first.token).sort((a, b) => Number(a.n) - Number(b.n));
+    const total = Number(first.total);
+    if (chunks.length !== total || !chunks.every((row, index) => row.n === index && row.total === total)) {
+      throw new NotFoundError(`Stored ${location.entity} at ${pk} ${location.prefix} is not a complete blob`, {
+        expectedChunks: total,
+        found: chunks.length,
+      });
+    }
+    try {
+      const bytes = await gunzipAsync(Buffer.concat(chunks.map((row) => row.data as Uint8Array)));
+      const { data: _data, ...attributes } = first;
+      return { bytes, attributes };
+    } catch (error) {
+      throw new NotFoundError(`Stored ${location.entity} at ${pk} ${location.prefix} is unreadable`, {
         reason: error instanceof Error ? error.message : String(error),
       });
     }

@@ -6,6 +6,7 @@ import { BlobStore } from "./blob-store.js";
 import { DynamoChangeRepository } from "./change-repository.js";
 import { DynamoConnectionRepository } from "./connection-repository.js";
 import { DynamoDiscoveryRepository } from "./discovery-repository.js";
+import { DynamoIndexSnapshotRepository } from "./index-snapshot-repository.js";
 import { DynamoItemRepository } from "./item-repository.js";
 import { DynamoJobRepository } from "./job-repository.js";
 import { DynamoManifestRepository } from "./manifest-repository.js";
@@ -26,6 +27,7 @@ export * from "./client.js";
 export { DynamoConnectionRepository } from "./connection-repository.js";
 export * from "./ddb.js";
 export { DynamoDiscoveryRepository } from "./discovery-repository.js";
+export { DynamoIndexSnapshotRepository } from "./index-snapshot-repository.js";
 export { DynamoItemRepository, MAX_ITEM_BYTES } from "./item-repository.js";
 export { DynamoJobRepository } from "./job-repository.js";
 export * from "./keys.js";
@@ -54,6 +56,7 @@ export function createRepositories(options: RepositoryOptions): Repositories {
     partitions: new DynamoPartitionRepository(doc, tableName),
     items: new DynamoItemRepository(doc, tableName, retry),
     manifests: new DynamoManifestRepository(blobs),
+    indexSnapshots: new DynamoIndexSnapshotRepository(doc, tableName, blobs, retry),
     objects: new DynamoObjectRepository(blobs),
     jobs: new DynamoJobRepository(doc, tableName, blobs),
     apiKeys: new DynamoApiKeyRepository(doc, tableName, retry.sleep),

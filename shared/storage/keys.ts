@@ -65,6 +65,12 @@ export const keys = {
     SK: `MAN#${pad(version)}#${pad(n, 4)}`,
   }),
   manifestPrefix: (version: number): string => `MAN#${pad(version)}#`,
+  /** A chunk of the lookup index snapshot of a committed version; `indexSnapshotPrefix()` spans every version. */
+  indexSnapshotChunk: (ref: PartitionRef, version: number, n: number): Key => ({
+    PK: dataPk(ref),
+    SK: `IDX#${pad(version)}#${pad(n, 4)}`,
+  }),
+  indexSnapshotPrefix: (version?: number): string => (version === undefined ? "IDX#" : `IDX#${pad(version)}#`),
   job: (t: string, i: string, jobId: string): Key => ({ PK: integration(t, i), SK: `JOB#${jobIdOf(jobId)}` }),
   jobPrefix: "JOB#",
   checkpointChunk: (t: string, i: string, jobId: string, n: number): Key => ({

@@ -416,6 +416,28 @@ export interface DiscoveryRepository {
   queryDue(untilIso: string, page: { limit: number; startKey?: PageKey }): Promise<Page<DiscoveryDueEntry>>;
 }
 
+/** A stored lookup index snapshot: its bytes (shared/lookup/snapshot.ts) and the key of the settings it was built with. */
+export interface IndexSnapshot {
+  bytes: Uint8Array;
+  settingsKey: string;
+}
+
+export interface IndexSnapshotRepository {
+  /** Writes (or replaces) the snapshot of `version`. */
+  write(
+    ref: PartitionRef,
+    version: number,
+    bytes: Uint8Array,
+    settingsKey: string,
+  ): Promise<{ chunks: number; storedBytes: number }>;
+  /** undefined when the version has none; NotFoundError when its chunks are torn or unreadable. */
+  read(ref: PartitionRef, version: number): Promise<IndexSnapshot | undefined>;
+  /** The settings key of the version's snapshot (one small GetItem), or undefined when it has none. */
+  settingsKeyOf(ref: PartitionRef, version: number): Promise<string | undefined>;
+  /** Removes the snapshots of versions below `version`. */
+  deleteOlderThan(ref: PartitionRef, version: number): Promise<void>;
+}
+
 /** Everything a service function may need from storage. */
 export interface Repositories {
   sources: SourceRepository;
@@ -423,6 +445,7 @@ export interface Repositories {
   partitions: PartitionRepository;
   items: ItemRepository;
   manifests: ManifestRepository;
+  indexSnapshots: IndexSnapshotRepository;
   objects: ObjectRepository;
   jobs: JobRepository;
   apiKeys: ApiKeyRepository;

@@ -15,6 +15,7 @@ export type Entity =
   | "item"
   | "object"
   | "manifest"
+  | "indexSnapshot"
   | "job"
   | "checkpoint"
   | "apiKey"

@@ -30,6 +30,7 @@ import type { GatewayClient, InvokeResponse } from "../gateway/client.js";
 import { isGatewayError } from "../gateway/errors.js";
 import { firstPage, nextPage, type PageState } from "../gateway/pagination.js";
 import type { Logger } from "../log.js";
+import { writeIndexSnapshot } from "../lookup/snapshot.js";
 import type { ChangeRecord } from "../storage/change-repository.js";
 import type { JobPatch, Manifest, Repositories } from "../storage/ports.js";
 import { type AnnounceDeps, announceCommit, announceFailure, expiresAfterDays } from "./announce.js";
@@ -1057,6 +1058,7 @@ class SyncRun {
       { expectStatus: ["syncing"] },
     );
     const written = await write();
+    await writeIndexSnapshot({ repos, log: this.log }, ref, written.version, config);
     this.lease.assertHeld();
     await this.lease.stop();
     const now = this.now();

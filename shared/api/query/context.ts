@@ -41,7 +41,11 @@ export async function getContext(
       const { object } = await readObject(repos.objects, ref, partition, deps.objectCache);
       return { dataType, syncType: "object", object: object ?? undefined };
     }
-    const cacheDeps = deps.cache ? { items: repos.items, cache: deps.cache } : { items: repos.items };
+    const cacheDeps = {
+      items: repos.items,
+      indexSnapshots: repos.indexSnapshots,
+      ...(deps.cache ? { cache: deps.cache } : {}),
+    };
     const index = await partitionIndex(cacheDeps, ref, partition.version, indexSettings(sourceOf.get(dataType)));
     return { dataType, syncType: "list", index };
   });

@@ -223,7 +223,11 @@ async function pageItems(
     const ref = partitionRef(tenantId, integrationId, partition.connectionId, partition.dataType);
     if (search !== undefined) {
       const index = await partitionIndex(
-        deps.cache ? { items: deps.repos.items, cache: deps.cache } : { items: deps.repos.items },
+        {
+          items: deps.repos.items,
+          indexSnapshots: deps.repos.indexSnapshots,
+          ...(deps.cache ? { cache: deps.cache } : {}),
+        },
         ref,
         partition.version,
         indexSettings(args.sourceOf.get(partition.dataType)),

@@ -33,7 +33,11 @@ export async function lookupReferenceData(
     );
   }
   const settings = indexSettings(source);
-  const cacheDeps = deps.cache ? { items: deps.repos.items, cache: deps.cache } : { items: deps.repos.items };
+  const cacheDeps = {
+    items: deps.repos.items,
+    indexSnapshots: deps.repos.indexSnapshots,
+    ...(deps.cache ? { cache: deps.cache } : {}),
+  };
   const index = await partitionIndex(cacheDeps, ref, partition.version, settings);
   const options: Parameters<typeof lookup>[2] = { limit: query.limit, includeInactive: query.includeInactive };
   // The source's current flag wins over the one the cached index was built with: toggling it needs no resync.

@@ -7,13 +7,15 @@ import type { Clock } from "../../domain/clock.js";
 import type { Partition } from "../../domain/entities.js";
 import { NotFoundError } from "../../domain/errors.js";
 import { DEFAULT_CONNECTION_ID, type PartitionRef } from "../../domain/ids.js";
-import { lookupFieldsOf, type Source } from "../../domain/source-config.js";
+import type { Source } from "../../domain/source-config.js";
 import type { IndexSettings, LookupIndexCache } from "../../lookup/cache.js";
+import { indexSettingsOf } from "../../lookup/snapshot.js";
 import type { Repositories } from "../../storage/ports.js";
 
 /** The dependencies of the query services; integration tests pass dynalite-backed repositories. */
 export interface QueryDeps {
-  repos: Pick<Repositories, "sources" | "connections" | "partitions" | "items" | "objects">;
+  repos: Pick<Repositories, "sources" | "connections" | "partitions" | "items" | "objects"> &
+    Partial<Pick<Repositories, "indexSnapshots">>;
   clock: Clock;
   /** Default: the process-wide cache of shared/lookup/cache.ts. */
   cache?: LookupIndexCache;
@@ -147,7 +149,7 @@ export function freshness(partition: Partition, source: Source | undefined, now:
 /** How the partition's lookup index is built: the source's lookup fields and fuzzy flag, when it still has a source. */
 export function indexSettings(source: Source | undefined): IndexSettings {
   if (!source) return {};
-  return { fields: lookupFieldsOf(source.referenceData), fuzzy: source.referenceData.fuzzyMatch };
+  return indexSettingsOf(source.referenceData);
 }
 
 /** The reference of one partition. */

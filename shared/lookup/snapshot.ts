@@ -1,0 +1,222 @@
+/**
+ * Lookup index snapshots: at commit the sync worker writes the partition's index as compact bytes under the committed
+ * version (writeIndexSnapshot), and a cold query container loads them (indexFromSnapshot) instead of reading and
+ * tokenising every item. A snapshot stores only the index's core (lookupindex.ts `LookupIndexCore`); the postings are
+ * recomputed on load in two linear passes.
+ *
+ * Settings: an index is built from the source's lookup fields (which fields, in which priority), so a snapshot is
+ * keyed by them (`snapshotSettingsKey`). A reader whose source now names other fields ignores the snapshot and builds
+ * from the items; the next sync, changed or not, rewrites it for the new settings. The fuzzy flag only sets the
+ * index's default (lookup takes the source's current flag per query), so it is applied on load, not keyed.
+ *
+ * Layout (before the BlobStore's gzip), little-endian:
+ *   "RDIX" · u8 format · u32 header length · header JSON · u32 strings length · strings JSON ([ids, names, dict,
+ *   metadata]) · status codes (1 byte an item) · tokens per slot (`lengthWidth` bytes a slot) · token ids
+ *   (`tokenWidth` bytes each).
+ */
+
+import type { PartitionRef } from "../domain/ids.js";
+import type { ReferenceDataConfig } from "../domain/source-config.js";
+import { lookupFieldsOf } from "../domain/source-config.js";
+import type { IndexSnapshotRepository, ItemRepository } from "../storage/ports.js";
+import { assembleLookupIndex, buildLookupIndex, type LookupIndex } from "./index.js";
+
+const MAGIC = "RDIX";
+/** Bump when the layout changes: older snapshots then stop matching and readers fall back to the items. */
+const FORMAT = 1;
+
+/** How an index is built: the source's lookup fields and fuzzy flag (defaults when it has no source). */
+export interface IndexSettings {
+  fields?: readonly string[];
+  fuzzy?: boolean;
+}
+
+/** The index settings of a source's config: one decision for the worker that writes and the reader that loads. */
+export function indexSettingsOf(config: ReferenceDataConfig): IndexSettings {
+  return { fields: lookupFieldsOf(config), fuzzy: config.fuzzyMatch };
+}
+
+/** What a snapshot must have been built with to be served for `settings`. */
+export function snapshotSettingsKey(settings: IndexSettings): string {
+  return JSON.stringify({ format: FORMAT, fields: settings.fields ?? null });
+}
+
+interface Header {
+  fields: string[];
+  size: number;
+  dictSize: number;
+  tokenCount: number;
+  maxSlotTokens: number;
+  tokenWidth: number;
+  lengthWidth: number;
+}
+
+/** The snapshot bytes of an index. */
+export function encodeIndexSnapshot(index: LookupIndex): Buffer {
+  const fieldCount = index.fields.length;
+  const slots = index.size * fieldCount;
+  const tokenCount = index.slotTokens.length;
+  const header: Header = {
+    fields: [...index.fields],
+    size: index.size,
+    dictSize: index.dict.length,
+    tokenCount,
+    maxSlotTokens: index.maxSlotTokens,
+    tokenWidth: widthOf(Math.max(0, index.dict.length - 1)),
+    lengthWidth: widthOf(index.maxSlotTokens),
+  };
+  const lengths = new Uint32Array(slots);
+  for (let s = 0; s < slots; s++) lengths[s] = index.slotStart[s + 1]! - index.slotStart[s]!;
+  return Buffer.concat([
+    Buffer.from(MAGIC, "latin1"),
+    Buffer.from([FORMAT]),
+    framed(JSON.stringify(header)),
+    framed(JSON.stringify([index.ids, index.names, index.dict, index.metadata])),
+    Buffer.from(index.statusCodes.buffer, index.statusCodes.byteOffset, index.statusCodes.byteLength),
+    packUints(lengths, header.lengthWidth),
+    packUints(index.slotTokens, header.tokenWidth),
+  ]);
+}
+
+/** The index a snapshot holds, with `fuzzy` as its default. Throws SnapshotFormatError on anything malformed. */
+export function decodeIndexSnapshot(bytes: Uint8Array, fuzzy = true): LookupIndex {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buffer.length < 5 || buffer.toString("latin1", 0, 4) !== MAGIC || buffer[4] !== FORMAT) {
+    throw new SnapshotFormatError("not a lookup index snapshot of this format");
+  }
+  let at = 5;
+  const readFramed = (): unknown => {
+    if (at + 4 > buffer.length) throw new SnapshotFormatError("truncated");
+    const length = buffer.readUInt32LE(at);
+    at += 4;
+    if (at + length > buffer.length) throw new SnapshotFormatError("truncated");
+    const value: unknown = JSON.parse(buffer.toString("utf8", at, at + length));
+    at += length;
+    return value;
+  };
+  const header = readFramed() as Header;
+  const strings = readFramed() as [string[], string[], string[], Record<string, unknown>[]];
+  const { size, tokenCount } = header;
+  const fieldCount = header.fields?.length ?? 0;
+  const [ids, names, dict, metadata] = Array.isArray(strings) ? strings : [];
+  if (
+    !Array.isArray(ids) ||
+    !Array.isArray(names) ||
+    !Array.isArray(dict) ||
+    !Array.isArray(metadata) ||
+    ids.length !== size ||
+    names.length !== size ||
+    metadata.length !== size ||
+    dict.length !== header.dictSize ||
+    fieldCount === 0
+  ) {
+    throw new SnapshotFormatError("inconsistent header");
+  }
+  const slots = size * fieldCount;
+  const expected = at + size + slots * header.lengthWidth + tokenCount * header.tokenWidth;
+  if (buffer.length !== expected) throw new SnapshotFormatError(`expected ${expected} bytes, found ${buffer.length}`);
+  const statusCodes = new Uint8Array(buffer.subarray(at, at + size));
+  at += size;
+  const lengths = unpackUints(buffer, at, slots, header.lengthWidth);
+  at += slots * header.lengthWidth;
+  const slotTokens = unpackUints(buffer, at, tokenCount, header.tokenWidth);
+  const slotStart = new Uint32Array(slots + 1);
+  for (let s = 0; s < slots; s++) slotStart[s + 1] = slotStart[s]! + lengths[s]!;
+  if (slotStart[slots] !== tokenCount) throw new SnapshotFormatError("slot lengths do not add up");
+  for (let p = 0; p < tokenCount; p++) {
+    if (slotTokens[p]! >= dict.length) throw new SnapshotFormatError("token id out of range");
+  }
+  return assembleLookupIndex({
+    fuzzy,
+    fields: header.fields,
+    ids,
+    names,
+    metadata,
+    statusCodes,
+    dict,
+    slotStart,
+    slotTokens,
+    maxSlotTokens: header.maxSlotTokens,
+  });
+}
+
+/** A snapshot that cannot be decoded: the reader falls back to the items. */
+export class SnapshotFormatError extends Error {
+  constructor(reason: string) {
+    super(`Lookup index snapshot unreadable: ${reason}`);
+    this.name = "SnapshotFormatError";
+  }
+}
+
+/**
+ * The index of `ref` at `version` from its snapshot, or undefined when there is none, it was built with other lookup
+ * fields, or it cannot be read (the caller then builds from the items).
+ */
+export async function indexFromSnapshot(
+  snapshots: Pick<IndexSnapshotRepository, "read">,
+  ref: PartitionRef,
+  version: number,
+  settings: IndexSettings,
+): Promise<LookupIndex | undefined> {
+  try {
+    const snapshot = await snapshots.read(ref, version);
+    if (!snapshot || snapshot.settingsKey !== snapshotSettingsKey(settings)) return undefined;
+    return decodeIndexSnapshot(snapshot.bytes, settings.fuzzy ?? true);
+  } catch {
+    return undefined;
+  }
+}
+
+export interface SnapshotWriterDeps {
+  repos: { items: Pick<ItemRepository, "listSummaries">; indexSnapshots: IndexSnapshotRepository };
+  log: { warn(message: string, ...extra: Record<string, unknown>[]): void };
+}
+
+/**
+ * At a list partition's commit, before its version flips: writes the snapshot of `version` unless one built with the
+ * current settings is already there (an unchanged resync costs one small GetItem), then drops snapshots older than
+ * the previous version. Best effort: a failure is logged and the sync still commits (readers fall back to the items).
+ */
+export async function writeIndexSnapshot(
+  deps: SnapshotWriterDeps,
+  ref: PartitionRef,
+  version: number,
+  config: ReferenceDataConfig,
+): Promise<void> {
+  if (config.syncType !== "list" || version < 1) return;
+  const { indexSnapshots, items } = deps.repos;
+  try {
+    const settings = indexSettingsOf(config);
+    const settingsKey = snapshotSettingsKey(settings);
+    if ((await indexSnapshots.settingsKeyOf(ref, version)) === settingsKey) return;
+    const index = buildLookupIndex(await items.listSummaries(ref), settings);
+    await indexSnapshots.write(ref, version, encodeIndexSnapshot(index), settingsKey);
+    await indexSnapshots.deleteOlderThan(ref, version - 1);
+  } catch (error) {
+    deps.log.warn("lookup index snapshot not written", { version, error });
+  }
+}
+
+/** Bytes needed for unsigned values up to `max`. */
+function widthOf(max: number): number {
+  return max < 0x100 ? 1 : max < 0x10000 ? 2 : max < 0x1000000 ? 3 : 4;
+}
+
+function framed(text: string): Buffer {
+  const body = Buffer.from(text, "utf8");
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(body.length, 0);
+  return Buffer.concat([length, body]);
+}
+
+function packUints(values: Uint32Array, width: number): Buffer {
+  const out = Buffer.alloc(values.length * width);
+  for (let i = 0, at = 0; i < values.length; i++, at += width) out.writeUIntLE(values[i]!, at, width);
+  return out;
+}
+
+function unpackUints(buffer: Buffer, at: number, count: number, width: number): Uint32Array {
+  const out = new Uint32Array(count);
+  for (let i = 0, p = at; i < count; i++, p += width) out[i] = buffer.readUIntLE(p, width);
+  return out;
+}

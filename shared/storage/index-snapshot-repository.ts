@@ -1,0 +1,74 @@
+/**
+ * Lookup index snapshots: the bytes of a partition's lookup index at a committed version (shared/lookup/snapshot.ts
+ * encodes them), gzipped and chunked by the BlobStore under the partition's data key, so a cold query container reads
+ * a few chunks instead of every item. Each chunk carries the key of the index settings the snapshot was built with,
+ * so a reader (or the next sync) can tell a snapshot of other settings without decoding it.
+ */
+
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import type { PartitionRef } from "../domain/index.js";
+import { batchWriteAll, type RetryOptions, type WriteRequest } from "./batch-write.js";
+import type { BlobLocation, BlobStore } from "./blob-store.js";
+import { dataPk, keys } from "./keys.js";
+import type { IndexSnapshot, IndexSnapshotRepository } from "./ports.js";
+import { queryPrefix } from "./rows.js";
+
+export class DynamoIndexSnapshotRepository implements IndexSnapshotRepository {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly blobs: BlobStore,
+    private readonly retry: RetryOptions = {},
+  ) {}
+
+  private location(ref: PartitionRef, version: number): BlobLocation {
+    return {
+      chunkKey: (n) => keys.indexSnapshotChunk(ref, version, n),
+      prefix: keys.indexSnapshotPrefix(version),
+      entity: "indexSnapshot",
+    };
+  }
+
+  async write(
+    ref: PartitionRef,
+    version: number,
+    bytes: Uint8Array,
+    settingsKey: string,
+  ): Promise<{ chunks: number; storedBytes: number }> {
+    // An overwrite (same version, other settings) must not leave chunks of the longer earlier write behind.
+    await this.blobs.deleteAll(this.location(ref, version));
+    const { chunks, storedBytes } = await this.blobs.writeBytes(this.location(ref, version), bytes, { settingsKey });
+    return { chunks, storedBytes };
+  }
+
+  async read(ref: PartitionRef, version: number): Promise<IndexSnapshot | undefined> {
+    const blob = await this.blobs.readBytes(this.location(ref, version));
+    if (!blob) return undefined;
+    const settingsKey = typeof blob.attributes.settingsKey === "string" ? blob.attributes.settingsKey : "";
+    return { bytes: blob.bytes, settingsKey };
+  }
+
+  async settingsKeyOf(ref: PartitionRef, version: number): Promise<string | undefined> {
+    const result = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: keys.indexSnapshotChunk(ref, version, 0),
+        ProjectionExpression: "settingsKey",
+      }),
+    );
+    const key = result.Item?.settingsKey;
+    return typeof key === "string" ? key : undefined;
+  }
+
+  async deleteOlderThan(ref: PartitionRef, version: number): Promise<void> {
+    const keep = keys.indexSnapshotPrefix(version);
+    const requests: WriteRequest[] = [];
+    const query = { pk: dataPk(ref), prefix: keys.indexSnapshotPrefix(), projection: "PK, SK" };
+    for await (const row of queryPrefix(this.doc, this.tableName, query)) {
+      // Version prefixes are zero-padded, so an older version sorts below the kept one.
+      if (String(row.SK) < keep) requests.push({ DeleteRequest: { Key: { PK: row.PK, SK: row.SK } } });
+    }
+    await batchWriteAll(this.doc, this.tableName, requests, this.retry);
+  }
+}
