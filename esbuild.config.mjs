@@ -108,6 +108,34 @@ function consoleAssets() {
   };
 }
 
+/**
+ * Lambda hands a function its role's credentials in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+ * AWS_SESSION_TOKEN). The SDK's default chain (`@aws-sdk/credential-provider-node`) also carries SSO, INI profiles,
+ * credential processes, web identity, the container and instance metadata services, and the STS/SSO clients they use:
+ * code a Lambda bundle parses on every cold start and never runs. The bundles resolve the chain to the environment
+ * provider alone. Off Lambda (tests, `npm start`) nothing is bundled, so the full chain still applies there.
+ */
+const lambdaCredentialsOnly = {
+  name: "lambda-credentials-only",
+  setup(builder) {
+    builder.onResolve({ filter: /^@aws-sdk\/credential-provider-node$/ }, (args) => ({
+      path: args.path,
+      namespace: "lambda-credentials",
+    }));
+    builder.onLoad({ filter: /.*/, namespace: "lambda-credentials" }, () => ({
+      contents: [
+        `import { fromEnv } from "@aws-sdk/credential-provider-env";`,
+        "export const defaultProvider = (init = {}) => fromEnv(init);",
+        "export const credentialsWillNeedRefresh = (credentials) => credentials?.expiration !== undefined;",
+        "export const credentialsTreatedAsExpired = (credentials) =>",
+        "  credentials?.expiration !== undefined && credentials.expiration.getTime() - Date.now() < 300000;",
+      ].join("\n"),
+      resolveDir: rootDir,
+      loader: "js",
+    }));
+  },
+};
+
 /** esbuild options shared by every Lambda bundle (ESM, Node 22 target, minified, source maps, SDK included). */
 export const bundleOptions = {
   bundle: true,
@@ -124,7 +152,7 @@ export const bundleOptions = {
     js: "import { createRequire as __rds_createRequire } from 'node:module'; const require = __rds_createRequire(import.meta.url);",
   },
   logLevel: "warning",
-  plugins: [zodEnglishOnly, consoleAssets()],
+  plugins: [zodEnglishOnly, consoleAssets(), lambdaCredentialsOnly],
 };
 
 /** Names of the function folders that have a handler. */

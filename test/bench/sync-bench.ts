@@ -124,7 +124,7 @@ async function startServerProcess(): Promise<ServerProcess> {
 
 // ----------------------------------------------------------------------------------------------- request counting
 
-interface Counters {
+export interface Counters {
   requests: Record<string, number>;
   batchWriteEntries: number;
   itemRowWrites: number;
@@ -132,7 +132,7 @@ interface Counters {
   itemsRead: number;
 }
 
-const emptyCounters = (): Counters => ({
+export const emptyCounters = (): Counters => ({
   requests: {},
   batchWriteEntries: 0,
   itemRowWrites: 0,
@@ -150,7 +150,7 @@ const skOf = (key: unknown): string => {
 };
 
 /** Counts every DocumentClient request; the counters object can be swapped between scenarios. */
-function countRequests(doc: DynamoDBDocumentClient): { current: Counters } {
+export function countRequests(doc: DynamoDBDocumentClient): { current: Counters } {
   const holder = { current: emptyCounters() };
   doc.middlewareStack.add(
     (next, context) => async (args) => {
