@@ -11,8 +11,10 @@
  *
  * Layout (before the BlobStore's gzip), little-endian:
  *   "RDIX" · u8 format · u32 header length · header JSON · u32 strings length · strings JSON ([ids, names, dict,
- *   metadata]) · status codes (1 byte an item) · tokens per slot (`lengthWidth` bytes a slot) · token ids
- *   (`tokenWidth` bytes each).
+ *   metadata], ids and dict front-coded: each keeps only what follows the prefix it shares with the one before) ·
+ *   shared-prefix lengths of ids, then of dict (1 byte each) · status codes (1 byte an item) · tokens per slot
+ *   (`lengthWidth` bytes a slot) · token ids (`tokenWidth` bytes each). Items are in stored (ID) order and the
+ *   dictionary is sorted, so front coding removes most of both before gzip sees them.
  */
 
 import type { PartitionRef } from "../domain/ids.js";
@@ -65,13 +67,17 @@ export function encodeIndexSnapshot(index: LookupIndex): Buffer {
     tokenWidth: widthOf(Math.max(0, index.dict.length - 1)),
     lengthWidth: widthOf(index.maxSlotTokens),
   };
+  const ids = frontCode(index.ids);
+  const dict = frontCode(index.dict);
   const lengths = new Uint32Array(slots);
   for (let s = 0; s < slots; s++) lengths[s] = index.slotStart[s + 1]! - index.slotStart[s]!;
   return Buffer.concat([
     Buffer.from(MAGIC, "latin1"),
     Buffer.from([FORMAT]),
     framed(JSON.stringify(header)),
-    framed(JSON.stringify([index.ids, index.names, index.dict, index.metadata])),
+    framed(JSON.stringify([ids.suffixes, index.names, dict.suffixes, index.metadata])),
+    ids.shared,
+    dict.shared,
     Buffer.from(index.statusCodes.buffer, index.statusCodes.byteOffset, index.statusCodes.byteLength),
     packUints(lengths, header.lengthWidth),
     packUints(index.slotTokens, header.tokenWidth),
@@ -98,23 +104,27 @@ export function decodeIndexSnapshot(bytes: Uint8Array, fuzzy = true): LookupInde
   const strings = readFramed() as [string[], string[], string[], Record<string, unknown>[]];
   const { size, tokenCount } = header;
   const fieldCount = header.fields?.length ?? 0;
-  const [ids, names, dict, metadata] = Array.isArray(strings) ? strings : [];
+  const [idSuffixes, names, dictSuffixes, metadata] = Array.isArray(strings) ? strings : [];
   if (
-    !Array.isArray(ids) ||
+    !Array.isArray(idSuffixes) ||
     !Array.isArray(names) ||
-    !Array.isArray(dict) ||
+    !Array.isArray(dictSuffixes) ||
     !Array.isArray(metadata) ||
-    ids.length !== size ||
+    idSuffixes.length !== size ||
     names.length !== size ||
     metadata.length !== size ||
-    dict.length !== header.dictSize ||
+    dictSuffixes.length !== header.dictSize ||
     fieldCount === 0
   ) {
     throw new SnapshotFormatError("inconsistent header");
   }
   const slots = size * fieldCount;
-  const expected = at + size + slots * header.lengthWidth + tokenCount * header.tokenWidth;
+  const expected = at + 2 * size + header.dictSize + slots * header.lengthWidth + tokenCount * header.tokenWidth;
   if (buffer.length !== expected) throw new SnapshotFormatError(`expected ${expected} bytes, found ${buffer.length}`);
+  const ids = frontDecode(idSuffixes, buffer.subarray(at, at + size));
+  at += size;
+  const dict = frontDecode(dictSuffixes, buffer.subarray(at, at + header.dictSize));
+  at += header.dictSize;
   const statusCodes = new Uint8Array(buffer.subarray(at, at + size));
   at += size;
   const lengths = unpackUints(buffer, at, slots, header.lengthWidth);
@@ -195,6 +205,39 @@ export async function writeIndexSnapshot(
   } catch (error) {
     deps.log.warn("lookup index snapshot not written", { version, error });
   }
+}
+
+/** Longest shared prefix front coding records (one byte). */
+const MAX_SHARED = 255;
+
+/** Each string as the length of the prefix it shares with the previous one (≤ 255) and the rest. */
+function frontCode(values: readonly string[]): { suffixes: string[]; shared: Buffer } {
+  const suffixes: string[] = new Array(values.length);
+  const shared = Buffer.alloc(values.length);
+  let previous = "";
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i]!;
+    const limit = Math.min(MAX_SHARED, previous.length, value.length);
+    let k = 0;
+    while (k < limit && value.charCodeAt(k) === previous.charCodeAt(k)) k++;
+    shared[i] = k;
+    suffixes[i] = value.slice(k);
+    previous = value;
+  }
+  return { suffixes, shared };
+}
+
+function frontDecode(suffixes: readonly unknown[], shared: Uint8Array): string[] {
+  const values: string[] = new Array(suffixes.length);
+  let previous = "";
+  for (let i = 0; i < suffixes.length; i++) {
+    const suffix = suffixes[i];
+    const k = shared[i]!;
+    if (typeof suffix !== "string" || k > previous.length) throw new SnapshotFormatError("bad front coding");
+    previous = previous.slice(0, k) + suffix;
+    values[i] = previous;
+  }
+  return values;
 }
 
 /** Bytes needed for unsigned values up to `max`. */
