@@ -1,6 +1,6 @@
 /**
  * Bundle figures: each function's minified bundle size (budget 1 MB) and its cold import time in a fresh Node
- * process (target ≤ 150 ms), measured on the bundles `npm run build` produces — what is measured is what is deployed —
+ * process (target ≤ 120 ms; the authorizer, in front of every cold request, ≤ 80 ms), measured on the bundles `npm run build` produces — what is measured is what is deployed —
  * both without source maps and with `--enable-source-maps`, as the functions are deployed. Each is reported as wall time
  * and as the CPU time the import used: on an idle core they agree, and on a shared, loaded machine the CPU time is the
  * figure that still compares between runs. Each is printed beside the figure of the last run
@@ -14,6 +14,9 @@ import { buildAll } from "../../esbuild.config.mjs";
 import type { BenchFigure } from "./figures.js";
 
 const RUNS = 5;
+/** Cold import targets, ms. */
+const IMPORT_TARGET_MS = 120;
+const AUTHORIZER_IMPORT_TARGET_MS = 80;
 const RESULTS = join(dirname(fileURLToPath(import.meta.url)), "results.json");
 
 export async function run(): Promise<BenchFigure[]> {
@@ -40,12 +43,13 @@ export async function run(): Promise<BenchFigure[]> {
         const sorted = samples.map(pick).sort((a, b) => a - b);
         const median = Math.round((sorted[Math.floor(sorted.length / 2)] ?? Number.NaN) * 10) / 10;
         const before = last?.[bundle.name]?.[`${measure}${suffix}`];
+        const target = bundle.name === "authorizer" ? AUTHORIZER_IMPORT_TARGET_MS : IMPORT_TARGET_MS;
         figures.push({
           key: `bundles.${bundle.name}.${measure}${suffix}`,
           value: median,
           unit: typeof before === "number" ? `ms (last run ${before} ms)` : "ms",
-          target: "<= 150 ms",
-          ok: median <= 150,
+          target: `<= ${target} ms`,
+          ok: median <= target,
         });
       }
     }

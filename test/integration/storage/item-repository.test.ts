@@ -167,6 +167,56 @@ describe("DynamoItemRepository", () => {
     });
   });
 
+  describe("getMany", () => {
+    it("reads 250 items by key in 3 BatchGetItem requests, in the order asked, skipping missing ones", async () => {
+      await items.batchPut(
+        ref,
+        ids(250).map((id) => item(id)),
+      );
+      const asked = [...ids(250).reverse(), "missing"];
+      const counter = countRequests(dynamo);
+      cleanups.push(counter.stop);
+
+      const found = await items.getMany(ref, asked);
+
+      expect(found.map((i) => i.externalId)).toEqual(ids(250).reverse());
+      expect(found[0]).toEqual(item("U00249"));
+      expect(counter.counts.get("BatchGetItemCommand")).toBe(3);
+    });
+
+    it("retries keys DynamoDB left unprocessed until every item is read", async () => {
+      await items.batchPut(
+        ref,
+        ids(10).map((id) => item(id)),
+      );
+      let calls = 0;
+      const name = "unprocessed-keys";
+      dynamo.doc.middlewareStack.add(
+        (next, context) => async (args) => {
+          if (context.commandName !== "BatchGetItemCommand") return next(args);
+          calls++;
+          const input = args.input as { RequestItems: Record<string, { Keys: Record<string, unknown>[] }> };
+          const keys = input.RequestItems[tableName]?.Keys ?? [];
+          if (calls > 2 || keys.length < 2) return next(args);
+          // DynamoDB answers half the keys and hands the rest back.
+          const half = keys.slice(0, Math.ceil(keys.length / 2));
+          const rest = keys.slice(half.length);
+          const result = await next({ ...args, input: { RequestItems: { [tableName]: { Keys: half } } } });
+          const output = result.output as { UnprocessedKeys?: unknown };
+          output.UnprocessedKeys = { [tableName]: { Keys: rest } };
+          return result;
+        },
+        { step: "initialize", name },
+      );
+      cleanups.push(() => dynamo.doc.middlewareStack.remove(name));
+
+      const found = await items.getMany(ref, ids(10));
+
+      expect(found.map((i) => i.externalId)).toEqual(ids(10));
+      expect(calls).toBe(3);
+    });
+  });
+
   describe("setStatus", () => {
     it("marks existing items inactive with inactiveSince, skipping missing ones", async () => {
       await items.batchPut(
