@@ -11,7 +11,8 @@
  *
  * Layout (before the BlobStore's gzip), little-endian:
  *   "RDIX" · u8 format · u32 header length · header JSON · u32 strings length · strings JSON ([ids, names, dict,
- *   metadata], ids and dict front-coded: each keeps only what follows the prefix it shares with the one before) ·
+ *   metadata], ids and dict front-coded: each keeps only what follows the prefix it shares with the one before,
+ *   metadata by column: the distinct key lists (shapes), each item's shape, and per shape one array per key) ·
  *   shared-prefix lengths of ids, then of dict (1 byte each) · status codes (1 byte an item) · tokens per slot
  *   (`lengthWidth` bytes a slot) · token ids (`tokenWidth` bytes each). Items are in stored (ID) order and the
  *   dictionary is sorted, so front coding removes most of both before gzip sees them.
@@ -75,7 +76,7 @@ export function encodeIndexSnapshot(index: LookupIndex): Buffer {
     Buffer.from(MAGIC, "latin1"),
     Buffer.from([FORMAT]),
     framed(JSON.stringify(header)),
-    framed(JSON.stringify([ids.suffixes, index.names, dict.suffixes, index.metadata])),
+    framed(JSON.stringify([ids.suffixes, index.names, dict.suffixes, metadataColumns(index.metadata)])),
     ids.shared,
     dict.shared,
     Buffer.from(index.statusCodes.buffer, index.statusCodes.byteOffset, index.statusCodes.byteLength),
@@ -101,10 +102,11 @@ export function decodeIndexSnapshot(bytes: Uint8Array, fuzzy = true): LookupInde
     return value;
   };
   const header = readFramed() as Header;
-  const strings = readFramed() as [string[], string[], string[], Record<string, unknown>[]];
+  const strings = readFramed() as [string[], string[], string[], MetadataColumns];
   const { size, tokenCount } = header;
   const fieldCount = header.fields?.length ?? 0;
-  const [idSuffixes, names, dictSuffixes, metadata] = Array.isArray(strings) ? strings : [];
+  const [idSuffixes, names, dictSuffixes, columns] = Array.isArray(strings) ? strings : [];
+  const metadata = columns === undefined ? undefined : metadataRows(columns, size);
   if (
     !Array.isArray(idSuffixes) ||
     !Array.isArray(names) ||
@@ -205,6 +207,68 @@ export async function writeIndexSnapshot(
   } catch (error) {
     deps.log.warn("lookup index snapshot not written", { version, error });
   }
+}
+
+/** Metadata by column: parsing arrays of values is faster, and smaller once gzipped, than one object per item. */
+interface MetadataColumns {
+  /** Distinct key lists, in their items' own key order (so a served object keeps its key order). */
+  shapes: string[][];
+  /** Each item's shape. */
+  shape: number[];
+  /** Per shape, per key: the values of that shape's items, in item order. */
+  values: unknown[][][];
+}
+
+function metadataColumns(metadata: readonly Readonly<Record<string, unknown>>[]): MetadataColumns {
+  const shapeIds = new Map<string, number>();
+  const columns: MetadataColumns = { shapes: [], shape: new Array(metadata.length), values: [] };
+  for (let i = 0; i < metadata.length; i++) {
+    const row = metadata[i]!;
+    const keys = Object.keys(row);
+    const signature = JSON.stringify(keys);
+    let id = shapeIds.get(signature);
+    if (id === undefined) {
+      id = columns.shapes.length;
+      shapeIds.set(signature, id);
+      columns.shapes.push(keys);
+      columns.values.push(keys.map(() => []));
+    }
+    columns.shape[i] = id;
+    const values = columns.values[id]!;
+    for (let k = 0; k < keys.length; k++) values[k]!.push(row[keys[k]!]);
+  }
+  return columns;
+}
+
+function metadataRows(columns: MetadataColumns, size: number): Record<string, unknown>[] {
+  const { shapes, shape, values } = columns ?? {};
+  if (!Array.isArray(shapes) || !Array.isArray(shape) || !Array.isArray(values) || shape.length !== size) {
+    throw new SnapshotFormatError("bad metadata columns");
+  }
+  const next = new Array<number>(shapes.length).fill(0);
+  const rows: Record<string, unknown>[] = new Array(size);
+  for (let i = 0; i < size; i++) {
+    const s = shape[i]!;
+    const keys = shapes[s];
+    const column = values[s];
+    if (!Array.isArray(keys) || !Array.isArray(column)) throw new SnapshotFormatError("bad metadata shape");
+    const at = next[s]!++;
+    const row: Record<string, unknown> = {};
+    for (let k = 0; k < keys.length; k++) {
+      const key = keys[k]!;
+      // An own `__proto__` key (as JSON.parse makes it), never the prototype.
+      if (key === "__proto__")
+        Object.defineProperty(row, key, {
+          value: column[k]?.[at],
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      else row[key] = column[k]?.[at];
+    }
+    rows[i] = row;
+  }
+  return rows;
 }
 
 /** Longest shared prefix front coding records (one byte). */

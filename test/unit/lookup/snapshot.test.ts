@@ -81,6 +81,25 @@ describe("lookup index snapshots", () => {
     expect(lookup(loaded, long.name).matches[0]?.id).toBe("LONG");
   });
 
+  it("keeps every item's metadata as it was, key order, nulls and nesting included", () => {
+    const json = fc.jsonValue({ maxDepth: 2 });
+    const metadata = fc.dictionary(fc.constantFrom("team", "title", "n", "__proto__", "x.y"), json, { maxKeys: 4 });
+    fc.assert(
+      fc.property(fc.array(metadata, { maxLength: 30 }), (rows) => {
+        const items = rows.map((m, i) => ({
+          externalId: `M${i}`,
+          name: `n${i}`,
+          metadata: m,
+          status: "active" as const,
+        }));
+        const built = buildLookupIndex(items);
+        const loaded = decodeIndexSnapshot(encodeIndexSnapshot(built));
+        expect(JSON.stringify(loaded.metadata)).toBe(JSON.stringify(built.metadata));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it("takes the fuzzy default it is loaded with, not the one it was written with", () => {
     const built = buildLookupIndex([{ externalId: "U1", name: "Derek Osgood", status: "active" }], { fuzzy: true });
     const strict = decodeIndexSnapshot(encodeIndexSnapshot(built), false);
