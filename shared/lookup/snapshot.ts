@@ -14,7 +14,8 @@
  *   metadata], ids and dict front-coded: each keeps only what follows the prefix it shares with the one before,
  *   metadata by column: the distinct key lists (shapes), each item's shape, and per shape one array per key) ·
  *   shared-prefix lengths of ids, then of dict (1 byte each) · status codes (1 byte an item) · tokens per slot
- *   (`lengthWidth` bytes a slot) · token ids (`tokenWidth` bytes each). Items are in stored (ID) order and the
+ *   (`lengthWidth` bytes a slot) · token ids (`tokenWidth` bytes each; those of the ID field as the difference from
+ *   the previous ID token, small because items are in ID order). Items are in stored (ID) order and the
  *   dictionary is sorted, so front coding removes most of both before gzip sees them.
  */
 
@@ -81,7 +82,7 @@ export function encodeIndexSnapshot(index: LookupIndex): Buffer {
     dict.shared,
     Buffer.from(index.statusCodes.buffer, index.statusCodes.byteOffset, index.statusCodes.byteLength),
     packUints(lengths, header.lengthWidth),
-    packUints(index.slotTokens, header.tokenWidth),
+    packUints(idTokenDeltas(index.slotTokens, index.slotStart, fieldCount, header.tokenWidth, 1), header.tokenWidth),
   ]);
 }
 
@@ -135,6 +136,7 @@ export function decodeIndexSnapshot(bytes: Uint8Array, fuzzy = true): LookupInde
   const slotStart = new Uint32Array(slots + 1);
   for (let s = 0; s < slots; s++) slotStart[s + 1] = slotStart[s]! + lengths[s]!;
   if (slotStart[slots] !== tokenCount) throw new SnapshotFormatError("slot lengths do not add up");
+  idTokenDeltas(slotTokens, slotStart, fieldCount, header.tokenWidth, -1, slotTokens);
   for (let p = 0; p < tokenCount; p++) {
     if (slotTokens[p]! >= dict.length) throw new SnapshotFormatError("token id out of range");
   }
@@ -302,6 +304,37 @@ function frontDecode(suffixes: readonly unknown[], shared: Uint8Array): string[]
     values[i] = previous;
   }
   return values;
+}
+
+/**
+ * The token ids with those of the ID field (field 0 of each item) replaced by their difference from the previous ID
+ * token, modulo the width (`sign` 1), or back (`sign` -1). Into `out` (default a copy).
+ */
+function idTokenDeltas(
+  tokens: Uint32Array,
+  slotStart: Uint32Array,
+  fieldCount: number,
+  width: number,
+  sign: 1 | -1,
+  out: Uint32Array = Uint32Array.from(tokens),
+): Uint32Array {
+  const modulus = 2 ** (8 * width);
+  let previous = 0;
+  const items = (slotStart.length - 1) / fieldCount;
+  for (let i = 0; i < items; i++) {
+    const slot = i * fieldCount;
+    for (let p = slotStart[slot]!; p < slotStart[slot + 1]!; p++) {
+      const value = tokens[p]!;
+      if (sign === 1) {
+        out[p] = (value - previous + modulus) % modulus;
+        previous = value;
+      } else {
+        previous = (previous + value) % modulus;
+        out[p] = previous;
+      }
+    }
+  }
+  return out;
 }
 
 /** Bytes needed for unsigned values up to `max`. */
