@@ -9,7 +9,7 @@
 import { type PartitionRef, partitionId } from "../domain/ids.js";
 import type { IndexSnapshotRepository, ItemRepository } from "../storage/ports.js";
 import { buildLookupIndex, type LookupIndex } from "./index.js";
-import { type IndexSettings, indexFromSnapshot } from "./snapshot.js";
+import { type IndexSettings, indexFromSnapshot, snapshotSettingsKey } from "./snapshot.js";
 
 /** Default bound on cached items across all partitions (a secondary bound; bytes decide first). */
 export const DEFAULT_MAX_CACHED_ITEMS = 1_000_000;
@@ -21,6 +21,8 @@ export const DEFAULT_TENANT_SHARE = 0.5;
 interface Entry {
   tenantId: string;
   version: number;
+  /** What else the index was built for (the lookup fields): another variant is a miss, like another version. */
+  variant: string;
   /** Settled or in flight: concurrent requests for the same version share one build. */
   index: Promise<LookupIndex>;
   /** Known once built; 0 while in flight. */
@@ -66,13 +68,13 @@ export class LookupIndexCache {
   }
 
   /**
-   * The index of `ref` at `version`, built with `build` when the cache holds none or another version. A failed
-   * build is not cached.
+   * The index of `ref` at `version` (and `variant`), built with `build` when the cache holds none or another version
+   * or variant. A failed build is not cached.
    */
-  async get(ref: PartitionRef, version: number, build: () => Promise<LookupIndex>): Promise<LookupIndex> {
+  async get(ref: PartitionRef, version: number, build: () => Promise<LookupIndex>, variant = ""): Promise<LookupIndex> {
     const key = partitionId(ref);
     const cached = this.entries.get(key);
-    if (cached && cached.version === version) {
+    if (cached && cached.version === version && cached.variant === variant) {
       this.counters.hits++;
       // Re-insert: Map iteration order is the LRU order.
       this.entries.delete(key);
@@ -81,7 +83,7 @@ export class LookupIndexCache {
     }
     this.counters.misses++;
     if (cached) this.remove(key, cached);
-    const entry: Entry = { tenantId: ref.tenantId, version, index: build(), items: 0, bytes: 0 };
+    const entry: Entry = { tenantId: ref.tenantId, version, variant, index: build(), items: 0, bytes: 0 };
     this.entries.set(key, entry);
     try {
       const index = await entry.index;
@@ -197,13 +199,19 @@ export function partitionIndex(
   settings: IndexSettings = {},
 ): Promise<LookupIndex> {
   const cache = deps.cache ?? indexCache;
-  return cache.get(ref, version, async () => {
-    const snapshot = deps.indexSnapshots && (await indexFromSnapshot(deps.indexSnapshots, ref, version, settings));
-    if (snapshot) return snapshot;
-    const items = await deps.items.listSummaries(ref);
-    const options: { fields?: readonly string[]; fuzzy?: boolean } = {};
-    if (settings.fields) options.fields = settings.fields;
-    if (settings.fuzzy !== undefined) options.fuzzy = settings.fuzzy;
-    return buildLookupIndex(items, options);
-  });
+  // Keyed by the lookup fields too: a source edit that changes them must not be answered from the old index.
+  return cache.get(
+    ref,
+    version,
+    async () => {
+      const snapshot = deps.indexSnapshots && (await indexFromSnapshot(deps.indexSnapshots, ref, version, settings));
+      if (snapshot) return snapshot;
+      const items = await deps.items.listSummaries(ref);
+      const options: { fields?: readonly string[]; fuzzy?: boolean } = {};
+      if (settings.fields) options.fields = settings.fields;
+      if (settings.fuzzy !== undefined) options.fuzzy = settings.fuzzy;
+      return buildLookupIndex(items, options);
+    },
+    snapshotSettingsKey(settings),
+  );
 }

@@ -121,7 +121,11 @@ describe("lookup index snapshots", () => {
 
   it("never serves a snapshot built with other lookup fields, and the next sync rewrites it for the new ones", async () => {
     await sync();
+    const warm = coldContainer();
+    expect((await warm.ask("Derek Os")).matches).toEqual(await fromItems("Derek Os", ORIGINAL));
     await changeLookupFields(REORDERED);
+    // A warm container's cached index of the same version is not reused for the new fields either.
+    expect((await warm.ask("Derek Os")).matches).toEqual(await fromItems("Derek Os", REORDERED));
     // Same values, other priority: the name is no longer the first field, so a prefix match on it weighs less than
     // the version's snapshot (built with the old order) would say.
     const stale = coldContainer();
