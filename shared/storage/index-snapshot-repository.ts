@@ -2,11 +2,12 @@
  * Lookup index snapshots: the bytes of a partition's lookup index at a committed version (shared/lookup/snapshot.ts
  * encodes them), gzipped and chunked by the BlobStore under the partition's data key, so a cold query container reads
  * a few chunks instead of every item. Each chunk carries the key of the index settings the snapshot was built with,
- * so a reader (or the next sync) can tell a snapshot of other settings without decoding it.
+ * and so does a small settings row written after the chunks, so the next sync can check it for the price of a tiny
+ * GetItem (reading a chunk, even projected, costs its whole 350 KB in read units).
  */
 
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import type { PartitionRef } from "../domain/index.js";
 import { batchWriteAll, type RetryOptions, type WriteRequest } from "./batch-write.js";
 import type { BlobLocation, BlobStore } from "./blob-store.js";
@@ -39,6 +40,12 @@ export class DynamoIndexSnapshotRepository implements IndexSnapshotRepository {
     // An overwrite (same version, other settings) must not leave chunks of the longer earlier write behind.
     await this.blobs.deleteAll(this.location(ref, version));
     const { chunks, storedBytes } = await this.blobs.writeBytes(this.location(ref, version), bytes, { settingsKey });
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { ...keys.indexSnapshotSettings(ref, version), entity: "indexSnapshot", settingsKey, chunks },
+      }),
+    );
     return { chunks, storedBytes };
   }
 
@@ -53,7 +60,7 @@ export class DynamoIndexSnapshotRepository implements IndexSnapshotRepository {
     const result = await this.doc.send(
       new GetCommand({
         TableName: this.tableName,
-        Key: keys.indexSnapshotChunk(ref, version, 0),
+        Key: keys.indexSnapshotSettings(ref, version),
         ProjectionExpression: "settingsKey",
       }),
     );

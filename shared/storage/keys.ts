@@ -71,6 +71,11 @@ export const keys = {
     SK: `IDX#${pad(version)}#${pad(n, 4)}`,
   }),
   indexSnapshotPrefix: (version?: number): string => (version === undefined ? "IDX#" : `IDX#${pad(version)}#`),
+  /** A small row beside the chunks naming the settings the snapshot was built with (checked without reading a chunk). */
+  indexSnapshotSettings: (ref: PartitionRef, version: number): Key => ({
+    PK: dataPk(ref),
+    SK: `IDX#${pad(version)}#SETTINGS`,
+  }),
   job: (t: string, i: string, jobId: string): Key => ({ PK: integration(t, i), SK: `JOB#${jobIdOf(jobId)}` }),
   jobPrefix: "JOB#",
   checkpointChunk: (t: string, i: string, jobId: string, n: number): Key => ({
