@@ -87,8 +87,10 @@ export function decodeCursor(cursor: string, binding: CursorBinding, secret: str
   const dot = cursor.indexOf(".");
   if (dot <= 0 || dot !== cursor.lastIndexOf(".")) throw invalid("malformed");
   const body = cursor.slice(0, dot);
-  const mac = Buffer.from(cursor.slice(dot + 1), "base64url");
-  const expected = Buffer.from(sign(body, secret), "base64url");
+  // Compared as text, not as decoded bytes: base64url's last character carries unused bits, so decoding would accept
+  // a few altered spellings of the same signature.
+  const mac = Buffer.from(cursor.slice(dot + 1), "utf8");
+  const expected = Buffer.from(sign(body, secret), "utf8");
   if (mac.length !== expected.length || !timingSafeEqual(mac, expected)) throw invalid("signature mismatch");
   let payload: unknown;
   try {
