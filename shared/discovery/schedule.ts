@@ -16,12 +16,13 @@ import { discoveryEvent } from "../events/events.js";
 import { isGatewayError } from "../gateway/errors.js";
 import type { Logger } from "../log.js";
 import type { Repositories } from "../storage/ports.js";
+import { REQUEUE_WINDOW_MS } from "../sync/durations.js";
 import type { SyncQueue } from "../sync/sync-queue.js";
 import { type DiscoveryDeps, discoverTenant } from "./run-discovery.js";
 
 export const DEFAULT_DISCOVERY_INTERVAL_SECONDS = 900;
 /** A queued run whose message is lost, or a running one whose worker died, comes back after this. */
-export const DISCOVERY_REQUEUE_MS = 15 * 60_000;
+export const DISCOVERY_REQUEUE_MS = REQUEUE_WINDOW_MS;
 
 export interface ScheduleDeps {
   repos: Pick<Repositories, "discovery">;

@@ -110,6 +110,42 @@ export function takenOverJobId(claimed: Pick<Partition, "claimedFromStatus" | "c
   return (status === "queued" || status === "syncing") && jobId ? jobId : undefined;
 }
 
+/** Why a partition cannot be claimed for a job now (`claimRefusal`, or `gone` when it does not exist). */
+export type ClaimRefusal =
+  | { reason: "in_flight"; jobId?: string }
+  | { reason: "throttled"; retryAfterMs: number; lastJobId?: string }
+  | { reason: "paused"; pauseReason?: PauseReason; lastJobId?: string }
+  | { reason: "not_due" }
+  | { reason: "gone" };
+
+/**
+ * Why a claim without a due key (trigger, external message) cannot take the partition as it is now, or undefined when
+ * it can: in flight (queued or syncing before its deadline; its job), throttled (a manual trigger less than
+ * `manualMinIntervalMs` ago; how long to wait), paused (its reason). A claim that lost to a partition this finds
+ * claimable raced a change (a worker finishing): `not_due`.
+ */
+export function claimRefusal(
+  current: Partition,
+  now: number,
+  manualMinIntervalMs?: number,
+): Exclude<ClaimRefusal, { reason: "gone" }> | undefined {
+  const inFlight = current.status === "queued" || current.status === "syncing";
+  if (inFlight && !(current.deadlineAt !== undefined && Date.parse(current.deadlineAt) < now)) {
+    return current.currentJobId === undefined
+      ? { reason: "in_flight" }
+      : { reason: "in_flight", jobId: current.currentJobId };
+  }
+  const lastJob = current.lastJobId === undefined ? {} : { lastJobId: current.lastJobId };
+  if (manualMinIntervalMs !== undefined && current.lastManualTriggerAt !== undefined) {
+    const retryAfterMs = Date.parse(current.lastManualTriggerAt) + manualMinIntervalMs - now;
+    if (retryAfterMs >= 0) return { reason: "throttled", retryAfterMs, ...lastJob };
+  }
+  if (current.status === "paused") {
+    return { reason: "paused", ...lastJob, ...(current.pauseReason ? { pauseReason: current.pauseReason } : {}) };
+  }
+  return undefined;
+}
+
 export const itemStatusSchema = z.enum(["active", "inactive", "deleted"]);
 export type ItemStatus = z.infer<typeof itemStatusSchema>;
 

@@ -11,6 +11,8 @@ export type SuggestedAction =
   | "CONTACT_SUPPORT"
   | "NONE";
 
+import type { ClaimRefusal } from "./entities.js";
+
 export interface ErrorDetails {
   [key: string]: unknown;
 }
@@ -72,6 +74,16 @@ export class ConflictError extends AppError {
   readonly status = 409;
 }
 
+/** A partition claim lost its conditional write; `refusal` is the repository's diagnosis of why. */
+export class ClaimRefusedError extends ConflictError {
+  constructor(
+    readonly refusal: ClaimRefusal,
+    details: ErrorDetails,
+  ) {
+    super(`Partition is not claimable (${refusal.reason})`, details);
+  }
+}
+
 export class PayloadTooLargeError extends AppError {
   readonly code = "PAYLOAD_TOO_LARGE";
   readonly status = 413;
@@ -119,6 +131,28 @@ export class InternalError extends AppError {
   readonly code = "INTERNAL_ERROR";
   readonly status = 500;
 }
+
+/**
+ * Codes a job (or a partition's `lastError`) fails with when the sync engine itself decides; the gateway's codes
+ * (DESIGN.md "Talking to the gateway") pass through as they come.
+ */
+export const JOB_ERROR = {
+  /** Superseded: the job's worker died and its lease expired. */
+  leaseExpired: "LEASE_EXPIRED",
+  /** Superseded: the job's message was not picked up within the requeue window. */
+  notPickedUp: "NOT_PICKED_UP",
+  /** The partition moved on to another job before this one ran. */
+  superseded: "SUPERSEDED",
+  partitionPaused: "PARTITION_PAUSED",
+  partitionNotFound: "PARTITION_NOT_FOUND",
+  sourceNotFound: "SOURCE_NOT_FOUND",
+  connectionRevoked: "CONNECTION_REVOKED",
+  connectionPaused: "CONNECTION_PAUSED",
+  tooManyInvocations: "TOO_MANY_INVOCATIONS",
+  /** The partition was paused (credentials, revoked, config) while the job was pending or running. */
+  cancelled: "CANCELLED",
+} as const;
+export type JobErrorCode = (typeof JOB_ERROR)[keyof typeof JOB_ERROR];
 
 export function isAppError(error: unknown): error is AppError {
   return error instanceof AppError;

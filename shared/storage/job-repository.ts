@@ -10,6 +10,7 @@ import {
   dataTypeSchema,
   JOB_RETENTION_SECONDS,
   type Job,
+  type JobError,
   type JobStatus,
   jobSchema,
   jobStatusSchema,
@@ -126,6 +127,28 @@ export class DynamoJobRepository implements JobRepository {
       jobId,
       status: current.status,
     });
+  }
+
+  async failIfOpen(
+    tenantId: string,
+    integrationId: string,
+    jobId: string,
+    error: JobError,
+    now: number,
+    options: { removeCheckpoint?: boolean } = {},
+  ): Promise<Job | undefined> {
+    try {
+      return await this.update(
+        tenantId,
+        integrationId,
+        jobId,
+        { status: "failed", completedAt: iso(now), error },
+        { expectStatus: ["pending", "syncing"], ...(options.removeCheckpoint ? { removeCheckpoint: true } : {}) },
+      );
+    } catch (caught) {
+      if (caught instanceof ConflictError || caught instanceof NotFoundError) return undefined;
+      throw caught;
+    }
   }
 
   /** Newest first; filters are applied while paging, so a page holds `limit` matching jobs unless the list ends. */

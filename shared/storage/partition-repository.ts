@@ -16,8 +16,9 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { iso } from "../domain/clock.js";
-import { ConflictError, NotFoundError, ValidationError } from "../domain/errors.js";
+import { ClaimRefusedError, ConflictError, NotFoundError, ValidationError } from "../domain/errors.js";
 import {
+  claimRefusal,
   type Partition,
   type PartitionRef,
   type PauseReason,
@@ -213,9 +214,8 @@ export class DynamoPartitionRepository implements PartitionRepository {
           `(${s} IN (${update.v("queued")}, ${update.v("syncing")}) AND ${update.n("deadlineAt")} < ${update.v(now)}))`,
       );
     }
-    let cutoff: string | undefined;
     if (input.manualMinIntervalMs !== undefined) {
-      cutoff = iso(input.now - input.manualMinIntervalMs);
+      const cutoff = iso(input.now - input.manualMinIntervalMs);
       const last = update.n("lastManualTriggerAt");
       conditions.push(`(attribute_not_exists(${last}) OR ${last} < ${update.v(cutoff)})`);
       update.set("lastManualTriggerAt", now);
@@ -225,24 +225,13 @@ export class DynamoPartitionRepository implements PartitionRepository {
     } catch (error) {
       if (!isConditionFailed(error)) throw error;
     }
-    // Only the losing path pays for this read: it tells the caller why (in flight, throttled, or gone).
+    // Only the losing path pays for this read: it tells the caller why (in flight, throttled, paused, or gone).
     const current = await this.get(ref);
     if (!current) throw new NotFoundError("Partition not found", { ...refOf(ref) });
-    const details: Record<string, unknown> = { ...refOf(ref), status: current.status };
+    const refusal = claimRefusal(current, input.now, input.manualMinIntervalMs) ?? { reason: "not_due" };
+    const details: Record<string, unknown> = { ...refOf(ref), status: current.status, ...refusal };
     if (current.currentJobId) details.currentJobId = current.currentJobId;
-    if (cutoff !== undefined && current.lastManualTriggerAt !== undefined && current.lastManualTriggerAt >= cutoff) {
-      details.reason = "throttled";
-      details.retryAfterMs = Date.parse(current.lastManualTriggerAt) + (input.manualMinIntervalMs ?? 0) - input.now;
-    } else {
-      details.reason =
-        current.status === "queued" || current.status === "syncing"
-          ? "in_flight"
-          : current.status === "paused"
-            ? "paused"
-            : "not_due";
-      if (current.pauseReason) details.pauseReason = current.pauseReason;
-    }
-    throw new ConflictError(`Partition is not claimable (${details.reason})`, details);
+    throw new ClaimRefusedError(refusal, details);
   }
 
   async acquireLease(ref: PartitionRef, input: LeaseInput): Promise<Partition> {

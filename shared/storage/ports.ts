@@ -314,6 +314,18 @@ export interface JobRepository {
     patch: JobPatch,
     options?: { expectStatus?: JobStatus[]; removeCheckpoint?: boolean },
   ): Promise<Job>;
+  /**
+   * Marks a `pending` or `syncing` job failed with `error` (completed at `now`) and returns it; a job already finished,
+   * or gone, is left alone (undefined). The one way to fail a job someone else started (superseded, paused, settled).
+   */
+  failIfOpen(
+    tenantId: string,
+    integrationId: string,
+    jobId: string,
+    error: JobError,
+    now: number,
+    options?: { removeCheckpoint?: boolean },
+  ): Promise<Job | undefined>;
   /** Newest first. */
   list(
     tenantId: string,

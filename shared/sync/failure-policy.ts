@@ -14,15 +14,15 @@
  * | anything else (DynamoDB throttling, network)  | transient: the message is redelivered by SQS                  |
  */
 import type { JobError, PauseReason } from "../domain/entities.js";
-import { ValidationError } from "../domain/errors.js";
+import { type JobErrorCode, ValidationError } from "../domain/errors.js";
 import { GatewayError } from "../gateway/errors.js";
-import { MAX_DELAY_SECONDS } from "./sync-queue.js";
+import { MAX_DELAY_SECONDS, RETRY_BASE_MS } from "./durations.js";
 
 /** The partition cannot be synced as configured: its source is gone, its connection revoked, or it is unusable. */
 export class SyncStoppedError extends Error {
   constructor(
     readonly reason: PauseReason,
-    readonly code: string,
+    readonly code: JobErrorCode,
     message: string,
   ) {
     super(message);
@@ -33,7 +33,7 @@ export class SyncStoppedError extends Error {
 /** The sync cannot go on this time (e.g. it needed too many invocations); retried with backoff, never paused. */
 export class SyncFailedError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: JobErrorCode,
     message: string,
   ) {
     super(message);
@@ -55,8 +55,6 @@ export interface FailureContext {
   random?: () => number;
 }
 
-/** Base of the retry backoff: 60 s × 2^failures, capped at the TTL. */
-export const RETRY_BASE_MS = 60_000;
 /** Wait after a rate limit that named no Retry-After. */
 export const DEFAULT_RATE_LIMIT_DELAY_SECONDS = 60;
 

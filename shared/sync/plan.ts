@@ -13,8 +13,7 @@
  */
 import type { Clock } from "../domain/clock.js";
 import { iso } from "../domain/clock.js";
-import type { Job, Partition } from "../domain/entities.js";
-import { ConflictError, NotFoundError } from "../domain/errors.js";
+import { JOB_ERROR } from "../domain/errors.js";
 import type { PartitionRef } from "../domain/ids.js";
 import type { Source } from "../domain/source-config.js";
 import type { QueueMessage, SyncMessage } from "../domain/sync-message.js";
@@ -24,6 +23,8 @@ import type { Logger } from "../log.js";
 import { METRIC, type ServiceMetrics } from "../metrics.js";
 import type { DueEntry, PageKey, Repositories } from "../storage/ports.js";
 import { TABLE_DEFINITION } from "../storage/table.js";
+import { type ClaimRequest, claimPartition } from "./claims.js";
+import { MAX_DELAY_SECONDS, REQUEUE_WINDOW_MS } from "./durations.js";
 import { decideMode } from "./mode.js";
 import type { SyncQueue } from "./sync-queue.js";
 
@@ -53,7 +54,7 @@ export interface PlannerOptions {
 }
 
 export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = {
-  requeueWindowMs: 15 * 60_000,
+  requeueWindowMs: REQUEUE_WINDOW_MS,
   pageLimit: 100,
   maxResumeInvocations: 50,
   concurrency: 8,
@@ -114,7 +115,7 @@ export interface PlannerSummary {
 }
 
 /** The longest SQS delay a continuation can carry: a queued partition's deadline is at most this beyond the window. */
-const MAX_CONTINUATION_DELAY_MS = 900_000;
+const MAX_CONTINUATION_DELAY_MS = MAX_DELAY_SECONDS * 1000;
 
 /** Runs one planning pass. Never throws for one bad partition: it is counted in `failed` and logged. */
 export async function runPlanner(deps: PlannerDeps, input: PlanInput): Promise<PlannerSummary> {
@@ -194,7 +195,15 @@ export async function runPlanner(deps: PlannerDeps, input: PlanInput): Promise<P
 
     if (source !== null && !source?.referenceData.syncable) {
       await repos.partitions.pause(ref, "source_deleted", now);
-      if (oldJob) await failOldJob(oldJob, "SOURCE_NOT_FOUND", "the source was deleted");
+      if (oldJob) {
+        await repos.jobs.failIfOpen(
+          oldJob.tenantId,
+          oldJob.integrationId,
+          oldJob.jobId,
+          { code: JOB_ERROR.sourceNotFound, message: "the source was deleted", retryable: true },
+          clock.now(),
+        );
+      }
       summary.paused++;
       return false;
     }
@@ -218,23 +227,18 @@ export async function runPlanner(deps: PlannerDeps, input: PlanInput): Promise<P
     }
 
     const jobId = ulid(now);
-    const partition = await claim(ref, { jobId, now, requeueDeadline, expectedDueSk: entry.dueSk });
-    if (!partition) return false;
+    const claimed = await claim(ref, {
+      jobId,
+      now,
+      requeueDeadline,
+      expectedDueSk: entry.dueSk,
+      ...(oldJob ? { previousJob: oldJob } : {}),
+    });
+    if (!claimed) return false;
+    const { partition } = claimed;
     const message: SyncMessage = { v: 1, kind: "sync", ...refFields(ref), trigger: "schedule", jobId };
-    if (inFlight) {
-      summary.takenOver++;
-      if (oldJob) {
-        await failOldJob(
-          oldJob,
-          entry.status === "syncing" ? "LEASE_EXPIRED" : "NOT_PICKED_UP",
-          `superseded by job ${jobId}: ${entry.status === "syncing" ? "the worker's lease expired" : "its message was not picked up in time"}`,
-        );
-      }
-      // A job that never started wrote nothing; any other may have left uncommitted rows.
-      if (entry.status === "syncing" || !oldJob || oldJob.status !== "pending" || oldJob.invocations > 0) {
-        message.reconcile = true;
-      }
-    }
+    if (claimed.takenOverJobId !== undefined) summary.takenOver++;
+    if (claimed.reconcile) message.reconcile = true;
     try {
       await repos.jobs.create({
         ref,
@@ -253,35 +257,15 @@ export async function runPlanner(deps: PlannerDeps, input: PlanInput): Promise<P
     return true;
   };
 
-  const claim = async (
-    ref: PartitionRef,
-    claimInput: { jobId: string; now: number; requeueDeadline: number; expectedDueSk: string },
-  ): Promise<Partition | undefined> => {
-    try {
-      const partition = await repos.partitions.claim(ref, claimInput);
-      summary.claimed++;
-      return partition;
-    } catch (error) {
-      if (error instanceof ConflictError || error instanceof NotFoundError) {
-        summary.skipped++;
-        return undefined;
-      }
-      throw error;
+  /** Claims on the exact due key the entry was seen with; undefined (counted as skipped) when it lost. */
+  const claim = async (ref: PartitionRef, request: ClaimRequest) => {
+    const claimed = await claimPartition(deps, ref, request);
+    if (!claimed.claimed) {
+      summary.skipped++;
+      return undefined;
     }
-  };
-
-  const failOldJob = async (job: Job, code: string, message: string) => {
-    try {
-      await repos.jobs.update(
-        job.tenantId,
-        job.integrationId,
-        job.jobId,
-        { status: "failed", completedAt: iso(clock.now()), error: { code, message, retryable: true } },
-        { expectStatus: ["pending", "syncing"] },
-      );
-    } catch (error) {
-      if (!(error instanceof ConflictError || error instanceof NotFoundError)) throw error;
-    }
+    summary.claimed++;
+    return claimed;
   };
 
   // Round-robin over the shards, one page each per round, so a backlog in one shard does not starve the others.

@@ -17,8 +17,7 @@ import { handleGatewayKeyRefused } from "../credentials/tenant-pause.js";
 import type { Clock } from "../domain/clock.js";
 import { iso } from "../domain/clock.js";
 import type { Item, Job, JobError, Partition, PauseReason, SyncMode } from "../domain/entities.js";
-import { takenOverJobId } from "../domain/entities.js";
-import { ConflictError, NotFoundError } from "../domain/errors.js";
+import { ConflictError, JOB_ERROR, NotFoundError } from "../domain/errors.js";
 import type { PartitionRef } from "../domain/ids.js";
 import type { ReferenceDataConfig, Source } from "../domain/source-config.js";
 import type { SyncMessage } from "../domain/sync-message.js";
@@ -42,6 +41,7 @@ import {
   pageStateRecord,
   type SyncCheckpoint,
 } from "./checkpoint.js";
+import { claimPartition, describeRefusal } from "./claims.js";
 import {
   classifyChange,
   countActive,
@@ -64,13 +64,19 @@ import {
   rowEntryFor,
   statusChanges,
 } from "./drop-guard.js";
+import {
+  HEARTBEAT_MS,
+  LEASE_MS,
+  leaseSafetyMs,
+  REQUEUE_WINDOW_MS,
+  RETRY_BASE_MS,
+  TIME_MARGIN_MS,
+  TRANSIENT_RETRY_DELAY_SECONDS,
+} from "./durations.js";
 import { decideFailure, SyncFailedError, SyncStoppedError } from "./failure-policy.js";
 import { holdLease, type Lease, LeaseLostError } from "./lease.js";
 import { decideMode, INCREMENTAL_SKEW_MS, incrementalSince } from "./mode.js";
 import type { SyncQueue } from "./sync-queue.js";
-
-/** A job handed over after a transient failure waits this long (throttling needs a moment to pass). */
-const TRANSIENT_RETRY_DELAY_SECONDS = 10;
 
 export interface SyncEngineOptions {
   /** Lease length; renewed every `heartbeatMs`. */
@@ -94,10 +100,10 @@ export interface SyncEngineOptions {
 }
 
 export const DEFAULT_SYNC_OPTIONS: SyncEngineOptions = {
-  leaseMs: 120_000,
-  heartbeatMs: 40_000,
-  timeMarginMs: 30_000,
-  requeueWindowMs: 15 * 60_000,
+  leaseMs: LEASE_MS,
+  heartbeatMs: HEARTBEAT_MS,
+  timeMarginMs: TIME_MARGIN_MS,
+  requeueWindowMs: REQUEUE_WINDOW_MS,
   incrementalSkewMs: INCREMENTAL_SKEW_MS,
   writeBufferItems: 250,
   deactivateChunk: 500,
@@ -241,7 +247,7 @@ export async function runSync(
     owner,
     leaseMs: options.leaseMs,
     heartbeatMs: options.heartbeatMs,
-    safetyMs: Math.min(10_000, options.leaseMs / 4),
+    safetyMs: leaseSafetyMs(options.leaseMs),
     clock,
     log,
   });
@@ -292,36 +298,14 @@ async function claimForMessage(
       return { status: "skipped", reason: "a sync started after this message was sent" };
     }
   }
-  const inFlight = partition.status === "queued" || partition.status === "syncing";
-  const deadline = partition.deadlineAt === undefined ? Number.NaN : Date.parse(partition.deadlineAt);
-  if (inFlight && !(deadline < now)) {
-    return { status: "skipped", reason: `job ${partition.currentJobId ?? "?"} is already on it` };
-  }
   const jobId = ulid(now);
-  let claimed: Partition;
-  try {
-    claimed = await repos.partitions.claim(ref, { jobId, now, requeueDeadline: now + options.requeueWindowMs });
-  } catch (error) {
-    if (error instanceof ConflictError) return { status: "skipped", reason: "another job claimed the partition first" };
-    throw error;
-  }
-  let reconcile = false;
-  const superseded = takenOverJobId(claimed);
-  if (superseded !== undefined) {
-    // Taking over from a job whose worker died or whose message was lost: it may have written uncommitted rows.
-    reconcile = true;
-    const lease = claimed.claimedFromStatus === "syncing";
-    await failJob(
-      deps,
-      ref,
-      superseded,
-      {
-        code: lease ? "LEASE_EXPIRED" : "NOT_PICKED_UP",
-        message: `superseded by job ${jobId}: the ${lease ? "lease expired" : "message was not picked up in time"}`,
-      },
-      log,
-    );
-  }
+  const claim = await claimPartition({ repos, log }, ref, {
+    jobId,
+    now,
+    requeueDeadline: now + options.requeueWindowMs,
+  });
+  if (!claim.claimed) return { status: "skipped", reason: describeRefusal(claim.refusal) };
+  const { reconcile } = claim;
   const job = await createJob(deps, ref, jobId, message, now);
   return { job, reconcile };
 }
@@ -343,28 +327,6 @@ async function createJob(
   }
 }
 
-/** Marks a pending/syncing job failed; a job already finished is left alone. */
-async function failJob(
-  deps: SyncEngineDeps,
-  ref: PartitionRef,
-  jobId: string,
-  error: JobError,
-  log: Logger,
-): Promise<void> {
-  try {
-    await deps.repos.jobs.update(
-      ref.tenantId,
-      ref.integrationId,
-      jobId,
-      { status: "failed", completedAt: iso(deps.clock.now()), error },
-      { expectStatus: ["pending", "syncing"] },
-    );
-  } catch (caught) {
-    if (caught instanceof ConflictError || caught instanceof NotFoundError) return;
-    log.warn("could not mark a superseded job failed", { jobId, error: caught });
-  }
-}
-
 /**
  * A message whose job cannot take the lease: if the partition already recorded this job's outcome (a crash between the
  * partition commit and the job update), copy it onto the job; if the partition moved on to another job, the job was
@@ -373,40 +335,36 @@ async function failJob(
 async function settleStaleJob(deps: SyncEngineDeps, ref: PartitionRef, job: Job, log: Logger): Promise<void> {
   const partition = await deps.repos.partitions.get(ref);
   if (partition?.currentJobId === job.jobId) return;
-  const now = iso(deps.clock.now());
-  let patch: JobPatch;
-  if (partition?.lastJobId === job.jobId && partition.lastJobStatus === "completed") {
-    patch = { status: "completed", completedAt: now };
-  } else if (partition?.lastJobId === job.jobId && partition.lastError) {
-    patch = { status: "failed", completedAt: now, error: partition.lastError };
-  } else if (partition?.status === "paused") {
-    patch = {
-      status: "failed",
-      completedAt: now,
-      error: { code: "PARTITION_PAUSED", message: `the partition was paused (${partition.pauseReason ?? "manual"})` },
-    };
-  } else {
-    patch = {
-      status: "failed",
-      completedAt: now,
-      error: {
-        code: partition ? "SUPERSEDED" : "PARTITION_NOT_FOUND",
-        message: partition
-          ? "the partition moved on to another job before this one ran"
-          : "the partition no longer exists",
-      },
-    };
-  }
+  const recorded = partition?.lastJobId === job.jobId;
   try {
-    // The partition recorded this job's outcome but a crash came before the job did: announce it now (at least once).
-    if (partition?.lastJobId === job.jobId && patch.status === "completed") {
+    if (recorded && partition.lastJobStatus === "completed") {
+      // The partition recorded this job's outcome but a crash came before the job did: announce it now (at least once).
       await announceCommit(announceDeps(deps), ref, job, partition, undefined);
-    } else if (partition?.lastJobId === job.jobId && partition.lastError) {
-      const pause = partition.status === "paused" ? partition.pauseReason : undefined;
-      await announceFailure(announceDeps(deps), { ...job, error: partition.lastError }, pause);
+      await deps.repos.jobs.update(
+        ref.tenantId,
+        ref.integrationId,
+        job.jobId,
+        { status: "completed", completedAt: iso(deps.clock.now()) },
+        { expectStatus: ["pending", "syncing"], removeCheckpoint: true },
+      );
+      return;
     }
-    await deps.repos.jobs.update(ref.tenantId, ref.integrationId, job.jobId, patch, {
-      expectStatus: ["pending", "syncing"],
+    let error: JobError;
+    if (recorded && partition.lastError) {
+      error = partition.lastError;
+      const pause = partition.status === "paused" ? partition.pauseReason : undefined;
+      await announceFailure(announceDeps(deps), { ...job, error }, pause);
+    } else if (partition?.status === "paused") {
+      error = {
+        code: JOB_ERROR.partitionPaused,
+        message: `the partition was paused (${partition.pauseReason ?? "manual"})`,
+      };
+    } else if (partition) {
+      error = { code: JOB_ERROR.superseded, message: "the partition moved on to another job before this one ran" };
+    } else {
+      error = { code: JOB_ERROR.partitionNotFound, message: "the partition no longer exists" };
+    }
+    await deps.repos.jobs.failIfOpen(ref.tenantId, ref.integrationId, job.jobId, error, deps.clock.now(), {
       removeCheckpoint: true,
     });
   } catch (error) {
@@ -573,18 +531,26 @@ class SyncRun {
     });
 
     if (!source?.referenceData.syncable) {
-      throw new SyncStoppedError("source_deleted", "SOURCE_NOT_FOUND", `no syncable source for '${ref.dataType}'`);
+      throw new SyncStoppedError(
+        "source_deleted",
+        JOB_ERROR.sourceNotFound,
+        `no syncable source for '${ref.dataType}'`,
+      );
     }
     if (connection?.status !== "active") {
-      throw new SyncStoppedError("revoked", "CONNECTION_REVOKED", `connection '${ref.connectionId}' is not enrolled`);
+      throw new SyncStoppedError(
+        "revoked",
+        JOB_ERROR.connectionRevoked,
+        `connection '${ref.connectionId}' is not enrolled`,
+      );
     }
     if (connection.paused) {
-      throw new SyncStoppedError("manual", "CONNECTION_PAUSED", `connection '${ref.connectionId}' is paused`);
+      throw new SyncStoppedError("manual", JOB_ERROR.connectionPaused, `connection '${ref.connectionId}' is paused`);
     }
     this.ttlOverrideSeconds = connection.ttlSeconds;
     if (previousInvocations >= this.options.maxInvocations) {
       throw new SyncFailedError(
-        "TOO_MANY_INVOCATIONS",
+        JOB_ERROR.tooManyInvocations,
         `the sync did not finish in ${previousInvocations} invocations`,
       );
     }
@@ -1274,7 +1240,7 @@ class SyncRun {
     }
     if (decision.action === "pause" && decision.reason === "config" && this.resumed && this.pagesThisInvocation === 0) {
       // A cursor saved in a checkpoint can expire upstream; that is no reason to stop the source. Retry from scratch.
-      decision = { action: "reschedule", error: { ...decision.error, retryable: true }, retryInMs: 60_000 };
+      decision = { action: "reschedule", error: { ...decision.error, retryable: true }, retryInMs: RETRY_BASE_MS };
     }
     const jobError = decision.error;
     const now = this.now();

@@ -9,6 +9,7 @@ import {
   type SQSClient,
 } from "@aws-sdk/client-sqs";
 import type { QueueMessage } from "../domain/sync-message.js";
+import { MAX_DELAY_SECONDS } from "./durations.js";
 
 export interface SendOptions {
   /** SQS DelaySeconds (0-900): continuations after a rate limit wait upstream's Retry-After. */
@@ -37,8 +38,6 @@ export interface SqsSyncQueueOptions {
 
 /** SQS allows ten entries per SendMessageBatch. */
 export const SEND_BATCH_LIMIT = 10;
-/** SQS's DelaySeconds ceiling. */
-export const MAX_DELAY_SECONDS = 900;
 
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

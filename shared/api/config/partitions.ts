@@ -4,9 +4,9 @@
  * or pause them. Pausing never deletes data.
  */
 import { mapLimit } from "../../concurrency.js";
-import { type Clock, iso } from "../../domain/clock.js";
+import type { Clock } from "../../domain/clock.js";
 import type { Partition, PauseReason } from "../../domain/entities.js";
-import { ConflictError, InternalError, NotFoundError } from "../../domain/errors.js";
+import { InternalError, JOB_ERROR, NotFoundError } from "../../domain/errors.js";
 import { refOf } from "../../domain/ids.js";
 import type { FanoutMessage } from "../../domain/sync-message.js";
 import type { Logger } from "../../log.js";
@@ -74,17 +74,13 @@ export async function pauseAll(
     }
     // Pausing drops the partition's current job: mark it failed so the history does not show it pending forever.
     if (p.currentJobId && (p.status === "queued" || p.status === "syncing")) {
-      try {
-        await deps.repos.jobs.update(
-          p.tenantId,
-          p.integrationId,
-          p.currentJobId,
-          { status: "failed", completedAt: iso(now), error: { code: "CANCELLED", message: `Cancelled: ${why}` } },
-          { expectStatus: ["pending", "syncing"] },
-        );
-      } catch (error) {
-        if (!(error instanceof ConflictError) && !(error instanceof NotFoundError)) throw error;
-      }
+      await deps.repos.jobs.failIfOpen(
+        p.tenantId,
+        p.integrationId,
+        p.currentJobId,
+        { code: JOB_ERROR.cancelled, message: `Cancelled: ${why}` },
+        now,
+      );
     }
   });
   return targets.length;

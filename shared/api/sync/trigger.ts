@@ -3,9 +3,8 @@
  * as arguments so integration tests run it against dynalite and fauxqs. Wire format: DESIGN.md "REST API".
  */
 import { mapLimit } from "../../concurrency.js";
-import { type Clock, iso } from "../../domain/clock.js";
+import type { Clock } from "../../domain/clock.js";
 import type { Partition, SyncMode } from "../../domain/entities.js";
-import { takenOverJobId } from "../../domain/entities.js";
 import { ConflictError, InternalError, NotFoundError, RateLimitedError, ValidationError } from "../../domain/errors.js";
 import type { PartitionRef } from "../../domain/ids.js";
 import type { Source } from "../../domain/source-config.js";
@@ -13,13 +12,14 @@ import type { SyncMessage } from "../../domain/sync-message.js";
 import { ulid } from "../../domain/ulid.js";
 import type { Logger } from "../../log.js";
 import type { Repositories } from "../../storage/ports.js";
+import { type Claim, claimPartition } from "../../sync/claims.js";
+import { MANUAL_MIN_INTERVAL_MS, REQUEUE_WINDOW_MS } from "../../sync/durations.js";
 import type { SyncQueue } from "../../sync/sync-queue.js";
 import type { TriggerBody, TriggerJob } from "./schemas.js";
 
-/** A partition may be triggered by hand once a minute (DESIGN.md). */
-export const MANUAL_MIN_INTERVAL_MS = 60_000;
-/** How long a queued partition waits for its message before the due index brings it back (DESIGN.md defaults). */
-export const REQUEUE_WINDOW_MS = 15 * 60_000;
+/** Manual triggers at most once a minute; a queued partition's requeue window (shared/sync/durations.ts). */
+export { MANUAL_MIN_INTERVAL_MS, REQUEUE_WINDOW_MS };
+
 /** Partitions one trigger may touch: more than this would not fit a 29-second API call; narrow the request. */
 const MAX_TRIGGER_PARTITIONS = 200;
 /** Claims in flight at once. */
@@ -177,54 +177,39 @@ async function triggerOne(
   }
 
   const jobId = ulid(now);
-  let claimed: Partition;
+  let claim: Claim;
   for (let attempt = 0; ; attempt++) {
-    try {
-      claimed = await repos.partitions.claim(ref, {
-        jobId,
-        now,
-        requeueDeadline: now + REQUEUE_WINDOW_MS,
-        manualMinIntervalMs: MANUAL_MIN_INTERVAL_MS,
-      });
-      break;
-    } catch (error) {
-      if (!(error instanceof ConflictError)) throw error;
-      // Only a lost claim pays for this consistent read: it says why (in flight, throttled, or a race).
-      const partition = await repos.partitions.get(ref);
-      if (!partition) throw new NotFoundError("Partition not found", { ...ref });
-      const inFlight = inFlightJob(partition, now);
-      if (inFlight) return { job: await dedupedJob(repos, ref, inFlight, base) };
-      const retryAfterMs = throttledFor(partition, now);
-      if (retryAfterMs !== undefined) {
-        return {
-          job: {
-            ...base,
-            jobId: partition.lastJobId ?? null,
-            status: "throttled",
-            deduplicated: false,
-            retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)),
-          },
-        };
-      }
-      if (partition.status === "paused") {
-        const paused: TriggerJob = {
-          ...base,
-          jobId: partition.lastJobId ?? null,
-          status: "paused",
-          deduplicated: false,
-        };
-        if (partition.pauseReason) paused.pauseReason = partition.pauseReason;
-        return { job: paused };
-      }
-      // The partition changed between our read and the claim (a worker finished): try again, briefly.
-      if (attempt >= 2) throw error;
+    claim = await claimPartition(deps, ref, {
+      jobId,
+      now,
+      requeueDeadline: now + REQUEUE_WINDOW_MS,
+      manualMinIntervalMs: MANUAL_MIN_INTERVAL_MS,
+    });
+    if (claim.claimed) break;
+    const { refusal } = claim;
+    if (refusal.reason === "gone") throw new NotFoundError("Partition not found", { ...ref });
+    if (refusal.reason === "in_flight" && refusal.jobId) {
+      return { job: await dedupedJob(repos, ref, refusal.jobId, base) };
     }
+    if (refusal.reason === "throttled") {
+      return {
+        job: {
+          ...base,
+          jobId: refusal.lastJobId ?? null,
+          status: "throttled",
+          deduplicated: false,
+          retryAfterSeconds: Math.max(1, Math.ceil(refusal.retryAfterMs / 1000)),
+        },
+      };
+    }
+    if (refusal.reason === "paused") {
+      const paused: TriggerJob = { ...base, jobId: refusal.lastJobId ?? null, status: "paused", deduplicated: false };
+      if (refusal.pauseReason) paused.pauseReason = refusal.pauseReason;
+      return { job: paused };
+    }
+    // The partition changed between the claim and its diagnosis (a worker finished): try again, briefly.
+    if (attempt >= 2) throw new ConflictError(`Partition is not claimable (${refusal.reason})`, { ...ref });
   }
-
-  // A queued/syncing partition whose deadline passed was taken over (the claim says so): its old job will never finish.
-  const supersededJob = takenOverJobId(claimed);
-  const tookOver = supersededJob !== undefined;
-  if (supersededJob !== undefined) await failStaleJob(deps, ref, supersededJob, now);
 
   const incremental = source.referenceData.incremental !== undefined;
   const mode: SyncMode = incremental && body.mode !== "full" ? "incremental" : "full";
@@ -250,21 +235,8 @@ async function triggerOne(
   if (body.mode) message.mode = mode;
   if (body.force) message.force = true;
   // The dead job may have written rows it never committed: the worker reads them back before diffing.
-  if (tookOver) message.reconcile = true;
+  if (claim.reconcile) message.reconcile = true;
   return { job: { ...base, jobId, status: "pending", deduplicated: false }, message };
-}
-
-function inFlightJob(partition: Partition, now: number): string | undefined {
-  if (partition.status !== "queued" && partition.status !== "syncing") return undefined;
-  if (!partition.currentJobId) return undefined;
-  if (partition.deadlineAt !== undefined && Date.parse(partition.deadlineAt) < now) return undefined;
-  return partition.currentJobId;
-}
-
-function throttledFor(partition: Partition, now: number): number | undefined {
-  if (!partition.lastManualTriggerAt) return undefined;
-  const wait = Date.parse(partition.lastManualTriggerAt) + MANUAL_MIN_INTERVAL_MS - now;
-  return wait > 0 ? wait : undefined;
 }
 
 async function dedupedJob(
@@ -277,22 +249,4 @@ async function dedupedJob(
   // A message from another service may carry no job yet (the worker creates it): that job is still pending.
   const status = job?.status === "syncing" ? "syncing" : "pending";
   return { ...base, actionSlug: job?.actionSlug ?? base.actionSlug, jobId, status, deduplicated: true };
-}
-
-async function failStaleJob(deps: TriggerDeps, ref: PartitionRef, jobId: string, now: number): Promise<void> {
-  try {
-    await deps.repos.jobs.update(
-      ref.tenantId,
-      ref.integrationId,
-      jobId,
-      {
-        status: "failed",
-        completedAt: iso(now),
-        error: { code: "LEASE_EXPIRED", message: "Superseded by a manual trigger after its deadline passed" },
-      },
-      { expectStatus: ["pending", "syncing"] },
-    );
-  } catch (error) {
-    if (!(error instanceof ConflictError) && !(error instanceof NotFoundError)) throw error;
-  }
 }
