@@ -6,6 +6,12 @@
  * (./session.ts) is one invocation's work on that lease (start, checkpoint and hand over, commit, failure); the session
  * runs a list sync (./list-sync.ts) or an object sync (./object-sync.ts). Jobs left behind by crashes are settled by
  * ./settle-jobs.ts, and claiming a partition for a job is ./claims.ts.
+ *
+ * What happens to a job, in these words only: it is *claimed* (a partition taken for a new job id, `claimPartition`)
+ * and written, or *adopted* (written by the worker under the id its claim chose); a session *starts* it, then either
+ * *suspends* it (checkpoint, then *hands over* the lease to a continuation), *commits* it, or *fails* it
+ * (`failSession`). A job someone else left open is *failed if open* (`jobs.failIfOpen`: superseded, paused) or
+ * *settled* from what its partition recorded (`settleOrphanedJob`, `settlePreviousJob`).
  */
 import type { Clock } from "../domain/clock.js";
 import type { JobError, PauseReason } from "../domain/entities.js";

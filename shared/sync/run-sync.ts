@@ -76,7 +76,7 @@ export async function runSync(
   let job: Job | undefined;
   let reconcile = message.reconcile === true;
   if (message.jobId === undefined) {
-    const claimed = await claimForMessage(deps, options, ref, message, meta, log);
+    const claimed = await claimForJoblessMessage(deps, options, ref, message, meta, log);
     if ("status" in claimed) return claimed;
     job = claimed.job;
     reconcile ||= claimed.reconcile;
@@ -88,7 +88,7 @@ export async function runSync(
       if (partition?.currentJobId !== message.jobId) {
         return { status: "skipped", reason: "unknown job: the partition has moved on", jobId: message.jobId };
       }
-      job = await createJob(deps, ref, message.jobId, message, clock.now());
+      job = await adoptJob(deps, ref, message.jobId, message, clock.now());
     }
   }
   const jobId = job.jobId;
@@ -139,7 +139,7 @@ interface Claimed {
 }
 
 /** A message without a jobId (another service's on-demand sync): claim the partition and create its job. */
-async function claimForMessage(
+async function claimForJoblessMessage(
   deps: SyncEngineDeps,
   options: SyncEngineOptions,
   ref: PartitionRef,
@@ -180,11 +180,12 @@ async function claimForMessage(
   });
   if (!claim.claimed) return { status: "skipped", reason: describeRefusal(claim.refusal) };
   const { reconcile } = claim;
-  const job = await createJob(deps, ref, jobId, message, now);
+  const job = await adoptJob(deps, ref, jobId, message, now);
   return { job, reconcile };
 }
 
-async function createJob(
+/** Writes the job its claim chose an id for (or returns it when it already exists). */
+async function adoptJob(
   deps: SyncEngineDeps,
   ref: PartitionRef,
   jobId: string,

@@ -3,15 +3,14 @@
  * the job (checkpoint, source, connection), calls the gateway under the lease, and ends in exactly one of three ways:
  * - `suspend`: save the progress as a checkpoint and `handOver` the lease to a continuation message;
  * - `commit`: counts on the job, the new data version, the partition's flip, the job completed, events announced;
- * - `fail` (`handleFailure`): the failure policy decides (reschedule, pause, continue later, or a transient error that
- *   SQS redelivers after `releaseForRedelivery`).
+ * - failed (`failSession`, ./session-failure.ts): the failure policy decides (reschedule, pause, continue later, or a
+ *   transient error that SQS redelivers after the lease is handed back).
  * What is synced and how is the list sync's or the object sync's business (./list-sync.ts, ./object-sync.ts); both
  * keep their checkpointed state in `progress`. Crash-safety order: see ./run-sync.ts.
  */
-import { handleGatewayKeyRefused } from "../credentials/tenant-pause.js";
 import { iso } from "../domain/clock.js";
 import type { Job, Partition, SyncMode } from "../domain/entities.js";
-import { ConflictError, JOB_ERROR, NotFoundError } from "../domain/errors.js";
+import { JOB_ERROR, NotFoundError } from "../domain/errors.js";
 import type { PartitionRef } from "../domain/ids.js";
 import type { ReferenceDataConfig, Source } from "../domain/source-config.js";
 import type { SyncMessage } from "../domain/sync-message.js";
@@ -21,7 +20,7 @@ import type { PageState } from "../gateway/pagination.js";
 import type { Logger } from "../log.js";
 import { writeIndexSnapshot } from "../lookup/snapshot.js";
 import type { JobPatch, Manifest, Repositories } from "../storage/ports.js";
-import { announceCommit, announceFailure } from "./announce.js";
+import { announceCommit } from "./announce.js";
 import {
   decodeCheckpoint,
   decodePageState,
@@ -29,19 +28,18 @@ import {
   pageStateRecord,
   type SyncCheckpoint,
 } from "./checkpoint.js";
-import { RETRY_BASE_MS, TRANSIENT_RETRY_DELAY_SECONDS } from "./durations.js";
 import {
   announceDeps,
   type InvocationContext,
   type JobCounts,
-  SimulatedCrash,
   type SyncEngineDeps,
   type SyncEngineOptions,
   type SyncOutcome,
 } from "./engine.js";
 import { decideFailure, SyncFailedError, SyncStoppedError } from "./failure-policy.js";
-import { type Lease, LeaseLostError } from "./lease.js";
+import type { Lease } from "./lease.js";
 import { decideMode } from "./mode.js";
+import { failSession } from "./session-failure.js";
 
 /** What a sync has done so far that a continuation needs: saved in the checkpoint, restored by `start`. */
 export interface SyncProgress {
@@ -143,7 +141,7 @@ export class SyncSession {
       this.kind = kindOf(config);
       return await this.kind.sync(config);
     } catch (error) {
-      return this.handleFailure(error);
+      return failSession(this, error);
     }
   }
 
@@ -464,119 +462,5 @@ export class SyncSession {
       consecutiveFailures: this.partition.consecutiveFailures,
       random: this.options.random,
     };
-  }
-
-  async handleFailure(error: unknown): Promise<SyncOutcome> {
-    if (error instanceof SimulatedCrash) throw error;
-    if (error instanceof LeaseLostError || error instanceof ConflictError) {
-      // Someone else owns the partition or the job now: write nothing more.
-      this.log.warn("sync abandoned: lease or job taken over", { jobId: this.jobId, error });
-      return { status: "skipped", reason: "lease lost", jobId: this.jobId };
-    }
-    let decision = decideFailure(error, this.failureContext());
-    if (decision.action === "transient") {
-      this.log.error("transient failure; the message will be redelivered", { jobId: this.jobId, error });
-      const released = await this.releaseForRedelivery();
-      if (released && this.message.jobId === undefined) {
-        // A redelivered jobless message would find the partition claimed by this very job and skip it: hand the job
-        // over to a copy that names it. If that send fails, SQS redelivers the original and the due index backs it up.
-        const { reconcile: _reconcile, ...rest } = this.message;
-        const sent = await this.deps.queue
-          .send([{ ...rest, jobId: this.jobId }], { delaySeconds: TRANSIENT_RETRY_DELAY_SECONDS })
-          .catch(() => ({ failed: [rest] }));
-        if (sent.failed.length === 0) {
-          return {
-            status: "continued",
-            jobId: this.jobId,
-            page: 0,
-            delaySeconds: TRANSIENT_RETRY_DELAY_SECONDS,
-            itemWrites: this.itemWrites,
-          };
-        }
-      }
-      throw error;
-    }
-    if (decision.action === "continue_later") {
-      // Rate limited outside paging (object syncs): start over after the delay.
-      return this.handOver(decision.delaySeconds);
-    }
-    if (decision.action === "pause" && decision.reason === "config" && this.resumed && this.pagesThisInvocation === 0) {
-      // A cursor saved in a checkpoint can expire upstream; that is no reason to stop the source. Retry from scratch.
-      decision = { action: "reschedule", error: { ...decision.error, retryable: true }, retryInMs: RETRY_BASE_MS };
-    }
-    const jobError = decision.error;
-    const now = this.now();
-    await this.lease.stop();
-    const failure = {
-      jobId: this.jobId,
-      owner: this.invocation.invocationId,
-      now,
-      error: jobError,
-      nextSyncAt: now + (decision.action === "reschedule" ? decision.retryInMs : 0),
-    };
-    const paused = decision.action === "pause" ? decision.reason : undefined;
-    try {
-      await this.repos.partitions.recordFailure(this.ref, {
-        ...failure,
-        ...(paused ? { pause: paused } : {}),
-        ...(paused === "config" && this.source ? { sourceRevision: this.source.revision } : {}),
-      });
-      const failedJob: Job = { ...this.job, itemsFailed: this.progress.itemsFailed, error: jobError };
-      await announceFailure(announceDeps(this.deps), failedJob, paused);
-      await this.repos.jobs.update(
-        this.ref.tenantId,
-        this.ref.integrationId,
-        this.jobId,
-        {
-          status: "failed",
-          completedAt: iso(now),
-          error: jobError,
-          pages: this.progress.pages,
-          itemsFailed: this.progress.itemsFailed,
-          itemsDuplicate: this.progress.itemsDuplicate,
-        },
-        { expectStatus: ["syncing"], removeCheckpoint: true },
-      );
-    } catch (caught) {
-      if (caught instanceof ConflictError) return { status: "skipped", reason: "lease lost", jobId: this.jobId };
-      throw caught;
-    }
-    if (this.checkpointChunks > 0) {
-      await this.repos.jobs
-        .deleteCheckpoint(this.ref.tenantId, this.ref.integrationId, this.jobId, this.checkpointChunks)
-        .catch((cause: unknown) => this.log.warn("checkpoint clean-up failed", { jobId: this.jobId, error: cause }));
-    }
-    this.log.warn("sync failed", { jobId: this.jobId, error: jobError, paused });
-    if (paused === "gateway_key") await this.pauseTenant(error);
-    return paused
-      ? { status: "failed", jobId: this.jobId, error: jobError, paused }
-      : { status: "failed", jobId: this.jobId, error: jobError };
-  }
-
-  /** The tenant's Waygate key is missing or refused: the rest of the tenant pauses too (best effort, logged). */
-  async pauseTenant(error: unknown): Promise<void> {
-    const keyVersion = isGatewayError(error) ? error.keyVersion : undefined;
-    await handleGatewayKeyRefused(this.deps, this.ref.tenantId, keyVersion).catch((cause: unknown) =>
-      this.log.error("could not pause the tenant after its gateway key was refused", { error: cause }),
-    );
-  }
-
-  /** Hands the lease back (same job, queued) so the redelivered message can take it at once. Best effort. */
-  async releaseForRedelivery(): Promise<boolean> {
-    try {
-      await this.lease.stop();
-      const now = this.now();
-      await this.repos.partitions.requeue(this.ref, {
-        jobId: this.jobId,
-        owner: this.invocation.invocationId,
-        now,
-        deadline: now + this.options.requeueWindowMs,
-      });
-      return true;
-    } catch (error) {
-      // The lease then simply expires and the due index brings the partition back.
-      this.log.warn("could not release the lease after a transient failure", { jobId: this.jobId, error });
-      return false;
-    }
   }
 }
