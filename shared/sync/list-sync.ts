@@ -12,7 +12,6 @@ import { NotFoundError } from "../domain/errors.js";
 import type { ReferenceDataConfig } from "../domain/source-config.js";
 import type { ExtractedItem } from "../extraction/extract.js";
 import { extractItems } from "../extraction/extract.js";
-import type { InvokeResponse } from "../gateway/client.js";
 import { firstPage, nextPage } from "../gateway/pagination.js";
 import type { ChangeRecord } from "../storage/change-repository.js";
 import type { Manifest } from "../storage/ports.js";
@@ -77,16 +76,9 @@ export class ListSync implements SyncKind {
     }
     if (this.progress.phase === "paging") {
       while (!this.progress.pageState.done) {
-        if (this.session.pagesThisInvocation > 0 && this.session.timeLow()) return this.session.suspend(0);
-        const state = this.progress.pageState;
-        let response: InvokeResponse;
-        try {
-          response = await this.session.invoke(state.input, state.page);
-        } catch (error) {
-          const suspended = await this.session.suspendIfRateLimited(error);
-          if (suspended) return suspended;
-          throw error;
-        }
+        const read = await this.session.readPage();
+        if ("suspended" in read) return read.suspended;
+        const { state, response } = read;
         const extraction = extractItems(config, response.data);
         if (this.session.reconcile && !this.rows)
           this.rows = await this.session.repos.items.loadHashes(this.session.ref);
@@ -145,16 +137,9 @@ export class ListSync implements SyncKind {
       this.progress.pageState.page < until &&
       unseen > 0
     ) {
-      if (this.session.pagesThisInvocation > 0 && this.session.timeLow()) return this.session.suspend(0);
-      const state = this.progress.pageState;
-      let response: InvokeResponse;
-      try {
-        response = await this.session.invoke(state.input, state.page, "confirm-");
-      } catch (error) {
-        const suspended = await this.session.suspendIfRateLimited(error);
-        if (suspended) return suspended;
-        throw error;
-      }
+      const read = await this.session.readPage("confirm-");
+      if ("suspended" in read) return read.suspended;
+      const { state, response } = read;
       const extraction = extractItems(config, response.data);
       const observedAt = iso(this.session.now());
       for (const item of extraction.items) {

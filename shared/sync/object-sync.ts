@@ -8,7 +8,6 @@ import { iso } from "../domain/clock.js";
 import { NotFoundError } from "../domain/errors.js";
 import type { ReferenceDataConfig } from "../domain/source-config.js";
 import { canonicalJson, extractObject } from "../extraction/extract.js";
-import type { InvokeResponse } from "../gateway/client.js";
 import { firstPage, nextPage } from "../gateway/pagination.js";
 import { objectHoldMarker, objectHoldReason } from "./drop-guard.js";
 import type { JobCounts, SyncOutcome } from "./engine.js";
@@ -87,16 +86,9 @@ export class ObjectSync implements SyncKind {
   ): Promise<SyncOutcome | undefined> {
     this.progress.pageState ??= firstPage(config.pagination, base);
     while (!this.progress.pageState.done) {
-      if (this.session.pagesThisInvocation > 0 && this.session.timeLow()) return this.session.suspend(0);
-      const state = this.progress.pageState;
-      let response: InvokeResponse;
-      try {
-        response = await this.session.invoke(state.input, state.page);
-      } catch (error) {
-        const suspended = await this.session.suspendIfRateLimited(error);
-        if (suspended) return suspended;
-        throw error;
-      }
+      const read = await this.session.readPage();
+      if ("suspended" in read) return read.suspended;
+      const { state, response } = read;
       this.progress.objectParts.push(response.data);
       this.progress.pages++;
       this.session.pagesThisInvocation++;

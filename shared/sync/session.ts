@@ -275,6 +275,23 @@ export class SyncSession {
     });
   }
 
+  /**
+   * Reads the next page of `progress.pageState`, or suspends instead (returning the continuation's outcome) when time
+   * runs low after this invocation's first page, or when a rate limit's Retry-After does not fit the budget.
+   * `pass` tells the confirmation pass's pages apart (see `invoke`).
+   */
+  async readPage(pass = ""): Promise<{ state: PageState; response: InvokeResponse } | { suspended: SyncOutcome }> {
+    if (this.pagesThisInvocation > 0 && this.timeLow()) return { suspended: await this.suspend(0) };
+    const state = this.progress.pageState as PageState;
+    try {
+      return { state, response: await this.invoke(state.input, state.page, pass) };
+    } catch (error) {
+      const suspended = await this.suspendIfRateLimited(error);
+      if (suspended) return { suspended };
+      throw error;
+    }
+  }
+
   /** Calls the test hook after a page was processed. */
   async afterPage(page: number): Promise<void> {
     await this.deps.hooks?.afterPage?.({ jobId: this.jobId, page, invocationId: this.invocation.invocationId });
