@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { syntheticSlackUsers } from "../../../infra/local/sample-gateway/index.js";
 import type { PartitionRef } from "../../../shared/domain/ids.js";
+import { LEASE_MS } from "../../../shared/sync/durations.js";
 import { SimulatedCrash } from "../../../shared/sync/run-sync.js";
 import { createEnv, type Env, outcomes, type Servers, slackCursorPages, startServers } from "./harness.js";
 
@@ -47,7 +48,7 @@ describe("checkpoint crash", () => {
       jobs.update = update;
     }
     // The message comes back after its visibility timeout, which is longer than the lease.
-    env.clock.advance(130_000);
+    env.clock.advance(LEASE_MS + 10_000);
     const { results } = await env.drain({ pageBudget: 10 });
 
     expect(outcomes(results).at(-1)).toMatchObject({

@@ -11,6 +11,7 @@ import { triggerSync } from "../../../shared/api/sync/trigger.js";
 import type { PartitionRef } from "../../../shared/domain/ids.js";
 import { createLogger } from "../../../shared/log.js";
 import type { PartitionRepository } from "../../../shared/storage/ports.js";
+import { LEASE_MS, REQUEUE_WINDOW_MS } from "../../../shared/sync/durations.js";
 import { createEnv, type Env, outcomes, type Servers, slackCursorPages, startServers } from "./harness.js";
 
 let servers: Servers;
@@ -144,9 +145,9 @@ describe("the trigger's take-over", () => {
         raced = true;
         // Between the trigger's read (idle) and its claim, a worker claimed the partition and died holding the lease.
         const past = input.now - 3_600_000;
-        await env.repos.partitions.claim(ref, { jobId: dead, now: past, requeueDeadline: past + 900_000 });
+        await env.repos.partitions.claim(ref, { jobId: dead, now: past, requeueDeadline: past + REQUEUE_WINDOW_MS });
         await env.repos.jobs.create({ ref, jobId: dead, trigger: "schedule", mode: "full", now: past });
-        await env.repos.partitions.acquireLease(ref, { jobId: dead, owner: "dead", now: past, leaseMs: 120_000 });
+        await env.repos.partitions.acquireLease(ref, { jobId: dead, owner: "dead", now: past, leaseMs: LEASE_MS });
       }
       return env.repos.partitions.claim(ref, input);
     };
@@ -177,9 +178,9 @@ describe("the trigger's take-over", () => {
     const [users] = (await env.seed({ integrationId: "slack", dataTypes: ["users"] })) as [PartitionRef];
     const old = "01OLDJOB000000000000000000";
     const past = env.clock.now() - 3_600_000;
-    await env.repos.partitions.claim(users, { jobId: old, now: past, requeueDeadline: past + 900_000 });
+    await env.repos.partitions.claim(users, { jobId: old, now: past, requeueDeadline: past + REQUEUE_WINDOW_MS });
     await env.repos.jobs.create({ ref: users, jobId: old, trigger: "schedule", mode: "full", now: past });
-    await env.repos.partitions.acquireLease(users, { jobId: old, owner: "slow", now: past, leaseMs: 120_000 });
+    await env.repos.partitions.acquireLease(users, { jobId: old, owner: "slow", now: past, leaseMs: LEASE_MS });
     const partitions: PartitionRepository = Object.create(env.repos.partitions);
     let raced = false;
     partitions.claim = async (ref, input) => {

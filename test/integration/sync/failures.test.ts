@@ -11,6 +11,7 @@ import type { PartitionRef } from "../../../shared/domain/ids.js";
 import { sourceInputSchema } from "../../../shared/domain/source-config.js";
 import { createLogger } from "../../../shared/log.js";
 import { keys } from "../../../shared/storage/keys.js";
+import { REQUEUE_WINDOW_MS, RETRY_BASE_MS } from "../../../shared/sync/durations.js";
 import { runPlanner } from "../../../shared/sync/plan.js";
 import { createEnv, type Env, outcomes, type Servers, slackCursorPages, startServers, TENANT } from "./harness.js";
 
@@ -80,7 +81,7 @@ describe("failed syncs", () => {
     expect(job?.completedAt).toBeDefined();
 
     // The next sync completes and applies what the failed one could not.
-    env.clock.advance(120_000);
+    env.clock.advance(2 * RETRY_BASE_MS);
     expect(await sync()).toMatchObject({ status: "completed", counts: { itemsDeleted: 1, itemsFound: 11 } });
     expect((await env.items(users)).get("U12DEPLO")?.status).toBe("inactive");
     expect(await env.partition(users)).toMatchObject({ status: "idle", version: 2, consecutiveFailures: 0 });
@@ -186,7 +187,7 @@ describe("stale messages", () => {
     const deps = { repos: env.repos, queue: env.queue, clock: env.clock, log: silent };
     await runPlanner(deps, { now, deadline: now + 60_000 });
     await servers.sqs.sqs.send(new PurgeQueueCommand({ QueueUrl: env.queueUrl }));
-    env.clock.advance(16 * 60_000);
+    env.clock.advance(REQUEUE_WINDOW_MS + 60_000);
 
     const later = env.clock.now();
     expect(await runPlanner(deps, { now: later, deadline: later + 60_000 })).toMatchObject({

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { defaultDatasets, type SlackUser, syntheticSlackUsers } from "../../../infra/local/sample-gateway/index.js";
 import type { PartitionRef } from "../../../shared/domain/ids.js";
 import { createLogger } from "../../../shared/log.js";
+import { LEASE_MS, REQUEUE_WINDOW_MS } from "../../../shared/sync/durations.js";
 import { runPlanner } from "../../../shared/sync/plan.js";
 import { SimulatedCrash } from "../../../shared/sync/run-sync.js";
 import { createEnv, type Env, outcomes, type Servers, slackCursorPages, startServers } from "./harness.js";
@@ -94,7 +95,7 @@ describe("crash mid-sync", () => {
     const dying = await env.deliverOnce(crashAfterPage(1), 1);
     expect(dying.crashed).toBe(true);
     // The message comes back once its visibility timeout is over, which is longer than the lease.
-    env.clock.advance(130_000);
+    env.clock.advance(LEASE_MS + 10_000);
     const { results } = await env.drain();
     const [recovered] = outcomes(results);
 
@@ -140,7 +141,7 @@ describe("crash mid-sync", () => {
     expect(redelivered).toEqual([expect.objectContaining({ status: "skipped" })]);
     expect(await env.partition(crashed)).toMatchObject({ status: "syncing" });
     // ...and the due index brings the partition back when the lease expires.
-    env.clock.advance(130_000);
+    env.clock.advance(LEASE_MS + 10_000);
     expect(await plan()).toMatchObject({ claimed: 1, takenOver: 1, enqueued: 1 });
     const [recovered] = outcomes((await env.drain()).results);
 
@@ -170,7 +171,7 @@ describe("crash mid-sync", () => {
     await env.drain();
     // Before anyone recovers, those new users are gone again.
     servers.gateway.data.slackUsers = existing;
-    env.clock.advance(130_000);
+    env.clock.advance(LEASE_MS + 10_000);
     expect(await plan()).toMatchObject({ takenOver: 1 });
 
     const [outcome] = outcomes((await env.drain()).results);
@@ -255,7 +256,7 @@ describe("planner", () => {
     await servers.sqs.sqs.send(new PurgeQueueCommand({ QueueUrl: env.queueUrl }));
     expect(await env.partition(users)).toMatchObject({ status: "queued" });
 
-    env.clock.advance(16 * 60_000);
+    env.clock.advance(REQUEUE_WINDOW_MS + 60_000);
     expect(await plan()).toMatchObject({ claimed: 1, resumed: 1 });
     const [outcome] = outcomes((await env.drain()).results);
 
