@@ -3,6 +3,7 @@ import { ConflictError } from "../../../shared/domain/errors.js";
 import type { QueueMessage } from "../../../shared/domain/sync-message.js";
 import { createLogger } from "../../../shared/log.js";
 import type { Repositories } from "../../../shared/storage/ports.js";
+import { HEARTBEAT_MS, LEASE_MS, leaseSafetyMs } from "../../../shared/sync/durations.js";
 import { holdLease, LeaseLostError } from "../../../shared/sync/lease.js";
 import { type DeadLetterQueue, processSyncBatch, type WorkerDeps } from "../../../shared/sync/process-batch.js";
 import type { SyncQueue } from "../../../shared/sync/sync-queue.js";
@@ -18,9 +19,9 @@ describe("holdLease", () => {
   const options = (clock: { now(): number }) => ({
     jobId: "J1",
     owner: "w1",
-    leaseMs: 120_000,
-    heartbeatMs: 40_000,
-    safetyMs: 10_000,
+    leaseMs: LEASE_MS,
+    heartbeatMs: HEARTBEAT_MS,
+    safetyMs: leaseSafetyMs(LEASE_MS),
     clock,
     log,
   });
@@ -36,8 +37,8 @@ describe("holdLease", () => {
       options({ now: () => now }),
     );
     for (let beat = 1; beat <= 5; beat++) {
-      now = beat * 40_000;
-      await vi.advanceTimersByTimeAsync(40_000);
+      now = beat * HEARTBEAT_MS;
+      await vi.advanceTimersByTimeAsync(HEARTBEAT_MS);
     }
     expect(renewals).toEqual([40_000, 80_000, 120_000, 160_000, 200_000]);
     expect(() => lease.assertHeld()).not.toThrow();
@@ -57,7 +58,7 @@ describe("holdLease", () => {
       options({ now: () => 0 }),
     );
     expect(() => lease.assertHeld()).not.toThrow();
-    await vi.advanceTimersByTimeAsync(40_000);
+    await vi.advanceTimersByTimeAsync(HEARTBEAT_MS);
     expect(lease.lost).toBe(true);
     expect(() => lease.assertHeld()).toThrow(LeaseLostError);
     await expect(lease.renew()).rejects.toThrow(LeaseLostError);
@@ -77,11 +78,11 @@ describe("holdLease", () => {
       0,
       options({ now: () => now }),
     );
-    now = 100_000;
-    await vi.advanceTimersByTimeAsync(80_000);
+    now = LEASE_MS - leaseSafetyMs(LEASE_MS) - 10_000;
+    await vi.advanceTimersByTimeAsync(2 * HEARTBEAT_MS);
     expect(lease.lost).toBe(false);
     expect(() => lease.assertHeld()).not.toThrow();
-    now = 111_000;
+    now = LEASE_MS - leaseSafetyMs(LEASE_MS) + 1_000;
     expect(() => lease.assertHeld()).toThrow(/expired/);
     await lease.stop();
   });
