@@ -12,7 +12,6 @@ import type { EventPublisher, ServiceEvent } from "../../../shared/events/events
 import { createLogger } from "../../../shared/log.js";
 import { runPlanner } from "../../../shared/sync/plan.js";
 import { SimulatedCrash } from "../../../shared/sync/run-sync.js";
-import { countRequests } from "../storage/fixtures.js";
 import {
   createEnv,
   type Env,
@@ -21,7 +20,8 @@ import {
   slackCursorPages,
   startServers,
   TENANT,
-} from "../sync/harness.js";
+} from "../../support/sync-harness.js";
+import { countRequests } from "../storage/fixtures.js";
 
 let servers: Servers;
 let env: Env;

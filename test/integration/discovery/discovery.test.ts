@@ -27,7 +27,7 @@ import type { ServiceEvent } from "../../../shared/events/events.js";
 import { createGatewayClient } from "../../../shared/gateway/client.js";
 import { createLogger } from "../../../shared/log.js";
 import { DEFAULT_QUOTAS } from "../../../shared/quotas.js";
-import { createEnv, type Env, type Servers, startServers } from "../sync/harness.js";
+import { createEnv, type Env, type Servers, startServers } from "../../support/sync-harness.js";
 
 const TENANT = "acme";
 const KEY = "wg_live_acme_discovery_0123456789";

@@ -12,12 +12,7 @@ import { SAMPLE_SOURCES } from "../../../infra/local/sample-gateway/index.js";
 import { queueMessageSchema } from "../../../shared/domain/sync-message.js";
 import { lambdaContext } from "../../support/api-events.js";
 import { sqsEvent, useWorldRuntime } from "../../support/reliability/handler-env.js";
-import {
-  freshWorld,
-  type ReliabilityServers,
-  startReliabilityServers,
-  type World,
-} from "../../support/reliability/world.js";
+import { freshWorld, type Servers, startServers, type World } from "../../support/sync-harness.js";
 
 type WorkerHandler = (event: ReturnType<typeof sqsEvent>, context: Context) => Promise<SQSBatchResponse>;
 
@@ -111,14 +106,14 @@ function isMalformed(text: string): boolean {
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);
 
-let servers: ReliabilityServers;
+let servers: Servers;
 let world: World;
 let restore: () => void;
 let handler: WorkerHandler;
 
 beforeAll(async () => {
   process.on("unhandledRejection", onUnhandled);
-  servers = await startReliabilityServers();
+  servers = await startServers();
   world = await freshWorld(servers);
   const users = SAMPLE_SOURCES.find((s) => s.integrationId === "slack" && s.dataType === "users");
   if (!users) throw new Error("no sample Slack users source");

@@ -9,7 +9,14 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultDatasets, type ScriptedFailure } from "../../../infra/local/sample-gateway/index.js";
 import type { PartitionRef } from "../../../shared/domain/ids.js";
-import { createEnv, type Env, outcomes, type Servers, slackCursorPages, startServers } from "../sync/harness.js";
+import {
+  createEnv,
+  type Env,
+  outcomes,
+  type Servers,
+  slackCursorPages,
+  startServers,
+} from "../../support/sync-harness.js";
 
 const MAX_RESPONSE_BYTES = 64 * 1024;
 /** The codes DESIGN.md's table lists: a scripted answer must use none of them to be "outside the table". */

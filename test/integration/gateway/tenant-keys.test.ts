@@ -22,7 +22,7 @@ import { type AppError, isAppError } from "../../../shared/domain/errors.js";
 import type { PartitionRef } from "../../../shared/domain/ids.js";
 import { errorEnvelope } from "../../../shared/http/envelope.js";
 import type { Logger } from "../../../shared/log.js";
-import { createEnv, type Env, outcomes, type Servers, startServers } from "../sync/harness.js";
+import { createEnv, type Env, outcomes, type Servers, startServers } from "../../support/sync-harness.js";
 
 const KEY_A = "wg_live_tenantA_0123456789abcdef";
 const KEY_A2 = "wg_live_tenantA_second_key_fedcba";

@@ -13,7 +13,7 @@ import type { SyncMessage } from "../../../shared/domain/sync-message.js";
 import { runPlanner } from "../../../shared/sync/plan.js";
 import type { SyncQueue } from "../../../shared/sync/sync-queue.js";
 import { upstreamItems, wholeResponse } from "../../support/reliability/upstream.js";
-import { freshWorld, type ReliabilityServers, startReliabilityServers } from "../../support/reliability/world.js";
+import { freshWorld, type Servers, startServers } from "../../support/sync-harness.js";
 
 const TENANT = "t-race";
 const CONNECTIONS = Array.from({ length: 10 }, (_, i) => `conn-${i}`);
@@ -30,9 +30,9 @@ function sampleSource(dataType: "users" | "channels"): SourceInput {
   return { integrationSlug: sample.integrationSlug, actionSlug: sample.actionSlug, referenceData } as SourceInput;
 }
 
-let servers: ReliabilityServers;
+let servers: Servers;
 beforeAll(async () => {
-  servers = await startReliabilityServers();
+  servers = await startServers();
 });
 afterAll(async () => {
   await servers.stop();

@@ -22,10 +22,10 @@ import {
   freshWorld,
   itemState,
   manifestState,
-  type ReliabilityServers,
-  startReliabilityServers,
+  type Servers,
+  startServers,
   type World,
-} from "../../support/reliability/world.js";
+} from "../../support/sync-harness.js";
 
 const TENANT = "t-crash";
 const PAGE_SIZE = 8;
@@ -84,9 +84,9 @@ interface Scenario {
   pageMs: 0 | 10_000;
 }
 
-let servers: ReliabilityServers;
+let servers: Servers;
 beforeAll(async () => {
-  servers = await startReliabilityServers();
+  servers = await startServers();
 });
 afterAll(async () => {
   await servers.stop();

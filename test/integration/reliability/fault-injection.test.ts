@@ -23,12 +23,7 @@ import { canonicalJson } from "../../../shared/extraction/extract.js";
 import { createGatewayClient } from "../../../shared/gateway/client.js";
 import { SimulatedCrash, type SyncHooks } from "../../../shared/sync/run-sync.js";
 import { upstreamItems, wholeResponse } from "../../support/reliability/upstream.js";
-import {
-  freshWorld,
-  type ReliabilityServers,
-  startReliabilityServers,
-  type World,
-} from "../../support/reliability/world.js";
+import { freshWorld, type Servers, startServers, type World } from "../../support/sync-harness.js";
 
 const TENANT = "t-faults";
 const FAULT_SEED = 20_260_301;
@@ -112,9 +107,9 @@ interface Snapshot {
   items: Map<string, Item>;
 }
 
-let servers: ReliabilityServers;
+let servers: Servers;
 beforeAll(async () => {
-  servers = await startReliabilityServers({ faults: { rate: 0, seed: FAULT_SEED } });
+  servers = await startServers({ faults: { rate: 0, seed: FAULT_SEED } });
 });
 afterAll(async () => {
   await servers.stop();

@@ -17,24 +17,18 @@ import type { ApiHandler } from "../../../shared/http/middleware.js";
 import { apiEvent, lambdaContext, parseResponse } from "../../support/api-events.js";
 import { useWorldRuntime } from "../../support/reliability/handler-env.js";
 import { wholeResponse } from "../../support/reliability/upstream.js";
-import {
-  freshWorld,
-  type ReliabilityServers,
-  type SourceSpec,
-  startReliabilityServers,
-  type World,
-} from "../../support/reliability/world.js";
+import { freshWorld, type Servers, type SourceSpec, startServers, type World } from "../../support/sync-harness.js";
 
 const TENANT = "t-configs";
 const INTEGRATION = "fuzzed";
 
-let servers: ReliabilityServers;
+let servers: Servers;
 let world: World;
 let restore: () => void;
 let putHandler: ApiHandler;
 
 beforeAll(async () => {
-  servers = await startReliabilityServers();
+  servers = await startServers();
   world = await freshWorld(servers);
   world.gateway.data = defaultDatasets();
   restore = useWorldRuntime(world);

@@ -24,13 +24,7 @@ import { type ApiFunctionName, ROUTES, type RouteDefinition } from "../../../sha
 import { getRuntime } from "../../../shared/runtime.js";
 import { apiEvent, lambdaContext, type ParsedResponse, parseResponse } from "../../support/api-events.js";
 import { useWorldRuntime } from "../../support/reliability/handler-env.js";
-import {
-  freshWorld,
-  type ReliabilityServers,
-  type SourceSpec,
-  startReliabilityServers,
-  type World,
-} from "../../support/reliability/world.js";
+import { freshWorld, type Servers, type SourceSpec, startServers, type World } from "../../support/sync-harness.js";
 
 interface Tenant {
   id: string;
@@ -86,7 +80,7 @@ const B: Tenant = {
   jobIds: [],
 };
 
-let servers: ReliabilityServers;
+let servers: Servers;
 let world: World;
 let restore: () => void;
 const handlers: Partial<Record<ApiFunctionName, ApiHandler>> = {};
@@ -157,7 +151,7 @@ function expectNoneOf(res: ParsedResponse, other: Tenant, what: string): void {
 const base = "/api/v1/integrations/slack/reference-data";
 
 beforeAll(async () => {
-  servers = await startReliabilityServers();
+  servers = await startServers();
   world = await freshWorld(servers);
   restore = useWorldRuntime(world);
   handlers["api-query"] = (await import("../../../functions/api-query/handler.js")).handler;

@@ -7,7 +7,14 @@ import { syntheticSlackUsers } from "../../../infra/local/sample-gateway/index.j
 import type { PartitionRef } from "../../../shared/domain/ids.js";
 import { LEASE_MS } from "../../../shared/sync/durations.js";
 import { SimulatedCrash } from "../../../shared/sync/run-sync.js";
-import { createEnv, type Env, outcomes, type Servers, slackCursorPages, startServers } from "./harness.js";
+import {
+  createEnv,
+  type Env,
+  outcomes,
+  type Servers,
+  slackCursorPages,
+  startServers,
+} from "../../support/sync-harness.js";
 
 let servers: Servers;
 let env: Env;

@@ -12,7 +12,14 @@ import type { PartitionRef } from "../../../shared/domain/ids.js";
 import { createLogger } from "../../../shared/log.js";
 import type { PartitionRepository } from "../../../shared/storage/ports.js";
 import { LEASE_MS, REQUEUE_WINDOW_MS } from "../../../shared/sync/durations.js";
-import { createEnv, type Env, outcomes, type Servers, slackCursorPages, startServers } from "./harness.js";
+import {
+  createEnv,
+  type Env,
+  outcomes,
+  type Servers,
+  slackCursorPages,
+  startServers,
+} from "../../support/sync-harness.js";
 
 let servers: Servers;
 let env: Env;

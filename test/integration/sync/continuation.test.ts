@@ -5,7 +5,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { syntheticSlackUsers } from "../../../infra/local/sample-gateway/index.js";
 import type { PartitionRef } from "../../../shared/domain/ids.js";
-import { createEnv, type Env, outcomes, type Servers, slackCursorPages, startServers } from "./harness.js";
+import {
+  createEnv,
+  type Env,
+  outcomes,
+  type Servers,
+  slackCursorPages,
+  startServers,
+} from "../../support/sync-harness.js";
 
 let servers: Servers;
 let env: Env;

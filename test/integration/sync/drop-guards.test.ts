@@ -8,7 +8,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { crmSchema, defaultDatasets } from "../../../infra/local/sample-gateway/index.js";
 import { ObjectCache, readObject } from "../../../shared/api/query/objects.js";
 import type { PartitionRef } from "../../../shared/domain/ids.js";
-import { createEnv, type Env, outcomes, type Servers, slackCursorPages, startServers } from "./harness.js";
+import {
+  createEnv,
+  type Env,
+  outcomes,
+  type Servers,
+  slackCursorPages,
+  startServers,
+} from "../../support/sync-harness.js";
 
 let servers: Servers;
 let env: Env;

@@ -13,7 +13,15 @@ import { createLogger } from "../../../shared/log.js";
 import { keys } from "../../../shared/storage/keys.js";
 import { REQUEUE_WINDOW_MS, RETRY_BASE_MS } from "../../../shared/sync/durations.js";
 import { runPlanner } from "../../../shared/sync/plan.js";
-import { createEnv, type Env, outcomes, type Servers, slackCursorPages, startServers, TENANT } from "./harness.js";
+import {
+  createEnv,
+  type Env,
+  outcomes,
+  type Servers,
+  slackCursorPages,
+  startServers,
+  TENANT,
+} from "../../support/sync-harness.js";
 
 const silent = createLogger({}, "silent");
 let servers: Servers;

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { defaultDatasets } from "../../../infra/local/sample-gateway/index.js";
 import type { PartitionRef } from "../../../shared/domain/ids.js";
-import { createEnv, type Env, outcomes, type Servers, startServers } from "./harness.js";
+import { createEnv, type Env, outcomes, type Servers, startServers } from "../../support/sync-harness.js";
 
 let servers: Servers;
 let env: Env;

@@ -10,7 +10,14 @@ import { createLogger } from "../../../shared/log.js";
 import { LEASE_MS, REQUEUE_WINDOW_MS } from "../../../shared/sync/durations.js";
 import { runPlanner } from "../../../shared/sync/plan.js";
 import { SimulatedCrash } from "../../../shared/sync/run-sync.js";
-import { createEnv, type Env, outcomes, type Servers, slackCursorPages, startServers } from "./harness.js";
+import {
+  createEnv,
+  type Env,
+  outcomes,
+  type Servers,
+  slackCursorPages,
+  startServers,
+} from "../../support/sync-harness.js";
 
 let servers: Servers;
 let env: Env;

@@ -15,7 +15,7 @@ import { defaultDatasets, sampleGatewayKey } from "../../../infra/local/sample-g
 import { createFileKeyCipher } from "../../../shared/credentials/cipher.js";
 import type { PartitionRef } from "../../../shared/domain/ids.js";
 import { resetRuntime } from "../../../shared/runtime.js";
-import { createEnv, type Env, type Servers, startServers } from "./harness.js";
+import { createEnv, type Env, type Servers, startServers } from "../../support/sync-harness.js";
 
 let servers: Servers;
 let env: Env;

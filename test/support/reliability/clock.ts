@@ -21,3 +21,22 @@ export function manualClock(start: number): ManualClock {
     },
   };
 }
+
+/** Real time plus an offset the test moves forward, so SQS's SentTimestamp and the clock stay comparable. */
+export interface TestClock extends Clock {
+  advance(ms: number): void;
+  readonly offset: number;
+}
+
+export function testClock(): TestClock {
+  let offset = 0;
+  return {
+    now: () => Date.now() + offset,
+    advance(ms) {
+      offset += ms;
+    },
+    get offset() {
+      return offset;
+    },
+  };
+}

@@ -11,7 +11,7 @@ import type { SQSEvent } from "aws-lambda";
 import { sampleGatewayKey } from "../../../infra/local/sample-gateway/index.js";
 import { toSqsEvent } from "../../../infra/local/sqs-poller.js";
 import { overrideRuntime, resetRuntime } from "../../../shared/runtime.js";
-import type { World } from "./world.js";
+import type { World } from "../sync-harness.js";
 
 /** Sets the handlers' environment to the world's table, queues and gateway; returns a function that undoes it. */
 export function useWorldRuntime(world: World): () => void {
