@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { iso } from "../../../shared/domain/clock.js";
-import { ConflictError, NotFoundError, ValidationError } from "../../../shared/domain/errors.js";
+import { ConflictError, JOB_ERROR, NotFoundError, ValidationError } from "../../../shared/domain/errors.js";
 import { JOB_RETENTION_SECONDS, type Job } from "../../../shared/domain/index.js";
 import { ulid } from "../../../shared/domain/ulid.js";
 import type { JobRepository, NewJob } from "../../../shared/storage/ports.js";
@@ -61,6 +61,24 @@ describe("DynamoJobRepository", () => {
 
     it("returns undefined for a missing job", async () => {
       expect(await jobs.get("acme", "slack", "nope")).toBeUndefined();
+    });
+  });
+
+  describe("failIfOpen", () => {
+    it("fails a pending or syncing job with the error, and leaves a finished or missing one alone", async () => {
+      await jobs.create(newJob("JOB1"));
+      await jobs.create(newJob("JOB2"));
+      await jobs.update("acme", "slack", "JOB2", { status: "completed", completedAt: iso(T0) });
+      const error = { code: JOB_ERROR.cancelled, message: "Cancelled: paused" };
+
+      const failed = await jobs.failIfOpen("acme", "slack", "JOB1", error, T0 + 1_000);
+      const finished = await jobs.failIfOpen("acme", "slack", "JOB2", error, T0 + 1_000);
+      const missing = await jobs.failIfOpen("acme", "slack", "NOPE", error, T0 + 1_000);
+
+      expect(failed).toMatchObject({ status: "failed", error, completedAt: iso(T0 + 1_000) });
+      expect(finished).toBeUndefined();
+      expect(missing).toBeUndefined();
+      expect(await jobs.get("acme", "slack", "JOB2")).toMatchObject({ status: "completed" });
     });
   });
 
