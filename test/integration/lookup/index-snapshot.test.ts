@@ -14,7 +14,14 @@ import { lookup } from "../../../shared/lookup/ranking.js";
 import { snapshotSettingsKey } from "../../../shared/lookup/snapshot.js";
 import { createDocumentClient } from "../../../shared/storage/client.js";
 import { createRepositories, keys } from "../../../shared/storage/index.js";
-import { createEnv, type Env, outcomes, type Servers, slackCursorPages, startServers } from "../sync/harness.js";
+import {
+  createEnv,
+  type Env,
+  outcomes,
+  type Servers,
+  slackCursorPages,
+  startServers,
+} from "../../support/sync-harness.js";
 
 let servers: Servers;
 let env: Env;
