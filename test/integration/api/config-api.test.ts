@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handler } from "../../../functions/api-config/handler.js";
 import { fanoutMessageSchema } from "../../../shared/domain/sync-message.js";
 import { ROUTES } from "../../../shared/http/routes.js";
+import { LEASE_MS, REQUEUE_WINDOW_MS } from "../../../shared/sync/durations.js";
 import { FANOUT_INLINE_LIMIT } from "../../../shared/sync/partitions.js";
 import { apiEvent, lambdaContext } from "../../support/api-events.js";
 import { caller, freshStack, listSource, type Servers, seedIntegration, startServers } from "./fixture.js";
@@ -181,7 +182,7 @@ describe("sources", () => {
     await stack.repos.partitions.claim(ref("default", "users"), {
       jobId: "01JOBDEL000000000000000001",
       now,
-      requeueDeadline: now + 900_000,
+      requeueDeadline: now + REQUEUE_WINDOW_MS,
     });
     await stack.repos.jobs.create({
       ref: ref("default", "users"),
@@ -366,12 +367,16 @@ describe("connections", () => {
     });
     const r = ref("conn-1", "users");
     const now = stack.clock.now();
-    await stack.repos.partitions.claim(r, { jobId: "01JOBCRED00000000000000001", now, requeueDeadline: now + 900_000 });
+    await stack.repos.partitions.claim(r, {
+      jobId: "01JOBCRED00000000000000001",
+      now,
+      requeueDeadline: now + REQUEUE_WINDOW_MS,
+    });
     await stack.repos.partitions.acquireLease(r, {
       jobId: "01JOBCRED00000000000000001",
       owner: "w",
       now,
-      leaseMs: 120_000,
+      leaseMs: LEASE_MS,
     });
     await stack.repos.partitions.recordFailure(r, {
       jobId: "01JOBCRED00000000000000001",

@@ -11,6 +11,7 @@ import type { ApiHandler } from "../../../shared/http/middleware.js";
 import { createLogger } from "../../../shared/log.js";
 import { getRuntime, overrideRuntime, resetRuntime } from "../../../shared/runtime.js";
 import type { Repositories } from "../../../shared/storage/ports.js";
+import { LEASE_MS, REQUEUE_WINDOW_MS } from "../../../shared/sync/durations.js";
 import {
   type ApiEventInput,
   apiEvent,
@@ -169,9 +170,9 @@ export async function completeSync(
 ): Promise<void> {
   const { repos, clock } = stack;
   const now = clock.now();
-  await repos.partitions.claim(ref, { jobId: input.jobId, now, requeueDeadline: now + 900_000 });
+  await repos.partitions.claim(ref, { jobId: input.jobId, now, requeueDeadline: now + REQUEUE_WINDOW_MS });
   await repos.jobs.create({ ref, jobId: input.jobId, trigger: "schedule", mode: "full", actionSlug: "x", now });
-  await repos.partitions.acquireLease(ref, { jobId: input.jobId, owner: "test", now, leaseMs: 120_000 });
+  await repos.partitions.acquireLease(ref, { jobId: input.jobId, owner: "test", now, leaseMs: LEASE_MS });
   await repos.jobs.update(ref.tenantId, ref.integrationId, input.jobId, {
     status: "syncing",
     startedAt: new Date(now).toISOString(),

@@ -8,6 +8,7 @@ import type { Item, ItemStatus } from "../../../shared/domain/entities.js";
 import type { PartitionRef } from "../../../shared/domain/ids.js";
 import { sourceInputSchema } from "../../../shared/domain/source-config.js";
 import { indexCache } from "../../../shared/lookup/cache.js";
+import { LEASE_MS, REQUEUE_WINDOW_MS } from "../../../shared/sync/durations.js";
 import {
   caller,
   completeSync,
@@ -101,8 +102,8 @@ async function seedObject(dataType: string, object: unknown): Promise<PartitionR
   await stack.repos.partitions.ensure(ref, { syncType: "object", now });
   const jobId = `01JOBOBJ${String(tenantCounter).padStart(18, "0")}`;
   const { chunks } = await stack.repos.objects.write(ref, 1, object);
-  await stack.repos.partitions.claim(ref, { jobId, now, requeueDeadline: now + 900_000 });
-  await stack.repos.partitions.acquireLease(ref, { jobId, owner: "t", now, leaseMs: 120_000 });
+  await stack.repos.partitions.claim(ref, { jobId, now, requeueDeadline: now + REQUEUE_WINDOW_MS });
+  await stack.repos.partitions.acquireLease(ref, { jobId, owner: "t", now, leaseMs: LEASE_MS });
   await stack.repos.partitions.recordSuccess(ref, {
     jobId,
     owner: "t",

@@ -8,6 +8,7 @@ import type { Item, ItemStatus } from "../../../shared/domain/entities.js";
 import type { PartitionRef } from "../../../shared/domain/ids.js";
 import { sourceInputSchema } from "../../../shared/domain/source-config.js";
 import { indexCache } from "../../../shared/lookup/cache.js";
+import { LEASE_MS, REQUEUE_WINDOW_MS } from "../../../shared/sync/durations.js";
 import {
   caller,
   completeSync,
@@ -170,8 +171,8 @@ describe("GET .../{dataType}/lookup", () => {
     const ref = refs.users!;
     const jobId = nextJobId();
     const now = stack.clock.now();
-    await stack.repos.partitions.claim(ref, { jobId, now, requeueDeadline: now + 900_000 });
-    await stack.repos.partitions.acquireLease(ref, { jobId, owner: "w", now, leaseMs: 120_000 });
+    await stack.repos.partitions.claim(ref, { jobId, now, requeueDeadline: now + REQUEUE_WINDOW_MS });
+    await stack.repos.partitions.acquireLease(ref, { jobId, owner: "w", now, leaseMs: LEASE_MS });
     await stack.repos.partitions.recordFailure(ref, {
       jobId,
       owner: "w",
@@ -284,8 +285,8 @@ async function seedObject(dataType: string, object: unknown): Promise<void> {
   await stack.repos.partitions.ensure(ref, { syncType: "object", now: T0 });
   const jobId = nextJobId();
   const { chunks } = await stack.repos.objects.write(ref, 1, object);
-  await stack.repos.partitions.claim(ref, { jobId, now: T0, requeueDeadline: T0 + 900_000 });
-  await stack.repos.partitions.acquireLease(ref, { jobId, owner: "t", now: T0, leaseMs: 120_000 });
+  await stack.repos.partitions.claim(ref, { jobId, now: T0, requeueDeadline: T0 + REQUEUE_WINDOW_MS });
+  await stack.repos.partitions.acquireLease(ref, { jobId, owner: "t", now: T0, leaseMs: LEASE_MS });
   await stack.repos.partitions.recordSuccess(ref, {
     jobId,
     owner: "t",

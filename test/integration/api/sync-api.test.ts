@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handler } from "../../../functions/api-sync/handler.js";
-import { MANUAL_MIN_INTERVAL_MS, REQUEUE_WINDOW_MS } from "../../../shared/api/sync/trigger.js";
 import { syncMessageSchema } from "../../../shared/domain/sync-message.js";
+import { LEASE_MS, MANUAL_MIN_INTERVAL_MS, REQUEUE_WINDOW_MS } from "../../../shared/sync/durations.js";
 import {
   CURSOR_SECRET,
   caller,
@@ -151,7 +151,7 @@ describe("POST .../reference-data/sync", () => {
     });
     const jobId = (await stack.repos.partitions.get(ref))?.currentJobId ?? "";
     // The worker finishes the job quickly: the partition is idle again, but the minute has not passed.
-    await stack.repos.partitions.acquireLease(ref, { jobId, owner: "w", now: stack.clock.now(), leaseMs: 120_000 });
+    await stack.repos.partitions.acquireLease(ref, { jobId, owner: "w", now: stack.clock.now(), leaseMs: LEASE_MS });
     await stack.repos.partitions.recordSuccess(ref, {
       jobId,
       owner: "w",
@@ -201,7 +201,7 @@ describe("POST .../reference-data/sync", () => {
     });
     const ref = { tenantId: A, integrationId: "slack", connectionId: "default", dataType: "users" };
     const jobId = (await stack.repos.partitions.get(ref))?.currentJobId ?? "";
-    await stack.repos.partitions.acquireLease(ref, { jobId, owner: "w", now: stack.clock.now(), leaseMs: 120_000 });
+    await stack.repos.partitions.acquireLease(ref, { jobId, owner: "w", now: stack.clock.now(), leaseMs: LEASE_MS });
     await stack.repos.partitions.recordFailure(ref, {
       jobId,
       owner: "w",
