@@ -4,6 +4,9 @@
  * ("Talking to the gateway") in front of the sample actions, and the three discovery listings with their envelopes
  * and cursors (catalog.ts). Scripted failures for deterministic tests, seeded random faults for the reliability
  * suite. Used by the integration tests, the local stack, e2e tests and benchmarks.
+ *
+ * One file because it is one server: the request router, the tenant-by-key check and the envelopes are what every
+ * route shares; the data (datasets.ts, catalog.ts), the actions (actions.ts) and the faults live beside it.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
