@@ -43,7 +43,11 @@ export function sampleUuid(...parts: string[]): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
-/** The seed's fields: all Waygate keeps of `metadata.referenceData`. */
+/**
+ * The seed's fields: all Waygate keeps of `metadata.referenceData`. Written out here on purpose rather than imported
+ * from shared/discovery: the sample gateway models Waygate, so a change to how discovery reads configs cannot
+ * silently change what the gateway serves.
+ */
 const SEED_FIELDS = new Set([
   "dataType",
   "syncable",
