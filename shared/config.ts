@@ -17,12 +17,14 @@ export const configSchema = z.object({
   AWS_REGION: z.string().default("us-east-1"),
   GATEWAY_URL: z.string().url().optional(),
   /**
-   * The stack's secret (JSON `{ "cursorSecret" }`): only stack-wide things. There is no deployment-wide gateway
-   * token: every gateway call carries the tenant's own key (GWKEY rows).
+   * The stack's secret (JSON `{ "cursorSecret", "previousCursorSecret"? }`): only stack-wide things. There is no
+   * deployment-wide gateway token: every gateway call carries the tenant's own key (GWKEY rows).
    */
   STACK_SECRET_ARN: z.string().optional(),
   /** HMAC key for pagination cursors; in AWS it comes from the stack's secret. */
   CURSOR_SECRET: z.string().min(16).optional(),
+  /** The cursor key being rotated out (docs/RUNBOOK.md): still accepted, never used to sign. */
+  PREVIOUS_CURSOR_SECRET: z.string().min(16).optional(),
   /** A gateway response larger than this fails its page with RESPONSE_TOO_LARGE (DESIGN.md "Size limits"). */
   GATEWAY_MAX_RESPONSE_BYTES: z.coerce
     .number()

@@ -15,7 +15,9 @@ export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
   const deps = {
     doc: runtime.doc,
     tableName: config.TABLE_NAME,
-    secretKey: async () => (await runtime.secrets()).cursorSecret,
+    cipher: runtime.keyCipher,
+    // Webhooks stored before their secrets were stored sign with a secret derived from the current cursor secret.
+    legacySecretKey: async () => (await runtime.secrets()).cursorKeys.current,
     targets: config.WEBHOOK_TARGETS,
     log,
   };

@@ -37,7 +37,12 @@ export const FUNCTION_RUNTIME = Runtime.NODEJS_24_X;
  */
 export type DeployedEnvName = Exclude<
   keyof z.input<typeof configSchema>,
-  "DYNAMODB_ENDPOINT" | "SQS_ENDPOINT" | "AWS_REGION" | "CURSOR_SECRET" | "CREDENTIALS_KEY_FILE"
+  | "DYNAMODB_ENDPOINT"
+  | "SQS_ENDPOINT"
+  | "AWS_REGION"
+  | "CURSOR_SECRET"
+  | "PREVIOUS_CURSOR_SECRET"
+  | "CREDENTIALS_KEY_FILE"
 >;
 export type FunctionEnvironment = Partial<Record<DeployedEnvName, string>>;
 

@@ -1,5 +1,5 @@
 /**
- * Encryption of tenants' Waygate API keys at rest: AES-256-GCM with the tenant ID as associated data, so a ciphertext
+ * Encryption of tenants' Waygate API keys (and webhook signing secrets, shared/webhooks) at rest: AES-256-GCM with the tenant ID as associated data, so a ciphertext
  * copied into another tenant's row does not decrypt. In AWS each save asks KMS for a fresh data key (encryption
  * context `{ tenantId }`, so KMS too refuses it for another tenant) and stores it encrypted beside the ciphertext;
  * only the functions granted the KMS key can decrypt. Locally the key is a 32-byte file under DATA_DIR.
@@ -42,7 +42,7 @@ function open(key: Buffer, tenantId: string, envelope: Envelope): string {
     decipher.setAuthTag(Buffer.from(envelope.tag, "base64"));
     return Buffer.concat([decipher.update(Buffer.from(envelope.data, "base64")), decipher.final()]).toString("utf8");
   } catch (cause) {
-    throw new InternalError("the stored gateway key does not decrypt for this tenant", undefined, { cause });
+    throw new InternalError("the stored secret does not decrypt for this tenant", undefined, { cause });
   }
 }
 
@@ -54,7 +54,7 @@ function decode(text: string): Envelope {
   try {
     return envelopeSchema.parse(JSON.parse(Buffer.from(text, "base64").toString("utf8")));
   } catch (cause) {
-    throw new InternalError("the stored gateway key is not a valid envelope", undefined, { cause });
+    throw new InternalError("the stored secret is not a valid envelope", undefined, { cause });
   }
 }
 
@@ -104,7 +104,7 @@ export function createKmsKeyCipher(keyId: string, client: KMSClient = new KMSCli
     },
     async decrypt(tenantId, ciphertext) {
       const envelope = decode(ciphertext);
-      if (envelope.dk === undefined) throw new InternalError("the stored gateway key has no data key");
+      if (envelope.dk === undefined) throw new InternalError("the stored secret has no data key");
       let plain: Uint8Array | undefined;
       try {
         const result = await client.send(
@@ -112,7 +112,7 @@ export function createKmsKeyCipher(keyId: string, client: KMSClient = new KMSCli
         );
         plain = result.Plaintext;
       } catch (cause) {
-        throw new InternalError("KMS could not decrypt the gateway key's data key", undefined, { cause });
+        throw new InternalError("KMS could not decrypt the stored secret's data key", undefined, { cause });
       }
       if (!plain) throw new InternalError("KMS returned no plaintext data key");
       const key = Buffer.from(plain);

@@ -5,10 +5,20 @@
  * readable), signed with HMAC-SHA256 under the cursor secret, bound to the tenant and the query that produced it, and
  * valid for CURSOR_TTL_MS. A tampered cursor, another tenant's cursor or a cursor from another query is a 400
  * INVALID_REQUEST; an old one is a 400 CURSOR_EXPIRED (repeat the query without a cursor), never a read.
+ *
+ * Key rotation has an overlap window (docs/RUNBOOK.md): cursors are always sealed under the current key and accepted
+ * under the current or the previous one, so the cursors outstanding when the stack secret is rotated keep working
+ * until the previous key is dropped.
  */
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { ValidationError } from "../domain/errors.js";
 import type { PageKey } from "../storage/ports.js";
+
+/** The cursor keys of the stack secret: new cursors use `current`; `previous` is still accepted during a rotation. */
+export interface CursorKeys {
+  current: string;
+  previous?: string | undefined;
+}
 
 /** What a cursor is bound to: the authenticated tenant and a fingerprint of the query (see `queryFingerprint`). */
 export interface CursorBinding {
@@ -44,13 +54,14 @@ export function queryFingerprint(parts: Record<string, unknown>): string {
   return createHash("sha256").update(canonicalJson(parts)).digest("base64url").slice(0, 22);
 }
 
-/** Encrypts and signs a page key into an opaque cursor bound to the tenant and query. */
+/** Encrypts and signs a page key, under the current key, into an opaque cursor bound to the tenant and query. */
 export function encodeCursor(
   pageKey: PageKey,
   binding: CursorBinding,
-  secret: string,
+  keys: CursorKeys,
   clock: CursorClock = {},
 ): string {
+  const secret = keys.current;
   const payload: CursorPayload = {
     v: 2,
     k: pageKey,
@@ -71,10 +82,16 @@ export function encodeCursor(
 }
 
 /**
- * Verifies a cursor and returns its page key. A malformed or tampered cursor, or one issued to another tenant or
- * for another query, is a ValidationError (400 INVALID_REQUEST); one older than CURSOR_TTL_MS is 400 CURSOR_EXPIRED.
+ * Verifies a cursor (under the current or the previous key) and returns its page key. A malformed or tampered cursor,
+ * one signed with neither key, or one issued to another tenant or for another query, is a ValidationError (400
+ * INVALID_REQUEST); one older than CURSOR_TTL_MS is 400 CURSOR_EXPIRED.
  */
-export function decodeCursor(cursor: string, binding: CursorBinding, secret: string, clock: CursorClock = {}): PageKey {
+export function decodeCursor(
+  cursor: string,
+  binding: CursorBinding,
+  keys: CursorKeys,
+  clock: CursorClock = {},
+): PageKey {
   const invalid = (reason: string) =>
     new ValidationError(
       `Invalid cursor: ${reason}. Repeat the query without a cursor to start over.`,
@@ -90,8 +107,8 @@ export function decodeCursor(cursor: string, binding: CursorBinding, secret: str
   // Compared as text, not as decoded bytes: base64url's last character carries unused bits, so decoding would accept
   // a few altered spellings of the same signature.
   const mac = Buffer.from(cursor.slice(dot + 1), "utf8");
-  const expected = Buffer.from(sign(body, secret), "utf8");
-  if (mac.length !== expected.length || !timingSafeEqual(mac, expected)) throw invalid("signature mismatch");
+  const secret = [keys.current, keys.previous].find((key) => key !== undefined && signedWith(body, mac, key));
+  if (secret === undefined) throw invalid("signature mismatch");
   let payload: unknown;
   try {
     const sealed = Buffer.from(body, "base64url");
@@ -124,6 +141,11 @@ function encryptionKey(secret: string): Buffer {
 
 function sign(body: string, secret: string): string {
   return createHmac("sha256", secret).update(body).digest("base64url");
+}
+
+function signedWith(body: string, mac: Buffer, secret: string): boolean {
+  const expected = Buffer.from(sign(body, secret), "utf8");
+  return mac.length === expected.length && timingSafeEqual(mac, expected);
 }
 
 function isPayload(value: unknown): value is CursorPayload {

@@ -11,7 +11,14 @@ import { request as httpsRequest } from "node:https";
 import { type ServiceEvent, serviceEventSchema } from "../events/events.js";
 import type { Logger } from "../log.js";
 import { checkTargetUrl, guardedLookup } from "./ssrf.js";
-import { readWebhook, type StoredWebhook, subscribed, type WebhookDeps, webhookSecret } from "./webhooks.js";
+import {
+  readWebhook,
+  type SigningSecretDeps,
+  type StoredWebhook,
+  signingSecret,
+  subscribed,
+  type WebhookDeps,
+} from "./webhooks.js";
 
 export const DELIVERY_TIMEOUT_MS = 5_000;
 /** Receives before the DLQ: with the backoff below, about a day of retries. */
@@ -31,7 +38,7 @@ export type DeliveryResult =
   | { status: "skipped"; reason: string }
   | { status: "failed"; reason: string };
 
-export interface DeliverDeps extends Pick<WebhookDeps, "doc" | "tableName" | "secretKey" | "targets"> {
+export interface DeliverDeps extends Pick<WebhookDeps, "doc" | "tableName" | "targets">, SigningSecretDeps {
   log: Logger;
   timeoutMs?: number;
   /** DNS resolution (tests resolve names to chosen addresses); default node:dns lookup. */
@@ -59,8 +66,8 @@ export async function deliverEvent(deps: DeliverDeps, event: ServiceEvent): Prom
   if (!webhook) return { status: "skipped", reason: "no webhook" };
   if (!subscribed(webhook, event["detail-type"])) return { status: "skipped", reason: "event type not subscribed" };
   const body = JSON.stringify(event);
-  const secret = webhookSecret(await deps.secretKey(), tenantId, webhook.nonce);
   try {
+    const secret = await signingSecret(deps, tenantId, webhook);
     const url = checkTargetUrl(webhook.url, deps.targets);
     const status = await post(
       url,

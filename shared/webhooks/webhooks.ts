@@ -1,14 +1,19 @@
 /**
  * A tenant's webhook (DESIGN.md "Webhooks"): `PUT /api/v1/webhooks` `{ url, events? }` stores it and returns its signing
- * secret once; `GET` shows it without the secret; `DELETE` removes it. The secret is never stored: the row keeps a
- * random nonce, and the secret is an HMAC of the tenant and that nonce under the deployment's key (the cursor secret's
- * domain-separated derivative), so a copy of the table reveals no secret. A new PUT draws a new nonce (a new secret).
+ * secret once; `GET` shows it without the secret; `DELETE` removes it. The secret is random, drawn by each PUT (so a
+ * new PUT is a new secret), and stored encrypted with the credentials cipher (shared/credentials/cipher.ts: a KMS data
+ * key bound to the tenant in AWS), so a copy of the table reveals no secret and rotating the stack secret changes none.
+ *
+ * Webhooks stored before secrets were stored keep a nonce instead: their secret is an HMAC of the tenant and the nonce
+ * under the current cursor secret. Such a secret changes when the stack secret is rotated, so docs/RUNBOOK.md has them
+ * PUT again (a stored secret) before a rotation.
  */
 import { createHmac, randomBytes } from "node:crypto";
 import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
+import type { KeyCipher } from "../credentials/cipher.js";
 import { type Clock, iso } from "../domain/clock.js";
-import { NotFoundError, ValidationError } from "../domain/errors.js";
+import { InternalError, NotFoundError, ValidationError } from "../domain/errors.js";
 import { type EventType, eventTypeSchema } from "../events/events.js";
 import { keys } from "../storage/keys.js";
 import { checkTargetUrl, type WebhookTargets } from "./ssrf.js";
@@ -32,7 +37,12 @@ export const webhookCreatedSchema = webhookWireSchema.extend({
 });
 export type WebhookWire = z.infer<typeof webhookWireSchema>;
 
-const storedSchema = webhookWireSchema.extend({ nonce: z.string() });
+const storedSchema = webhookWireSchema.extend({
+  /** The signing secret, encrypted with the credentials cipher. */
+  secretCiphertext: z.string().min(1).optional(),
+  /** Legacy rows only (no secretCiphertext): the nonce the secret derives from. */
+  nonce: z.string().optional(),
+});
 export type StoredWebhook = z.infer<typeof storedSchema>;
 
 export const ALL_EVENT_TYPES = eventTypeSchema.options;
@@ -41,14 +51,34 @@ export interface WebhookDeps {
   doc: DynamoDBDocumentClient;
   tableName: string;
   clock: Clock;
-  /** The deployment key the per-tenant secrets derive from. */
-  secretKey: () => Promise<string>;
+  /** Encrypts signing secrets (KMS in AWS, a key file locally); a PUT without one is an InternalError. */
+  cipher: KeyCipher | undefined;
   targets: WebhookTargets;
 }
 
-/** The signing secret of a stored webhook. */
-export function webhookSecret(key: string, tenantId: string, nonce: string): string {
+/** What reading a webhook's signing secret needs: the cipher, and for legacy rows the current cursor secret. */
+export interface SigningSecretDeps {
+  cipher: KeyCipher | undefined;
+  legacySecretKey: () => Promise<string>;
+}
+
+/** The secret of a webhook stored before secrets were stored: derived from its nonce under the cursor secret. */
+export function legacyWebhookSecret(key: string, tenantId: string, nonce: string): string {
   return `whsec_${createHmac("sha256", `webhook-signing:${key}`).update(`${tenantId}\u0000${nonce}`).digest("base64url")}`;
+}
+
+/** The signing secret of a stored webhook: its stored secret decrypted, or a legacy row's derived one. */
+export async function signingSecret(
+  deps: SigningSecretDeps,
+  tenantId: string,
+  webhook: StoredWebhook,
+): Promise<string> {
+  if (webhook.secretCiphertext !== undefined) {
+    if (!deps.cipher) throw new InternalError("No key cipher is configured to read webhook secrets");
+    return deps.cipher.decrypt(tenantId, webhook.secretCiphertext);
+  }
+  if (webhook.nonce === undefined) throw new InternalError("The stored webhook has no signing secret; PUT it again");
+  return legacyWebhookSecret(await deps.legacySecretKey(), tenantId, webhook.nonce);
 }
 
 export async function putWebhook(
@@ -57,26 +87,30 @@ export async function putWebhook(
   body: WebhookBody,
 ): Promise<WebhookWire & { secret: string }> {
   checkTargetUrl(body.url, deps.targets);
+  if (!deps.cipher) {
+    throw new InternalError("No key cipher is configured (CREDENTIALS_KMS_KEY_ID or CREDENTIALS_KEY_FILE)");
+  }
   const now = iso(deps.clock.now());
   const existing = await readWebhook(deps, tenantId);
-  const stored: StoredWebhook = {
+  const secret = `whsec_${randomBytes(32).toString("base64url")}`;
+  const wire: WebhookWire = {
     url: body.url,
     events: body.events ? [...new Set(body.events)] : [...ALL_EVENT_TYPES],
     createdAt: existing?.createdAt ?? now,
     updatedAt: now,
-    nonce: randomBytes(16).toString("base64url"),
   };
+  const stored: StoredWebhook = { ...wire, secretCiphertext: await deps.cipher.encrypt(tenantId, secret) };
+  // A replacing PUT drops a legacy row's nonce: the stored secret is the webhook's secret from now on.
   await deps.doc.send(
     new PutCommand({ TableName: deps.tableName, Item: { ...keys.webhook(tenantId), entity: "webhook", ...stored } }),
   );
-  const { nonce, ...wire } = stored;
-  return { ...wire, secret: webhookSecret(await deps.secretKey(), tenantId, nonce) };
+  return { ...wire, secret };
 }
 
 export async function getWebhook(deps: Pick<WebhookDeps, "doc" | "tableName">, tenantId: string): Promise<WebhookWire> {
   const stored = await readWebhook(deps, tenantId);
   if (!stored) throw new NotFoundError("No webhook is configured for this tenant");
-  const { nonce: _nonce, ...wire } = stored;
+  const { nonce: _nonce, secretCiphertext: _secret, ...wire } = stored;
   return wire;
 }
 

@@ -138,7 +138,7 @@ export async function run(): Promise<BenchFigure[]> {
       let changes = 0;
       for (;;) {
         const page = await getChanges(
-          { repos, clock, cursorSecret: "bench-cursor-secret-0123456789", retentionDays: 30 },
+          { repos, clock, cursorKeys: { current: "bench-cursor-secret-0123456789" }, retentionDays: 30 },
           {
             tenantId,
             integrationId: "slack",

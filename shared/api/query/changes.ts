@@ -15,7 +15,7 @@ import type { Clock } from "../../domain/clock.js";
 import type { Partition } from "../../domain/entities.js";
 import { GoneError, ValidationError } from "../../domain/errors.js";
 import { connectionIdSchema, dataTypeSchema, refOf } from "../../domain/ids.js";
-import { decodeCursor, encodeCursor, queryFingerprint } from "../../http/cursor.js";
+import { type CursorKeys, decodeCursor, encodeCursor, queryFingerprint } from "../../http/cursor.js";
 import type { PaginationMeta } from "../../http/envelope.js";
 import { type ChangeRecord, type CommitRecord, changeKindSchema } from "../../storage/change-repository.js";
 import type { Repositories } from "../../storage/ports.js";
@@ -53,7 +53,7 @@ export type ChangeWire = z.infer<typeof changeWireSchema>;
 export interface ChangesDeps {
   repos: Pick<Repositories, "partitions" | "changes">;
   clock: Clock;
-  cursorSecret: string;
+  cursorKeys: CursorKeys;
   retentionDays: number;
 }
 
@@ -162,7 +162,7 @@ export async function getChanges(
   }
   return {
     data: { changes },
-    pagination: { cursor: encodeCursor({ ...cursor }, binding, deps.cursorSecret, { now }), hasMore },
+    pagination: { cursor: encodeCursor({ ...cursor }, binding, deps.cursorKeys, { now }), hasMore },
   };
 
   function parseSince(
@@ -180,7 +180,7 @@ export async function getChanges(
     let key: Record<string, unknown>;
     try {
       // A feed cursor lives as long as the changes it points at (a 410 past that, not the 24 h of page cursors).
-      key = decodeCursor(value, binding, deps.cursorSecret, { now: at, maxAgeMs: retention });
+      key = decodeCursor(value, binding, deps.cursorKeys, { now: at, maxAgeMs: retention });
     } catch (error) {
       if (error instanceof ValidationError && error.code === "CURSOR_EXPIRED") throw expired();
       throw error;

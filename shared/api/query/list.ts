@@ -9,7 +9,7 @@ import { z } from "zod";
 import type { Item, Partition } from "../../domain/entities.js";
 import { NotFoundError, ValidationError } from "../../domain/errors.js";
 import type { Source } from "../../domain/source-config.js";
-import { decodeCursor, encodeCursor, queryFingerprint } from "../../http/cursor.js";
+import { type CursorKeys, decodeCursor, encodeCursor, queryFingerprint } from "../../http/cursor.js";
 import type { PaginationMeta } from "../../http/envelope.js";
 import { partitionIndex } from "../../lookup/cache.js";
 import { searchItems } from "../../lookup/search.js";
@@ -28,8 +28,8 @@ import {
 import type { ByTypeQuery, ListQuery, ObjectWire, ReferenceItemWire, SummaryWire } from "./schemas.js";
 
 export interface ListDeps extends QueryDeps {
-  /** HMAC key of pagination cursors. */
-  cursorSecret: string;
+  /** The keys of pagination cursors (current, and previous during a rotation). */
+  cursorKeys: CursorKeys;
   objectCache?: ObjectCache;
 }
 
@@ -197,7 +197,7 @@ async function pageItems(
     }),
   };
   const position = filters.cursor
-    ? decodePosition(filters.cursor, binding, deps.cursorSecret, deps.clock.now())
+    ? decodePosition(filters.cursor, binding, deps.cursorKeys, deps.clock.now())
     : undefined;
   // A partition removed between two pages is skipped: continue with the next one in (type, connection) order.
   let first = position
@@ -264,7 +264,7 @@ async function pageItems(
       }
     }
   }
-  const cursor = next ? encodeCursor(next, binding, deps.cursorSecret, { now: deps.clock.now() }) : null;
+  const cursor = next ? encodeCursor(next, binding, deps.cursorKeys, { now: deps.clock.now() }) : null;
   const pagination: PaginationMeta = { cursor, hasMore: cursor !== null };
   if (totalCount !== undefined) pagination.totalCount = totalCount;
   return { data, pagination };
@@ -286,10 +286,10 @@ function objectPart(wire: ObjectWire, part: number | undefined): ObjectWire {
 function decodePosition(
   cursor: string,
   binding: { tenantId: string; fingerprint: string },
-  secret: string,
+  keys: CursorKeys,
   now: number,
 ): Position {
-  const parsed = positionSchema.safeParse(decodeCursor(cursor, binding, secret, { now }));
+  const parsed = positionSchema.safeParse(decodeCursor(cursor, binding, keys, { now }));
   if (!parsed.success) {
     throw new ValidationError(
       "Invalid cursor: malformed. Repeat the query without a cursor to start over.",

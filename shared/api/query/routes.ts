@@ -37,9 +37,9 @@ export const queryRoutes: Record<string, HttpRoute> = {
     },
     async ({ tenantId, path, query }) => {
       const { repos, clock, secrets } = getRuntime();
-      const { cursorSecret } = await secrets();
+      const { cursorKeys } = await secrets();
       const result = await listReferenceData(
-        { repos, clock, cursorSecret },
+        { repos, clock, cursorKeys },
         { tenantId, integrationId: path.integrationId, query },
       );
       return ok(result.data, result.pagination);
@@ -54,9 +54,9 @@ export const queryRoutes: Record<string, HttpRoute> = {
     },
     async ({ tenantId, path, query }) => {
       const { repos, clock, secrets } = getRuntime();
-      const { cursorSecret } = await secrets();
+      const { cursorKeys } = await secrets();
       const result = await getReferenceDataByType(
-        { repos, clock, cursorSecret },
+        { repos, clock, cursorKeys },
         { tenantId, integrationId: path.integrationId, dataType: path.dataType, query },
       );
       return ok(result.data, result.pagination);
@@ -94,9 +94,9 @@ export const queryRoutes: Record<string, HttpRoute> = {
     },
     async ({ tenantId, path, query }) => {
       const { repos, clock, secrets, config } = getRuntime();
-      const { cursorSecret } = await secrets();
+      const { cursorKeys } = await secrets();
       const result = await getChanges(
-        { repos, clock, cursorSecret, retentionDays: config.CHANGE_RETENTION_DAYS },
+        { repos, clock, cursorKeys, retentionDays: config.CHANGE_RETENTION_DAYS },
         { tenantId, integrationId: path.integrationId, query },
       );
       return ok(result.data, result.pagination);

@@ -35,9 +35,9 @@ export const syncRoutes: Record<string, HttpRoute> = {
     },
     async ({ tenantId, path, query }) => {
       const { repos, clock, secrets } = getRuntime();
-      const { cursorSecret } = await secrets();
+      const { cursorKeys } = await secrets();
       const result = await getSyncStatus(
-        { repos, clock, cursorSecret },
+        { repos, clock, cursorKeys },
         { tenantId, integrationId: path.integrationId, query },
       );
       return ok(result.data, result.pagination);

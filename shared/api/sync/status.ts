@@ -5,7 +5,7 @@
 import type { Clock } from "../../domain/clock.js";
 import type { Job, Partition } from "../../domain/entities.js";
 import { NotFoundError } from "../../domain/errors.js";
-import { decodeCursor, encodeCursor, queryFingerprint } from "../../http/cursor.js";
+import { type CursorKeys, decodeCursor, encodeCursor, queryFingerprint } from "../../http/cursor.js";
 import type { PaginationMeta } from "../../http/envelope.js";
 import type { Repositories } from "../../storage/ports.js";
 import type { JobWire, PartitionStatusWire, StatusQuery, StatusResult } from "./schemas.js";
@@ -15,7 +15,7 @@ const DEFAULT_TTL_SECONDS = 86_400;
 export interface StatusDeps {
   repos: Pick<Repositories, "sources" | "partitions" | "jobs">;
   clock: Clock;
-  cursorSecret: string;
+  cursorKeys: CursorKeys;
 }
 
 /**
@@ -40,7 +40,7 @@ export async function getSyncStatus(
     }),
   };
   const startKey = query.cursor
-    ? decodeCursor(query.cursor, binding, deps.cursorSecret, { now: deps.clock.now() })
+    ? decodeCursor(query.cursor, binding, deps.cursorKeys, { now: deps.clock.now() })
     : undefined;
   const filter: { connectionId?: string; dataType?: string } = {};
   if (query.connectionId) filter.connectionId = query.connectionId;
@@ -66,9 +66,7 @@ export async function getSyncStatus(
   const dataTypes = partitions
     .map((p) => partitionWire(p, ttlOf.get(p.dataType) ?? DEFAULT_TTL_SECONDS, now))
     .sort((a, b) => a.dataType.localeCompare(b.dataType) || a.connectionId.localeCompare(b.connectionId));
-  const cursor = page.nextKey
-    ? encodeCursor(page.nextKey, binding, deps.cursorSecret, { now: deps.clock.now() })
-    : null;
+  const cursor = page.nextKey ? encodeCursor(page.nextKey, binding, deps.cursorKeys, { now: deps.clock.now() }) : null;
   return {
     data: { dataTypes, recentJobs: page.items.map(jobWire) },
     pagination: { cursor, hasMore: cursor !== null },

@@ -15,14 +15,8 @@ import {
 } from "../../webhooks/webhooks.js";
 
 const webhookDeps = () => {
-  const { doc, config, clock, secrets } = getRuntime();
-  return {
-    doc,
-    tableName: config.TABLE_NAME,
-    clock,
-    secretKey: async () => (await secrets()).cursorSecret,
-    targets: config.WEBHOOK_TARGETS,
-  };
+  const { doc, config, clock, keyCipher } = getRuntime();
+  return { doc, tableName: config.TABLE_NAME, clock, cipher: keyCipher, targets: config.WEBHOOK_TARGETS };
 };
 
 export const webhookRoutes: Record<string, HttpRoute> = {

@@ -4,12 +4,16 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { handler } from "../../../functions/api-query/handler.js";
+import { loadConfig } from "../../../shared/config.js";
 import type { Item, ItemStatus } from "../../../shared/domain/entities.js";
 import type { PartitionRef } from "../../../shared/domain/ids.js";
 import { sourceInputSchema } from "../../../shared/domain/source-config.js";
+import { createSecretsLoader } from "../../../shared/gateway/secrets.js";
 import { indexCache } from "../../../shared/lookup/cache.js";
+import { overrideRuntime } from "../../../shared/runtime.js";
 import { LEASE_MS, REQUEUE_WINDOW_MS } from "../../../shared/sync/durations.js";
 import {
+  CURSOR_SECRET,
   caller,
   completeSync,
   freshStack,
@@ -117,6 +121,11 @@ async function seedObject(dataType: string, object: unknown): Promise<PartitionR
     full: true,
   });
   return ref;
+}
+
+/** The stack secret as it stands in a rotation: the handlers' secrets loader over these cursor keys. */
+function useCursorSecrets(keys: { CURSOR_SECRET: string; PREVIOUS_CURSOR_SECRET?: string }): void {
+  overrideRuntime({ secrets: createSecretsLoader(loadConfig({ ...keys }), { inLambda: false }) });
 }
 
 async function get<T = unknown>(path: string, query: Record<string, string> = {}, tenantId = tenant) {
@@ -263,6 +272,33 @@ describe("GET .../reference-data", () => {
     expect(tampered.status).toBe(400);
     expect(ok.status).toBe(200);
     expect((ok.body.data as unknown[]).length).toBe(2);
+  });
+
+  it("keeps a cursor issued before a rotation of the cursor secret while previousCursorSecret is set, not after", async () => {
+    await seedLists({ users: Array.from({ length: 4 }, (_, i) => item(`U${i}`, `User ${i}`)) });
+    const first = await get<{ externalId: string }[]>(base(), { limit: "2" });
+    const issuedBefore = first.body.pagination?.cursor as string;
+    const rotatedKey = "the-rotated-cursor-secret-0123456789";
+    try {
+      useCursorSecrets({ CURSOR_SECRET: rotatedKey, PREVIOUS_CURSOR_SECRET: CURSOR_SECRET });
+      const during = await get<{ externalId: string }[]>(base(), { limit: "2", cursor: issuedBefore });
+
+      useCursorSecrets({ CURSOR_SECRET: rotatedKey });
+      const after = await get(base(), { limit: "2", cursor: issuedBefore });
+
+      expect(during.status).toBe(200);
+      expect([...(first.body.data ?? []), ...(during.body.data ?? [])].map((i) => i.externalId).sort()).toEqual([
+        "U0",
+        "U1",
+        "U2",
+        "U3",
+      ]);
+      expect(after.status).toBe(400);
+      expect(after.body.error?.code).toBe("INVALID_REQUEST");
+      expect(after.body.error?.message).toMatch(/signature mismatch.*without a cursor/);
+    } finally {
+      useCursorSecrets({ CURSOR_SECRET });
+    }
   });
 
   it("searches with `search` or its alias `q`, pages the matches, and counts them for one type", async () => {

@@ -577,7 +577,7 @@ describe("GET .../reference-data/sync/status", () => {
       const forged = encodeCursor(
         { PK: "T#tenant-b#I#slack", SK: "JOB#Z" },
         { tenantId: A, fingerprint },
-        CURSOR_SECRET,
+        { current: CURSOR_SECRET },
       );
 
       const res = await stack.call(handler, {

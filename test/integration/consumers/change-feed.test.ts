@@ -62,7 +62,7 @@ async function follow(since: string | undefined, limit = 7) {
   let cursor = since;
   for (let page = 0; page < 1_000; page++) {
     const result = await getChanges(
-      { repos: env.repos, clock: env.clock, cursorSecret: SECRET, retentionDays: 30 },
+      { repos: env.repos, clock: env.clock, cursorKeys: { current: SECRET }, retentionDays: 30 },
       {
         tenantId: TENANT,
         integrationId: "slack",

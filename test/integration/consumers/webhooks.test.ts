@@ -1,18 +1,25 @@
 /**
  * Webhook delivery over dynalite and a real loopback HTTP receiver: signed POSTs of the tenant's own events, event-type
  * filters, failures reported for retry (an error status, a slow endpoint, a target the SSRF guard refuses), and the
- * PUT/GET/DELETE routes (secret shown once).
+ * PUT/GET/DELETE routes (secret shown once, stored encrypted, independent of the stack's cursor secret).
  */
-import { createHmac } from "node:crypto";
+import { createHmac, randomUUID } from "node:crypto";
+import { rmSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handler as configHandler } from "../../../functions/api-config/handler.js";
+import { handler as delivererHandler } from "../../../functions/webhook-deliverer/handler.js";
+import { toSqsEvent } from "../../../infra/local/sqs-poller.js";
 import { jobEvent, type ServiceEvent } from "../../../shared/events/events.js";
 import { createLogger } from "../../../shared/log.js";
-import { getRuntime } from "../../../shared/runtime.js";
-import { type DeliverDeps, deliverEvent } from "../../../shared/webhooks/deliver.js";
-import { putWebhook } from "../../../shared/webhooks/webhooks.js";
+import { getRuntime, overrideRuntime, resetRuntime } from "../../../shared/runtime.js";
+import { keys } from "../../../shared/storage/keys.js";
+import { type DeliverDeps, deliverEvent, signature } from "../../../shared/webhooks/deliver.js";
+import { legacyWebhookSecret, putWebhook } from "../../../shared/webhooks/webhooks.js";
 import { CURSOR_SECRET, caller, freshStack, type Servers, type Stack, startServers } from "../api/fixture.js";
 
 let servers: Servers;
@@ -20,9 +27,13 @@ let receiver: Server;
 let url: string;
 const received: { headers: IncomingHttpHeaders; body: string; path: string }[] = [];
 
+// Signing secrets are stored encrypted: locally under a key file, as the local stack does (AWS: the KMS key).
+const keyFile = join(tmpdir(), `rds-webhooks-${randomUUID()}.key`);
+
 beforeAll(async () => {
   // The local stack's setting: loopback receivers allowed (the AWS setting is tested at the end).
   process.env.WEBHOOK_TARGETS = "loopback";
+  process.env.CREDENTIALS_KEY_FILE = keyFile;
   servers = await startServers();
   receiver = createServer((req, res) => {
     let body = "";
@@ -41,6 +52,9 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   delete process.env.WEBHOOK_TARGETS;
+  delete process.env.CREDENTIALS_KEY_FILE;
+  delete process.env.PREVIOUS_CURSOR_SECRET;
+  rmSync(keyFile, { force: true });
   receiver.closeAllConnections();
   receiver.close();
   await servers.stop();
@@ -80,11 +94,20 @@ function deps(stack: Stack, extra: Partial<DeliverDeps> = {}): DeliverDeps {
   return {
     doc: getRuntime().doc,
     tableName: stack.tableName,
-    secretKey: async () => CURSOR_SECRET,
+    cipher: getRuntime().keyCipher,
+    legacySecretKey: async () => CURSOR_SECRET,
     targets: "loopback",
     log: createLogger({}, "silent"),
     ...extra,
   };
+}
+
+/** The stack secret rotated: the handlers' runtime rebuilt over a new CURSOR_SECRET (and the old one as previous). */
+function rotateCursorSecret(stack: Stack, next: string): void {
+  process.env.PREVIOUS_CURSOR_SECRET = CURSOR_SECRET;
+  process.env.CURSOR_SECRET = next;
+  resetRuntime();
+  overrideRuntime({ clock: stack.clock, log: createLogger({}, "silent") });
 }
 
 describe("webhook delivery", () => {
@@ -156,6 +179,62 @@ describe("webhook delivery", () => {
       status: "failed",
       reason: expect.stringContaining("not a public address"),
     });
+  });
+
+  it("keeps signing with the secret PUT returned after the stack's cursor secret is rotated", async () => {
+    const stack = await freshStack(servers);
+    const put = await stack.call<{ secret: string }>(configHandler, {
+      method: "PUT",
+      path: "/api/v1/webhooks",
+      body: { url: `${url}/ok` },
+      caller: caller("tenant-a"),
+    });
+    const secret = put.body.data?.secret as string;
+    const [row] = (await stack.tenantRows("tenant-a")).filter((r) => r.SK === "WEBHOOK");
+    expect(row?.secretCiphertext).toEqual(expect.any(String));
+    expect(JSON.stringify(row)).not.toContain(secret);
+
+    rotateCursorSecret(stack, "a-rotated-cursor-secret-0123456789");
+    received.length = 0;
+    const result = await delivererHandler(
+      toSqsEvent([{ MessageId: "m-1", Body: JSON.stringify(event("tenant-a")) }], "arn:queue", "us-east-1"),
+    );
+
+    expect(result.batchItemFailures).toEqual([]);
+    expect(received).toHaveLength(1);
+    expect(received[0]?.headers["x-signature"]).toBe(signature(received[0]?.body ?? "", secret));
+  });
+
+  it("signs a webhook stored before secrets were stored with its derived secret until it is PUT again", async () => {
+    const stack = await freshStack(servers);
+    const nonce = "legacy-nonce-0123456789";
+    await getRuntime().doc.send(
+      new PutCommand({
+        TableName: stack.tableName,
+        Item: {
+          ...keys.webhook("tenant-a"),
+          entity: "webhook",
+          url: `${url}/ok`,
+          events: ["Sync Completed"],
+          createdAt: "2026-01-01T00:00:00.000Z",
+          updatedAt: "2026-01-01T00:00:00.000Z",
+          nonce,
+        },
+      }),
+    );
+    received.length = 0;
+    expect(await deliverEvent(deps(stack), event("tenant-a"))).toMatchObject({ status: "delivered" });
+    expect(received[0]?.headers["x-signature"]).toBe(
+      signature(received[0]?.body ?? "", legacyWebhookSecret(CURSOR_SECRET, "tenant-a", nonce)),
+    );
+
+    // PUT again: a stored secret replaces the nonce, and it survives the next rotation.
+    const again = await putWebhook({ ...deps(stack), clock: stack.clock }, "tenant-a", { url: `${url}/ok` });
+    const [row] = (await stack.tenantRows("tenant-a")).filter((r) => r.SK === "WEBHOOK");
+    expect(row).not.toHaveProperty("nonce");
+    received.length = 0;
+    await deliverEvent(deps(stack, { legacySecretKey: async () => "another-cursor-secret-0123" }), event("tenant-a"));
+    expect(received[0]?.headers["x-signature"]).toBe(signature(received[0]?.body ?? "", again.secret));
   });
 
   it("refuses a non-https or private URL on PUT in AWS mode", async () => {

@@ -27,14 +27,24 @@ describe("secrets loader without a secret ARN", () => {
       logger,
       inLambda: false,
     });
-    await expect(load()).resolves.toEqual({ cursorSecret: "0123456789abcdef0123" });
+    await expect(load()).resolves.toEqual({ cursorKeys: { current: "0123456789abcdef0123" } });
     expect(warnings).toEqual([]);
+  });
+
+  it("reads PREVIOUS_CURSOR_SECRET beside it during a rotation", async () => {
+    const load = createSecretsLoader(
+      config({ CURSOR_SECRET: "0123456789abcdef0123", PREVIOUS_CURSOR_SECRET: "the-old-cursor-secret-999" }),
+      { inLambda: false },
+    );
+    await expect(load()).resolves.toEqual({
+      cursorKeys: { current: "0123456789abcdef0123", previous: "the-old-cursor-secret-999" },
+    });
   });
 
   it("falls back to dev values with one warning when unset locally", async () => {
     const { logger, warnings } = recordingLogger();
     const load = createSecretsLoader(config({}), { logger, inLambda: false });
-    await expect(load()).resolves.toEqual({ cursorSecret: DEV_CURSOR_SECRET });
+    await expect(load()).resolves.toEqual({ cursorKeys: { current: DEV_CURSOR_SECRET } });
     await load();
     expect(warnings).toHaveLength(1);
   });
@@ -47,6 +57,7 @@ describe("secrets loader without a secret ARN", () => {
 
 describe("secrets loader with a secret ARN", () => {
   const secret = { cursorSecret: "cursor-secret-from-sm-1234" };
+  const loaded = { cursorKeys: { current: secret.cursorSecret } };
 
   it("reads the JSON secret once and caches it for the TTL", async () => {
     sm.on(GetSecretValueCommand, { SecretId: ARN }).resolves({ SecretString: JSON.stringify(secret) });
@@ -56,7 +67,7 @@ describe("secrets loader with a secret ARN", () => {
       ttlMs: 1000,
       clock: { now: () => now },
     });
-    await expect(load()).resolves.toEqual(secret);
+    await expect(load()).resolves.toEqual(loaded);
     now = 999;
     await load();
     expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
@@ -82,14 +93,30 @@ describe("secrets loader with a secret ARN", () => {
       client: new SecretsManagerClient({ region: "us-east-1" }),
     });
     await expect(load()).rejects.toThrow(/could not read the stack secret/);
-    await expect(load()).resolves.toEqual(secret);
+    await expect(load()).resolves.toEqual(loaded);
+  });
+
+  it("reads previousCursorSecret beside cursorSecret during a rotation's overlap window", async () => {
+    sm.on(GetSecretValueCommand).resolves({
+      SecretString: JSON.stringify({ ...secret, previousCursorSecret: "the-old-cursor-secret-999" }),
+    });
+    const load = createSecretsLoader(config({ STACK_SECRET_ARN: ARN }), {
+      client: new SecretsManagerClient({ region: "us-east-1" }),
+    });
+    await expect(load()).resolves.toEqual({
+      cursorKeys: { current: secret.cursorSecret, previous: "the-old-cursor-secret-999" },
+    });
   });
 
   it.each([
     ["not JSON", "cursorSecret=abc"],
     ["missing cursorSecret", JSON.stringify({ other: "abc" })],
     ["a short cursorSecret", JSON.stringify({ cursorSecret: "short" })],
-  ])("rejects a secret that is %s without echoing it", async (_label, text) => {
+    [
+      "a short previousCursorSecret",
+      JSON.stringify({ cursorSecret: "cursor-secret-from-sm-1234", previousCursorSecret: "short" }),
+    ],
+  ])("rejects a secret that is %s without echoing it", async (label, text) => {
     sm.on(GetSecretValueCommand).resolves({ SecretString: text });
     const load = createSecretsLoader(config({ STACK_SECRET_ARN: ARN }), {
       client: new SecretsManagerClient({ region: "us-east-1" }),
@@ -99,6 +126,7 @@ describe("secrets loader with a secret ARN", () => {
       (e: unknown) => e as Error,
     );
     expect(error?.message).toMatch(/cursorSecret/);
+    if (label.includes("previous")) expect(error?.message).toMatch(/invalid: previousCursorSecret$/);
     expect(error?.message).not.toContain("abc");
     expect(error?.message).not.toContain("short");
   });
