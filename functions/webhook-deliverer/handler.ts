@@ -8,6 +8,9 @@ import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { getRuntime } from "../../shared/runtime.js";
 import { deliverEvent, deliveryBackoffSeconds, parseEvent } from "../../shared/webhooks/deliver.js";
 
+// Kept between warm invocations: a tenant's secret is decrypted (one KMS call) once, not for every event.
+const secretCache = new Map<string, string>();
+
 export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
   const runtime = getRuntime();
   const { config } = runtime;
@@ -16,6 +19,7 @@ export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
     doc: runtime.doc,
     tableName: config.TABLE_NAME,
     cipher: runtime.keyCipher,
+    secretCache,
     // Webhooks stored before their secrets were stored sign with a secret derived from the current cursor secret.
     legacySecretKey: async () => (await runtime.secrets()).cursorKeys.current,
     targets: config.WEBHOOK_TARGETS,

@@ -10,7 +10,7 @@ import { basename, dirname } from "node:path";
 import { type Duration, type RemovalPolicy, Validations } from "aws-cdk-lib";
 import type { IAlarm } from "aws-cdk-lib/aws-cloudwatch";
 import { LambdaDeploymentConfig, LambdaDeploymentGroup } from "aws-cdk-lib/aws-codedeploy";
-import { type Grant, type IGrantable, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { type Grant, type IGrantable, PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import type { IKey } from "aws-cdk-lib/aws-kms";
 import { Alias, Architecture, Code, Function as LambdaFunction, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
@@ -19,6 +19,7 @@ import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import type { z } from "zod";
 import type { configSchema } from "../../shared/config.js";
+import { PURPOSE_CONTEXT_KEY } from "../../shared/credentials/cipher.js";
 import { API_FUNCTIONS, CONSOLE_FUNCTION, WORKER_FUNCTIONS } from "../../shared/http/routes.js";
 
 /** Every Lambda of the service, from the route table's lists: the stack deploys exactly these. */
@@ -183,12 +184,23 @@ export class AppFunction extends Construct {
   }
 
   /**
-   * The credentials key: `encrypt` (GenerateDataKey, to store a tenant's Waygate key) or `decrypt` (to call the
-   * gateway with it). Only the functions that need one of them get it.
+   * The credentials key: `encrypt` (GenerateDataKey, to store a tenant's Waygate key or a webhook's signing secret) or
+   * `decrypt` (to call the gateway with the key, or sign with the secret). Only the functions that need one of them
+   * get it; `purpose` limits Decrypt to the ciphertexts of that purpose (shared/credentials/cipher.ts), by a condition
+   * on the encryption context.
    */
-  useCredentialsKey(key: IKey, use: "encrypt" | "decrypt"): this {
+  useCredentialsKey(key: IKey, use: "encrypt" | "decrypt", purpose?: string): this {
     if (use === "encrypt") key.grant(this.role, "kms:GenerateDataKey");
-    else key.grantDecrypt(this.role);
+    else if (purpose === undefined) key.grantDecrypt(this.role);
+    else {
+      this.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: ["kms:Decrypt"],
+          resources: [key.keyArn],
+          conditions: { StringEquals: { [`kms:EncryptionContext:${PURPOSE_CONTEXT_KEY}`]: purpose } },
+        }),
+      );
+    }
     return this.setEnvironment("CREDENTIALS_KMS_KEY_ID", key.keyArn);
   }
 

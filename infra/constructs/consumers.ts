@@ -12,6 +12,7 @@ import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { EVENT_SOURCE } from "../../shared/events/events.js";
 import { DELIVERY_MAX_RECEIVES, DELIVERY_TIMEOUT_MS } from "../../shared/webhooks/deliver.js";
+import { WEBHOOK_SECRET_PURPOSE } from "../../shared/webhooks/webhooks.js";
 import { AppFunction, type FunctionDefaults } from "./app-function.js";
 import type { DataStore } from "./data-store.js";
 
@@ -74,7 +75,9 @@ export class Consumers extends Construct {
       defaults,
     })
       .readTable(store)
-      // The cursor key in the secret is what the per-tenant signing secrets derive from.
+      // Signing secrets are stored encrypted: Decrypt for them alone, not for tenants' Waygate keys.
+      .useCredentialsKey(store.credentialsKey, "decrypt", WEBHOOK_SECRET_PURPOSE)
+      // Webhooks stored before their secrets were stored sign with a secret derived from the cursor key.
       .readSecret(store.secret)
       .setEnvironment("WEBHOOK_QUEUE_URL", this.webhookQueue.queueUrl);
     this.deliverer.alias.addEventSource(

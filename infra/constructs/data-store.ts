@@ -66,7 +66,7 @@ export class DataStore extends Construct implements TableAccess {
 
     this.secret = new Secret(this, "StackSecret", {
       description:
-        'Reference Data Sync: JSON { "cursorSecret": HMAC key of pagination cursors }. No gateway key lives here: each tenant saves its own (PUT /api/v1/gateway/credentials)',
+        'Reference Data Sync: JSON { "cursorSecret": key of pagination cursors, "previousCursorSecret"?: the key being rotated out }. No gateway key or webhook secret lives here: each tenant saves its own',
       generateSecretString: {
         secretStringTemplate: JSON.stringify({}),
         generateStringKey: "cursorSecret",
@@ -78,7 +78,7 @@ export class DataStore extends Construct implements TableAccess {
     Validations.of(this.secret).acknowledge({
       id: "AwsSolutions-SMG4",
       reason:
-        "The secret holds only the cursor HMAC key; rotating it would only invalidate open pagination cursors, so it is rotated by hand rather than by a rotation Lambda",
+        "The secret holds only the cursor key; it is rotated by hand with an overlap window (docs/RUNBOOK.md: the old key stays as previousCursorSecret until open cursors expire) rather than by a rotation Lambda",
     });
 
     this.credentialsKey = new Key(this, "CredentialsKey", {

@@ -224,7 +224,8 @@ export class ReferenceDataApi extends Construct {
         .writeTable(store)
         .sendTo(props.queue, "QUEUE_URL")
         .readSecret(store.secret),
-      // Saving a tenant's Waygate key: verified against the gateway, encrypted under a fresh data key.
+      // Saving a tenant's Waygate key (verified against the gateway) or a webhook's signing secret, each encrypted under
+      // a fresh data key.
       "api-config": this.apiFunction("ConfigFunction", "api-config", defaults)
         .writeTable(store)
         .sendTo(props.queue, "QUEUE_URL")

@@ -1,8 +1,10 @@
 /**
- * Encryption of tenants' Waygate API keys (and webhook signing secrets, shared/webhooks) at rest: AES-256-GCM with the tenant ID as associated data, so a ciphertext
- * copied into another tenant's row does not decrypt. In AWS each save asks KMS for a fresh data key (encryption
- * context `{ tenantId }`, so KMS too refuses it for another tenant) and stores it encrypted beside the ciphertext;
- * only the functions granted the KMS key can decrypt. Locally the key is a 32-byte file under DATA_DIR.
+ * Encryption of tenants' Waygate API keys and webhook signing secrets at rest: AES-256-GCM with the tenant ID (and the
+ * secret's purpose, when it has one) as associated data, so a ciphertext copied into another tenant's row, or into
+ * another kind of row, does not decrypt. In AWS each save asks KMS for a fresh data key (encryption context
+ * `{ tenantId, purpose? }`, so KMS too refuses it for another tenant, and IAM can grant Decrypt for one purpose only)
+ * and stores it encrypted beside the ciphertext; only the functions granted the KMS key can decrypt. Locally the key
+ * is a 32-byte file under DATA_DIR. The Waygate key has no purpose: its rows predate purposes.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -12,9 +14,21 @@ import { z } from "zod";
 import { InternalError } from "../domain/errors.js";
 
 export interface KeyCipher {
-  encrypt(tenantId: string, plaintext: string): Promise<string>;
-  /** InternalError when the ciphertext is not this tenant's or was tampered with. */
-  decrypt(tenantId: string, ciphertext: string): Promise<string>;
+  /** `purpose` is bound to the ciphertext: decrypt must name the same one. */
+  encrypt(tenantId: string, plaintext: string, purpose?: string): Promise<string>;
+  /** InternalError when the ciphertext is not this tenant's (or purpose's) or was tampered with. */
+  decrypt(tenantId: string, ciphertext: string, purpose?: string): Promise<string>;
+}
+
+/** The KMS encryption context key that names what a ciphertext is for (infra conditions Decrypt on it). */
+export const PURPOSE_CONTEXT_KEY = "purpose";
+
+function encryptionContext(tenantId: string, purpose: string | undefined): Record<string, string> {
+  return purpose === undefined ? { tenantId } : { tenantId, [PURPOSE_CONTEXT_KEY]: purpose };
+}
+
+function associatedData(tenantId: string, purpose: string | undefined): Buffer {
+  return Buffer.from(purpose === undefined ? tenantId : `${tenantId}\u0000${purpose}`, "utf8");
 }
 
 const envelopeSchema = z.object({
@@ -27,18 +41,18 @@ const envelopeSchema = z.object({
 });
 type Envelope = z.infer<typeof envelopeSchema>;
 
-function seal(key: Buffer, tenantId: string, plaintext: string): Omit<Envelope, "v" | "dk"> {
+function seal(key: Buffer, aad: Buffer, plaintext: string): Omit<Envelope, "v" | "dk"> {
   const iv = randomBytes(12);
   const cipher = createCipheriv("aes-256-gcm", key, iv);
-  cipher.setAAD(Buffer.from(tenantId, "utf8"));
+  cipher.setAAD(aad);
   const data = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
   return { iv: iv.toString("base64"), tag: cipher.getAuthTag().toString("base64"), data: data.toString("base64") };
 }
 
-function open(key: Buffer, tenantId: string, envelope: Envelope): string {
+function open(key: Buffer, aad: Buffer, envelope: Envelope): string {
   try {
     const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(envelope.iv, "base64"));
-    decipher.setAAD(Buffer.from(tenantId, "utf8"));
+    decipher.setAAD(aad);
     decipher.setAuthTag(Buffer.from(envelope.tag, "base64"));
     return Buffer.concat([decipher.update(Buffer.from(envelope.data, "base64")), decipher.final()]).toString("utf8");
   } catch (cause) {
@@ -74,41 +88,48 @@ export function createFileKeyCipher(path: string): KeyCipher {
     return key;
   };
   return {
-    async encrypt(tenantId, plaintext) {
-      return encode({ v: 1, ...seal(load(), tenantId, plaintext) });
+    async encrypt(tenantId, plaintext, purpose) {
+      return encode({ v: 1, ...seal(load(), associatedData(tenantId, purpose), plaintext) });
     },
-    async decrypt(tenantId, ciphertext) {
-      return open(load(), tenantId, decode(ciphertext));
+    async decrypt(tenantId, ciphertext, purpose) {
+      return open(load(), associatedData(tenantId, purpose), decode(ciphertext));
     },
   };
 }
 
-/** AES-256-GCM under a fresh KMS data key per save, bound to the tenant by the encryption context. */
+/** AES-256-GCM under a fresh KMS data key per save, bound to the tenant (and purpose) by the encryption context. */
 export function createKmsKeyCipher(keyId: string, client: KMSClient = new KMSClient({})): KeyCipher {
   return {
-    async encrypt(tenantId, plaintext) {
+    async encrypt(tenantId, plaintext, purpose) {
       const result = await client.send(
-        new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: "AES_256", EncryptionContext: { tenantId } }),
+        new GenerateDataKeyCommand({
+          KeyId: keyId,
+          KeySpec: "AES_256",
+          EncryptionContext: encryptionContext(tenantId, purpose),
+        }),
       );
       if (!result.Plaintext || !result.CiphertextBlob) throw new InternalError("KMS returned no data key");
       const key = Buffer.from(result.Plaintext);
       try {
         return encode({
           v: 1,
-          ...seal(key, tenantId, plaintext),
+          ...seal(key, associatedData(tenantId, purpose), plaintext),
           dk: Buffer.from(result.CiphertextBlob).toString("base64"),
         });
       } finally {
         key.fill(0);
       }
     },
-    async decrypt(tenantId, ciphertext) {
+    async decrypt(tenantId, ciphertext, purpose) {
       const envelope = decode(ciphertext);
       if (envelope.dk === undefined) throw new InternalError("the stored secret has no data key");
       let plain: Uint8Array | undefined;
       try {
         const result = await client.send(
-          new DecryptCommand({ CiphertextBlob: Buffer.from(envelope.dk, "base64"), EncryptionContext: { tenantId } }),
+          new DecryptCommand({
+            CiphertextBlob: Buffer.from(envelope.dk, "base64"),
+            EncryptionContext: encryptionContext(tenantId, purpose),
+          }),
         );
         plain = result.Plaintext;
       } catch (cause) {
@@ -117,7 +138,7 @@ export function createKmsKeyCipher(keyId: string, client: KMSClient = new KMSCli
       if (!plain) throw new InternalError("KMS returned no plaintext data key");
       const key = Buffer.from(plain);
       try {
-        return open(key, tenantId, envelope);
+        return open(key, associatedData(tenantId, purpose), envelope);
       } finally {
         key.fill(0);
       }

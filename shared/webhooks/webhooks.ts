@@ -47,6 +47,12 @@ export type StoredWebhook = z.infer<typeof storedSchema>;
 
 export const ALL_EVENT_TYPES = eventTypeSchema.options;
 
+/**
+ * The cipher purpose of signing secrets: in the KMS encryption context, so the deliverer's Decrypt grant is limited to
+ * them and cannot open a tenant's Waygate key.
+ */
+export const WEBHOOK_SECRET_PURPOSE = "webhook-signing";
+
 export interface WebhookDeps {
   doc: DynamoDBDocumentClient;
   tableName: string;
@@ -60,7 +66,12 @@ export interface WebhookDeps {
 export interface SigningSecretDeps {
   cipher: KeyCipher | undefined;
   legacySecretKey: () => Promise<string>;
+  /** Decrypted secrets by tenant and ciphertext (a new PUT is a new ciphertext): one KMS call per secret, not per event. */
+  secretCache?: Map<string, string>;
 }
+
+/** Entries a deliverer keeps in its secret cache; past that the oldest goes. */
+export const SECRET_CACHE_ENTRIES = 1_000;
 
 /** The secret of a webhook stored before secrets were stored: derived from its nonce under the cursor secret. */
 export function legacyWebhookSecret(key: string, tenantId: string, nonce: string): string {
@@ -75,7 +86,18 @@ export async function signingSecret(
 ): Promise<string> {
   if (webhook.secretCiphertext !== undefined) {
     if (!deps.cipher) throw new InternalError("No key cipher is configured to read webhook secrets");
-    return deps.cipher.decrypt(tenantId, webhook.secretCiphertext);
+    const cacheKey = `${tenantId}\u0000${webhook.secretCiphertext}`;
+    const cached = deps.secretCache?.get(cacheKey);
+    if (cached !== undefined) return cached;
+    const secret = await deps.cipher.decrypt(tenantId, webhook.secretCiphertext, WEBHOOK_SECRET_PURPOSE);
+    if (deps.secretCache) {
+      if (deps.secretCache.size >= SECRET_CACHE_ENTRIES) {
+        const oldest = deps.secretCache.keys().next().value;
+        if (oldest !== undefined) deps.secretCache.delete(oldest);
+      }
+      deps.secretCache.set(cacheKey, secret);
+    }
+    return secret;
   }
   if (webhook.nonce === undefined) throw new InternalError("The stored webhook has no signing secret; PUT it again");
   return legacyWebhookSecret(await deps.legacySecretKey(), tenantId, webhook.nonce);
@@ -99,7 +121,10 @@ export async function putWebhook(
     createdAt: existing?.createdAt ?? now,
     updatedAt: now,
   };
-  const stored: StoredWebhook = { ...wire, secretCiphertext: await deps.cipher.encrypt(tenantId, secret) };
+  const stored: StoredWebhook = {
+    ...wire,
+    secretCiphertext: await deps.cipher.encrypt(tenantId, secret, WEBHOOK_SECRET_PURPOSE),
+  };
   // A replacing PUT drops a legacy row's nonce: the stored secret is the webhook's secret from now on.
   await deps.doc.send(
     new PutCommand({ TableName: deps.tableName, Item: { ...keys.webhook(tenantId), entity: "webhook", ...stored } }),

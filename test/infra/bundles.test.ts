@@ -85,12 +85,14 @@ const ENV_GATED: Readonly<Record<string, readonly string[]>> = {
 const READ_ONLY: ReadonlySet<FunctionName> = new Set(["api-query", "authorizer", "webhook-deliverer"]);
 /**
  * The credentials cipher (shared/credentials/cipher.ts) holds both directions, but the config function only encrypts
- * (saving a tenant's key) and the worker only decrypts (calling the gateway with it). Each role has only its own
- * direction (stack.test.ts), so the other one, were it ever called, would fail loudly with AccessDenied.
+ * (saving a tenant's key or a webhook's secret), the worker only decrypts (calling the gateway with a key) and so does
+ * the deliverer (signing with a webhook's secret). Each role has only its own direction (stack.test.ts), so the other
+ * one, were it ever called, would fail loudly with AccessDenied.
  */
 const ONE_DIRECTION: Partial<Record<FunctionName, string>> = {
   "api-config": "kms:Decrypt",
   "sync-worker": "kms:GenerateDataKey",
+  "webhook-deliverer": "kms:GenerateDataKey",
 };
 
 /** The project source files (not dependencies) with code in the function's bundle. */

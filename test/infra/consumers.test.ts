@@ -1,16 +1,18 @@
 /**
  * Events and webhooks in the synthesized stack: a bus the stack creates (or one named by context), PutEvents for the
  * worker alone, a rule for this service's events to the webhook queue, a DLQ after about a day of retries, and the
- * deliverer on that queue with partial batch responses.
+ * deliverer on that queue with partial batch responses, allowed to decrypt webhook signing secrets and nothing else.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FUNCTION_NAMES } from "../../infra/constructs/app-function.js";
 import { DELIVERY_MAX_RECEIVES, deliveryBackoffSeconds } from "../../shared/webhooks/deliver.js";
+import { WEBHOOK_SECRET_PURPOSE } from "../../shared/webhooks/webhooks.js";
 import {
   allowedActions,
   logicalId,
   removeTemporaryDirectories,
   resourcesOfType,
+  roleStatements,
   type Synthesized,
   synthesize,
 } from "./support/synth.js";
@@ -47,6 +49,30 @@ describe("events and webhooks", () => {
       Variables: Record<string, unknown>;
     };
     expect(env.Variables.EVENT_BUS_NAME).toEqual({ Ref: logicalId(functions.bus as never) });
+  });
+
+  it("lets the deliverer decrypt webhook signing secrets with the credentials key, and not tenants' Waygate keys", () => {
+    const { deliverer } = synth.stack.consumers;
+    const key = { "Fn::GetAtt": [logicalId(synth.stack.store.credentialsKey), "Arn"] };
+    const kms = roleStatements(synth.json, logicalId(deliverer.role)).filter((s) =>
+      [s.Action].flat().some((action) => action.startsWith("kms:")),
+    );
+
+    expect(kms).toEqual([
+      {
+        Effect: "Allow",
+        Action: "kms:Decrypt",
+        Resource: key,
+        Condition: { StringEquals: { "kms:EncryptionContext:purpose": WEBHOOK_SECRET_PURPOSE } },
+      },
+    ]);
+    const env = synth.json.Resources[logicalId(deliverer.function)]?.Properties?.Environment as {
+      Variables: Record<string, unknown>;
+    };
+    expect(env.Variables.CREDENTIALS_KMS_KEY_ID).toEqual(key);
+    // The config function, which stores the secrets, may only generate data keys: it cannot read a secret back.
+    const config = allowedActions(synth.json, logicalId(synth.stack.restApi.functions["api-config"].role));
+    expect([...config].filter((action) => action.startsWith("kms:"))).toEqual(["kms:GenerateDataKey"]);
   });
 
   it("uses the bus named by context instead of creating one", () => {

@@ -205,6 +205,32 @@ describe("webhook delivery", () => {
     expect(received[0]?.headers["x-signature"]).toBe(signature(received[0]?.body ?? "", secret));
   });
 
+  it("decrypts a webhook's secret once while it is cached, and the new one after a new PUT", async () => {
+    const stack = await freshStack(servers);
+    const cipher = getRuntime().keyCipher;
+    if (!cipher) throw new Error("the fixture configures a key cipher");
+    let decrypts = 0;
+    const counting: typeof cipher = {
+      encrypt: (...args) => cipher.encrypt(...args),
+      decrypt: (...args) => {
+        decrypts++;
+        return cipher.decrypt(...args);
+      },
+    };
+    const cached = { ...deps(stack), cipher: counting, secretCache: new Map<string, string>() };
+    await putWebhook({ ...cached, clock: stack.clock }, "tenant-a", { url: `${url}/ok` });
+
+    await deliverEvent(cached, event("tenant-a"));
+    await deliverEvent(cached, event("tenant-a"));
+    expect(decrypts).toBe(1);
+
+    const replaced = await putWebhook({ ...cached, clock: stack.clock }, "tenant-a", { url: `${url}/ok` });
+    received.length = 0;
+    await deliverEvent(cached, event("tenant-a"));
+    expect(decrypts).toBe(2);
+    expect(received[0]?.headers["x-signature"]).toBe(signature(received[0]?.body ?? "", replaced.secret));
+  });
+
   it("signs a webhook stored before secrets were stored with its derived secret until it is PUT again", async () => {
     const stack = await freshStack(servers);
     const nonce = "legacy-nonce-0123456789";

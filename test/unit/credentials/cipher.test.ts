@@ -31,6 +31,18 @@ describe("file key cipher", () => {
     // Two encryptions of one key differ (fresh IV).
     expect(await cipher.encrypt("acme", KEY)).not.toBe(ciphertext);
   });
+
+  it("binds a ciphertext to its purpose: it opens only under the purpose it was sealed for", async () => {
+    const cipher = createFileKeyCipher(join(mkdtempSync(join(tmpdir(), "rds-cipher-")), "key"));
+    const sealed = await cipher.encrypt("acme", KEY, "webhook-signing");
+
+    expect(await cipher.decrypt("acme", sealed, "webhook-signing")).toBe(KEY);
+    await expect(cipher.decrypt("acme", sealed)).rejects.toThrow(/does not decrypt/);
+    await expect(cipher.decrypt("acme", sealed, "other")).rejects.toThrow(/does not decrypt/);
+    await expect(cipher.decrypt("acme", await cipher.encrypt("acme", KEY), "webhook-signing")).rejects.toThrow(
+      /does not decrypt/,
+    );
+  });
 });
 
 describe("KMS key cipher", () => {
@@ -49,6 +61,20 @@ describe("KMS key cipher", () => {
     expect(kms.commandCalls(DecryptCommand)[0]?.args[0].input).toMatchObject({
       EncryptionContext: { tenantId: "acme" },
     });
+  });
+
+  it("puts a purpose in the encryption context, so IAM can grant Decrypt for that purpose alone", async () => {
+    const plain = new Uint8Array(32).fill(9);
+    kms.on(GenerateDataKeyCommand).resolves({ Plaintext: plain.slice(), CiphertextBlob: new Uint8Array([4]) });
+    kms.on(DecryptCommand).resolves({ Plaintext: plain.slice() });
+    const cipher = createKmsKeyCipher("k", new KMSClient({ region: "us-east-1" }));
+
+    const sealed = await cipher.encrypt("acme", KEY, "webhook-signing");
+
+    expect(await cipher.decrypt("acme", sealed, "webhook-signing")).toBe(KEY);
+    for (const call of [kms.commandCalls(GenerateDataKeyCommand)[0], kms.commandCalls(DecryptCommand)[0]]) {
+      expect(call?.args[0].input.EncryptionContext).toEqual({ tenantId: "acme", purpose: "webhook-signing" });
+    }
   });
 
   it("fails closed when KMS refuses the data key (another tenant's context)", async () => {
