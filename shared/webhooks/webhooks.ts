@@ -71,7 +71,7 @@ export interface SigningSecretDeps {
 }
 
 /** Entries a deliverer keeps in its secret cache; past that the oldest goes. */
-export const SECRET_CACHE_ENTRIES = 1_000;
+const SECRET_CACHE_ENTRIES = 1_000;
 
 /** The secret of a webhook stored before secrets were stored: derived from its nonce under the cursor secret. */
 export function legacyWebhookSecret(key: string, tenantId: string, nonce: string): string {
