@@ -186,18 +186,20 @@ export class AppFunction extends Construct {
   /**
    * The credentials key: `encrypt` (GenerateDataKey, to store a tenant's Waygate key or a webhook's signing secret) or
    * `decrypt` (to call the gateway with the key, or sign with the secret). Only the functions that need one of them
-   * get it; `purpose` limits Decrypt to the ciphertexts of that purpose (shared/credentials/cipher.ts), by a condition
-   * on the encryption context.
+   * get it. Decrypt is limited by a condition on the encryption context (shared/credentials/cipher.ts): to the
+   * ciphertexts of `purpose`, or, without one, to those stored without a purpose (tenants' Waygate keys), so no
+   * function can read the other kind of secret.
    */
   useCredentialsKey(key: IKey, use: "encrypt" | "decrypt", purpose?: string): this {
     if (use === "encrypt") key.grant(this.role, "kms:GenerateDataKey");
-    else if (purpose === undefined) key.grantDecrypt(this.role);
     else {
+      const context = `kms:EncryptionContext:${PURPOSE_CONTEXT_KEY}`;
       this.role.addToPrincipalPolicy(
         new PolicyStatement({
           actions: ["kms:Decrypt"],
           resources: [key.keyArn],
-          conditions: { StringEquals: { [`kms:EncryptionContext:${PURPOSE_CONTEXT_KEY}`]: purpose } },
+          conditions:
+            purpose === undefined ? { Null: { [context]: "true" } } : { StringEquals: { [context]: purpose } },
         }),
       );
     }

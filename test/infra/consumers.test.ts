@@ -75,6 +75,24 @@ describe("events and webhooks", () => {
     expect([...config].filter((action) => action.startsWith("kms:"))).toEqual(["kms:GenerateDataKey"]);
   });
 
+  it("lets the worker decrypt tenants' Waygate keys only, not webhook signing secrets", () => {
+    const { worker } = synth.stack.pipeline;
+    const key = { "Fn::GetAtt": [logicalId(synth.stack.store.credentialsKey), "Arn"] };
+    const kms = roleStatements(synth.json, logicalId(worker.role)).filter((s) =>
+      [s.Action].flat().some((action) => action.startsWith("kms:")),
+    );
+
+    // A Waygate key is encrypted without a purpose; a webhook secret with one. Null = "the key is absent".
+    expect(kms).toEqual([
+      {
+        Effect: "Allow",
+        Action: "kms:Decrypt",
+        Resource: key,
+        Condition: { Null: { "kms:EncryptionContext:purpose": "true" } },
+      },
+    ]);
+  });
+
   it("uses the bus named by context instead of creating one", () => {
     expect(resourcesOfType(named.json, "AWS::Events::EventBus")).toHaveLength(0);
     const env = named.json.Resources[logicalId(named.stack.pipeline.worker.function)]?.Properties?.Environment as {
