@@ -19,8 +19,17 @@ export const METRIC = {
   outageFailures: "SyncOutageFailures",
   /** Failed syncs with a `kind` dimension. */
   syncFailuresByKind: "SyncFailures",
-  /** Partitions paused, with a `reason` dimension. */
+  /**
+   * Gauge: partitions paused right now, with a `reason` dimension, counted by the planner from the paused index on
+   * every run (0 for a reason with none).
+   */
   partitionsPaused: "PartitionsPaused",
+  /**
+   * Events: pauses made by the worker and the planner (a sync that failed into a pause, a source found gone), with a
+   * `reason` dimension. Pauses made through the API (revoke, delete, manual, a deleted key) are not counted here; the
+   * gauge sees every one.
+   */
+  pauseEvents: "PartitionPauseEvents",
   /** Messages the worker sent to the DLQ itself (malformed; they have no source queue to redrive to). */
   deadLettered: "MessagesDeadLettered",
   discoveryFailures: "DiscoveryFailures",
@@ -52,7 +61,10 @@ export const OUTAGE_KINDS: ReadonlySet<string> = new Set<FailureKind>(["gateway"
 export interface ServiceMetrics {
   syncCompleted(): void;
   syncFailed(kind: FailureKind): void;
+  /** One pause made now (an event). */
   partitionPaused(reason: string): void;
+  /** The PartitionsPaused gauge of one reason. */
+  pausedPartitions(reason: string, count: number): void;
   deadLettered(): void;
   discoveryFailed(): void;
   /** One gateway call: its latency and whether it failed. */
@@ -75,10 +87,10 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
     serviceName: SERVICE_NAME,
     defaultDimensions: { stage: options.stage },
   });
-  const withDimension = (name: string, dimension: string, value: string) => {
+  const withDimension = (name: string, dimension: string, value: string, count = 1) => {
     const single = metrics.singleMetric();
     single.addDimension(dimension, value);
-    single.addMetric(name, MetricUnit.Count, 1);
+    single.addMetric(name, MetricUnit.Count, count);
   };
   return {
     syncCompleted: () => metrics.addMetric(METRIC.syncsCompleted, MetricUnit.Count, 1),
@@ -87,7 +99,8 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
       if (OUTAGE_KINDS.has(kind)) metrics.addMetric(METRIC.outageFailures, MetricUnit.Count, 1);
       withDimension(METRIC.syncFailuresByKind, "kind", kind);
     },
-    partitionPaused: (reason) => withDimension(METRIC.partitionsPaused, "reason", reason),
+    partitionPaused: (reason) => withDimension(METRIC.pauseEvents, "reason", reason),
+    pausedPartitions: (reason, count) => withDimension(METRIC.partitionsPaused, "reason", reason, count),
     deadLettered: () => metrics.addMetric(METRIC.deadLettered, MetricUnit.Count, 1),
     discoveryFailed: () => metrics.addMetric(METRIC.discoveryFailures, MetricUnit.Count, 1),
     gatewayCall: (ms, failed) => {
@@ -107,6 +120,7 @@ export const noMetrics: ServiceMetrics = {
   syncCompleted: () => {},
   syncFailed: () => {},
   partitionPaused: () => {},
+  pausedPartitions: () => {},
   deadLettered: () => {},
   discoveryFailed: () => {},
   gatewayCall: () => {},

@@ -1,13 +1,15 @@
 /**
  * The planner Lambda, on an EventBridge schedule: one planning pass (shared/sync/plan.ts) that stops before the
  * Lambda's time runs out, holding back claims while the queue is deep. Logs its summary and publishes its gauges
- * (`StalenessSeconds`, due, enqueued, take-overs, queue depth) as EMF metrics.
+ * (`StalenessSeconds`, due, enqueued, take-overs, queue depth, and `PartitionsPaused` by reason from the paused
+ * index) as EMF metrics.
  */
 import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import middy from "@middy/core";
 import type { Context, ScheduledEvent } from "aws-lambda";
 import { planDiscoveries } from "../../shared/discovery/schedule.js";
 import { getRuntime } from "../../shared/runtime.js";
+import { countPausedPartitions, recordPausedGauge } from "../../shared/sync/paused-gauge.js";
 import { type PlannerSummary, recordPlannerMetrics, runPlanner } from "../../shared/sync/plan.js";
 import { createSqsQueueDepth } from "../../shared/sync/sync-queue.js";
 import { traceClients, tracer } from "../../shared/tracing.js";
@@ -40,6 +42,11 @@ export const handler = middy<ScheduledEvent, PlannerSummary>(async (event: Sched
       reclaimQueued: (event?.detail as { reclaimQueued?: unknown } | undefined)?.reclaimQueued === true,
     },
   );
+  // After the claims, so it never takes their time; a failed count skips this run's gauge, never the run.
+  const paused = countPausedPartitions(runtime.repos).catch((error: unknown) => {
+    runtime.log.error("planner could not count paused partitions", { error });
+    return undefined;
+  });
   // Tenants whose discovery is due: claimed on their exact due key like partitions, one `discover` message each.
   const discoveries = await planDiscoveries(
     { repos: runtime.repos, queue: runtime.queue, clock: runtime.clock, log: runtime.log.child({ fn: "planner" }) },
@@ -50,6 +57,8 @@ export const handler = middy<ScheduledEvent, PlannerSummary>(async (event: Sched
   });
   if (discoveries > 0) runtime.log.info("discoveries queued", { discoveries });
   recordPlannerMetrics(runtime.metrics, summary);
+  const pausedCounts = await paused;
+  if (pausedCounts) recordPausedGauge(runtime.metrics, pausedCounts);
   runtime.metrics.publish();
   return summary;
 }).use(captureLambdaHandler(tracer, { captureResponse: false }));

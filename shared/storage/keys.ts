@@ -129,9 +129,25 @@ export const keys = {
     GSI1PK: duePk(dueShard(ref)),
     GSI1SK: `${dueAt}#${partitionKeyId(ref)}`,
   }),
+  /**
+   * Paused-index attributes of a paused partition: the due index's shard, sorted by reason, so the planner counts the
+   * paused partitions of each reason from the keys alone.
+   */
+  paused: (ref: PartitionRef, reason: string): { GSI2PK: string; GSI2SK: string } => ({
+    GSI2PK: pausedPk(dueShard(ref)),
+    GSI2SK: `${id(reason, "pauseReason")}#${partitionKeyId(ref)}`,
+  }),
 };
 
 export const duePk = (shard: number): string => `DUE#${pad(shard, 2)}`;
+export const pausedPk = (shard: number): string => `PAUSED#${pad(shard, 2)}`;
+
+/** Reads the pause reason back out of a paused-index sort key. */
+export function pauseReasonFromPausedSk(gsi2sk: string): string {
+  const reason = gsi2sk.slice(0, gsi2sk.indexOf("#"));
+  if (!reason || !ID_PATTERN.test(reason)) throw new ValidationError(`Malformed paused-index key '${gsi2sk}'`);
+  return reason;
+}
 export const DISCOVERY_DUE_PK = "DUE#DISCOVERY";
 
 /** Reads the tenant back out of a discovery due-index sort key. */

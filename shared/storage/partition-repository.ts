@@ -4,7 +4,8 @@
  *
  * The due index (GSI1) is sparse: idle and failed partitions sit at nextSyncAt, queued ones at their requeue deadline,
  * syncing ones at their lease expiry, so a lost message or a dead worker brings the partition back by itself. Paused
- * partitions carry no GSI1 attributes at all.
+ * partitions carry no GSI1 attributes (until their purge is scheduled) and are in the paused index (GSI2) instead,
+ * which the planner counts by reason: `setStatus` is the one place that enters or leaves it.
  */
 import {
   DeleteCommand,
@@ -21,6 +22,7 @@ import {
   claimRefusal,
   type Partition,
   type PartitionRef,
+  type PartitionStatus,
   type PauseReason,
   partitionSchema,
   partitionStatusSchema,
@@ -28,7 +30,7 @@ import {
 } from "../domain/index.js";
 import { parseOrThrow } from "../domain/validate.js";
 import { isConditionFailed } from "./ddb.js";
-import { duePk, integrationPk, keys, partitionRefFromDueSk } from "./keys.js";
+import { duePk, integrationPk, keys, partitionRefFromDueSk, pausedPk, pauseReasonFromPausedSk } from "./keys.js";
 import type {
   ClaimInput,
   DueEntry,
@@ -51,6 +53,30 @@ const partitionStatusRowSchema = z.object({ status: partitionStatusSchema });
 const DUE_SK_UPPER = "#~";
 
 const LEASE_FIELDS = ["leaseOwner", "currentJobId", "deadlineAt"] as const;
+
+const { dueIndex, pausedIndex } = TABLE_DEFINITION;
+
+/**
+ * The status a transition sets, and what goes with it: `paused` carries its reason and a paused-index entry (GSI2,
+ * the planner's PartitionsPaused gauge) and leaves the due index; every other status carries neither reason nor
+ * paused-index entry. Every status write goes through here, so no transition can leave a stale entry behind.
+ */
+function setStatus(update: UpdateBuilder, ref: PartitionRef, status: Exclude<PartitionStatus, "paused">): UpdateBuilder;
+function setStatus(update: UpdateBuilder, ref: PartitionRef, status: "paused", reason: PauseReason): UpdateBuilder;
+function setStatus(
+  update: UpdateBuilder,
+  ref: PartitionRef,
+  status: PartitionStatus,
+  reason?: PauseReason,
+): UpdateBuilder {
+  if (status !== "paused") {
+    return update.set("status", status).remove("pauseReason", pausedIndex.partitionKey, pausedIndex.sortKey);
+  }
+  const pauseReason = parseOrThrow(pauseReasonSchema, reason, "pause reason", "reason");
+  return update
+    .setAll({ status, pauseReason, ...keys.paused(ref, pauseReason) })
+    .remove(dueIndex.partitionKey, dueIndex.sortKey);
+}
 
 export class DynamoPartitionRepository implements PartitionRepository {
   constructor(
@@ -161,15 +187,12 @@ export class DynamoPartitionRepository implements PartitionRepository {
     untilIso: string,
     page: { limit: number; startKey?: PageKey },
   ): Promise<Page<DueEntry>> {
-    if (!Number.isInteger(shard) || shard < 0 || shard >= TABLE_DEFINITION.dueShards) {
-      throw new ValidationError(`shard must be an integer in 0..${TABLE_DEFINITION.dueShards - 1}`, { field: "shard" });
-    }
-    const pk = duePk(shard);
+    const pk = duePk(checkShard(shard));
     const startKey = checkStartKey(page.startKey, { GSI1PK: pk }, ["GSI1SK", "PK", "SK"]);
     const result = await this.doc.send(
       new QueryCommand({
         TableName: this.tableName,
-        IndexName: TABLE_DEFINITION.dueIndex.name,
+        IndexName: dueIndex.name,
         KeyConditionExpression: "GSI1PK = :pk AND GSI1SK <= :until",
         ExpressionAttributeValues: { ":pk": pk, ":until": `${untilIso}${DUE_SK_UPPER}` },
         ExpressionAttributeNames: { "#status": "status" },
@@ -193,13 +216,38 @@ export class DynamoPartitionRepository implements PartitionRepository {
     return result.LastEvaluatedKey ? { items, nextKey: result.LastEvaluatedKey } : { items };
   }
 
+  async countPaused(shard: number): Promise<Map<string, number>> {
+    const pk = pausedPk(checkShard(shard));
+    const counts = new Map<string, number>();
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: pausedIndex.name,
+          KeyConditionExpression: "#pk = :pk",
+          ExpressionAttributeNames: { "#pk": pausedIndex.partitionKey, "#sk": pausedIndex.sortKey },
+          ExpressionAttributeValues: { ":pk": pk },
+          ProjectionExpression: "#sk",
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const row of (page.Items ?? []) as Row[]) {
+        const reason = pauseReasonFromPausedSk(String(row[pausedIndex.sortKey]));
+        counts.set(reason, (counts.get(reason) ?? 0) + 1);
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return counts;
+  }
+
   async claim(ref: PartitionRef, input: ClaimInput): Promise<Partition> {
     const deadline = iso(input.requeueDeadline);
     const now = iso(input.now);
-    const update = new UpdateBuilder()
-      .setAll({ status: "queued", currentJobId: input.jobId, deadlineAt: deadline, updatedAt: now })
+    const update = setStatus(new UpdateBuilder(), ref, "queued")
+      .setAll({ currentJobId: input.jobId, deadlineAt: deadline, updatedAt: now })
       .setAll(keys.due(ref, deadline))
-      .remove("leaseOwner", "pauseReason");
+      .remove("leaseOwner");
     // What this claim replaced, read by the claim itself (operands see the item before the update): a take-over is
     // decided from these, never from an earlier read that may be stale by the time the claim lands.
     update.setExpression("claimedFromStatus", update.n("status"));
@@ -236,8 +284,8 @@ export class DynamoPartitionRepository implements PartitionRepository {
 
   async acquireLease(ref: PartitionRef, input: LeaseInput): Promise<Partition> {
     const deadline = iso(input.now + input.leaseMs);
-    const update = new UpdateBuilder()
-      .setAll({ status: "syncing", leaseOwner: input.owner, deadlineAt: deadline, updatedAt: iso(input.now) })
+    const update = setStatus(new UpdateBuilder(), ref, "syncing")
+      .setAll({ leaseOwner: input.owner, deadlineAt: deadline, updatedAt: iso(input.now) })
       .setAll(keys.due(ref, deadline));
     const s = update.n("status");
     const condition =
@@ -260,8 +308,8 @@ export class DynamoPartitionRepository implements PartitionRepository {
     input: { jobId: string; owner: string; now: number; deadline: number },
   ): Promise<void> {
     const deadline = iso(input.deadline);
-    const update = new UpdateBuilder()
-      .setAll({ status: "queued", deadlineAt: deadline, updatedAt: iso(input.now) })
+    const update = setStatus(new UpdateBuilder(), ref, "queued")
+      .setAll({ deadlineAt: deadline, updatedAt: iso(input.now) })
       .setAll(keys.due(ref, deadline))
       .remove("leaseOwner");
     await this.conditional(update, ref, this.leaseHeld(update, input), "Cannot requeue: lease lost");
@@ -270,9 +318,8 @@ export class DynamoPartitionRepository implements PartitionRepository {
   async recordSuccess(ref: PartitionRef, input: SuccessInput): Promise<Partition> {
     const nextSyncAt = iso(input.nextSyncAt);
     const now = iso(input.now);
-    const update = new UpdateBuilder()
+    const update = setStatus(new UpdateBuilder(), ref, "idle")
       .setAll({
-        status: "idle",
         version: input.version,
         manifestChunks: input.manifestChunks,
         objectChunks: input.objectChunks,
@@ -291,7 +338,7 @@ export class DynamoPartitionRepository implements PartitionRepository {
         ...(input.dataJobId === undefined ? {} : { dataJobId: input.dataJobId }),
       })
       .setAll(keys.due(ref, nextSyncAt))
-      .remove("lastError", "pauseReason", ...LEASE_FIELDS);
+      .remove("lastError", ...LEASE_FIELDS);
     return this.conditional(update, ref, this.leaseHeld(update, input), "Cannot record success: lease lost");
   }
 
@@ -307,17 +354,12 @@ export class DynamoPartitionRepository implements PartitionRepository {
       })
       .remove(...LEASE_FIELDS);
     if (input.pause !== undefined) {
-      update
-        .setAll({
-          status: "paused",
-          pauseReason: parseOrThrow(pauseReasonSchema, input.pause, "pause reason", "pause"),
-        })
-        .remove("GSI1PK", "GSI1SK");
+      setStatus(update, ref, "paused", input.pause);
     } else {
       const nextSyncAt = iso(input.nextSyncAt);
       const failures = update.n("consecutiveFailures");
-      update
-        .setAll({ status: "failed", nextSyncAt })
+      setStatus(update, ref, "failed")
+        .set("nextSyncAt", nextSyncAt)
         .setAll(keys.due(ref, nextSyncAt))
         .setExpression("consecutiveFailures", `if_not_exists(${failures}, ${update.v(0)}) + ${update.v(1)}`);
     }
@@ -326,10 +368,9 @@ export class DynamoPartitionRepository implements PartitionRepository {
 
   async pause(ref: PartitionRef, reason: PauseReason, now: number): Promise<void> {
     const pauseUpdate = () =>
-      new UpdateBuilder()
-        .setAll({ status: "paused", pauseReason: parseOrThrow(pauseReasonSchema, reason, "pause reason", "reason") })
+      setStatus(new UpdateBuilder(), ref, "paused", reason)
         .set("updatedAt", iso(now))
-        .remove("GSI1PK", "GSI1SK", ...LEASE_FIELDS);
+        .remove(...LEASE_FIELDS);
     // A sync cut off by the pause may have written rows it never committed: recording its job as the last, failed
     // one makes the next sync read the rows back before diffing (the worker reconciles after a failed job).
     const cutOff = pauseUpdate();
@@ -397,10 +438,10 @@ export class DynamoPartitionRepository implements PartitionRepository {
 
   private resumeUpdate(ref: PartitionRef, now: number): UpdateBuilder {
     const at = iso(now);
-    return new UpdateBuilder()
-      .setAll({ status: "idle", nextSyncAt: at, updatedAt: at })
+    return setStatus(new UpdateBuilder(), ref, "idle")
+      .setAll({ nextSyncAt: at, updatedAt: at })
       .setAll(keys.due(ref, at))
-      .remove("pauseReason", ...LEASE_FIELDS);
+      .remove(...LEASE_FIELDS);
   }
 
   private leaseHeld(update: UpdateBuilder, input: { owner: string; jobId: string }): string {
@@ -446,6 +487,14 @@ export class DynamoPartitionRepository implements PartitionRepository {
       throw error;
     }
   }
+}
+
+/** The shard, when it is one of the due (and paused) index's shards; ValidationError otherwise. */
+function checkShard(shard: number): number {
+  if (!Number.isInteger(shard) || shard < 0 || shard >= TABLE_DEFINITION.dueShards) {
+    throw new ValidationError(`shard must be an integer in 0..${TABLE_DEFINITION.dueShards - 1}`, { field: "shard" });
+  }
+  return shard;
 }
 
 function refOf(ref: PartitionRef): PartitionRef {

@@ -176,6 +176,11 @@ export interface PartitionRepository {
   ): Promise<Partition[]>;
   /** One Query of one due shard for `GSI1SK <= untilIso` (oldest first). */
   queryDue(shard: number, untilIso: string, page: { limit: number; startKey?: PageKey }): Promise<Page<DueEntry>>;
+  /**
+   * Paused partitions on one shard of the paused index (GSI2), by reason: a keys-only read of every entry of the
+   * shard, page after page (so its cost grows with the number of paused partitions, not of all partitions).
+   */
+  countPaused(shard: number): Promise<Map<string, number>>;
   /** → `queued` with `currentJobId = jobId`, due-index key at the requeue deadline. ConflictError if not claimable. */
   claim(ref: PartitionRef, input: ClaimInput): Promise<Partition>;
   /**

@@ -29,7 +29,7 @@ export type Entity =
 
 export type Row = Record<string, unknown>;
 
-const STORAGE_ATTRIBUTES = new Set(["PK", "SK", "GSI1PK", "GSI1SK", "entity"]);
+const STORAGE_ATTRIBUTES = new Set(["PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "entity"]);
 
 /** The row without its key, index and entity attributes. */
 export function stripRow(row: Row): Row {

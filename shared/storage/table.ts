@@ -22,6 +22,8 @@
  *   discovery state   PK T#{t}                          SK DISCOVERY
  *   due index (GSI1)  GSI1PK DUE#{shard}                GSI1SK {ISO time}#{partition id}   (sparse)
  *                     GSI1PK DUE#DISCOVERY              GSI1SK {ISO time}#{tenantId}       (discovery rows)
+ *   paused index (GSI2) GSI2PK PAUSED#{shard}           GSI2SK {pauseReason}#{partition id} (sparse, keys only:
+ *                     paused partitions, same shard as the due index; the planner's PartitionsPaused gauge)
  */
 import type { CreateTableCommandInput } from "@aws-sdk/client-dynamodb";
 
@@ -30,13 +32,15 @@ export const TABLE_DEFINITION = {
   sortKey: "SK",
   ttlAttribute: "expiresAt",
   dueIndex: { name: "GSI1", partitionKey: "GSI1PK", sortKey: "GSI1SK" },
-  /** Number of due-index shards; the planner queries each. */
+  /** Paused partitions only, keys only: the planner counts them by reason (shared/sync/paused-gauge.ts). */
+  pausedIndex: { name: "GSI2", partitionKey: "GSI2PK", sortKey: "GSI2SK" },
+  /** Number of due-index shards; the planner queries each. The paused index uses the same shards. */
   dueShards: 16,
 } as const;
 
 /** CreateTable input for dynalite and tests; the CDK stack builds the same table from TABLE_DEFINITION. */
 export function createTableInput(tableName: string): CreateTableCommandInput {
-  const { partitionKey, sortKey, dueIndex } = TABLE_DEFINITION;
+  const { partitionKey, sortKey, dueIndex, pausedIndex } = TABLE_DEFINITION;
   return {
     TableName: tableName,
     BillingMode: "PAY_PER_REQUEST",
@@ -45,6 +49,8 @@ export function createTableInput(tableName: string): CreateTableCommandInput {
       { AttributeName: sortKey, AttributeType: "S" },
       { AttributeName: dueIndex.partitionKey, AttributeType: "S" },
       { AttributeName: dueIndex.sortKey, AttributeType: "S" },
+      { AttributeName: pausedIndex.partitionKey, AttributeType: "S" },
+      { AttributeName: pausedIndex.sortKey, AttributeType: "S" },
     ],
     KeySchema: [
       { AttributeName: partitionKey, KeyType: "HASH" },
@@ -58,6 +64,14 @@ export function createTableInput(tableName: string): CreateTableCommandInput {
           { AttributeName: dueIndex.sortKey, KeyType: "RANGE" },
         ],
         Projection: { ProjectionType: "ALL" },
+      },
+      {
+        IndexName: pausedIndex.name,
+        KeySchema: [
+          { AttributeName: pausedIndex.partitionKey, KeyType: "HASH" },
+          { AttributeName: pausedIndex.sortKey, KeyType: "RANGE" },
+        ],
+        Projection: { ProjectionType: "KEYS_ONLY" },
       },
     ],
   };
