@@ -1,6 +1,6 @@
 /**
  * One CloudWatch dashboard per stage with what the alarms watch and what an operator asks next: sync outcomes and
- * failures by kind, partitions paused by reason, the gateway's latency and error ratio, the queue's age and depth, the
+ * failures by kind, partitions paused by reason (the gauge) and pauses by reason (events), the gateway's latency and error ratio, the queue's age and depth, the
  * DLQ, the planner (staleness, take-overs, backpressure), per-function errors and p99, and DynamoDB throttles.
  */
 import { Duration } from "aws-cdk-lib";
@@ -39,10 +39,11 @@ export class OperationsDashboard extends Construct {
     const period = Duration.minutes(5);
     const metric = (name: string, statistic: string = Stats.SUM, label?: string) =>
       serviceMetric(stage, name, { statistic, period, ...(label === undefined ? {} : { label }) });
-    // One line per kind or reason, whichever appear: the dimension values are not known in advance.
-    const search = (name: string, dimension: string) =>
+    // One line per kind or reason, whichever appear: the dimension values are not known in advance. A count sums its
+    // period; a gauge (published each planner run) shows its period's largest value.
+    const search = (name: string, dimension: string, statistic: "Sum" | "Maximum" = "Sum") =>
       new MathExpression({
-        expression: `SEARCH('{${METRICS_NAMESPACE},${dimension},service,stage} MetricName="${name}" service="${SERVICE_NAME}" stage="${stage}"', 'Sum', 300)`,
+        expression: `SEARCH('{${METRICS_NAMESPACE},${dimension},service,stage} MetricName="${name}" service="${SERVICE_NAME}" stage="${stage}"', '${statistic}', 300)`,
         label: "",
         period,
       });
@@ -67,13 +68,19 @@ export class OperationsDashboard extends Construct {
           metric(METRIC.syncsFailed, Stats.SUM, "failed"),
           metric(METRIC.outageFailures, Stats.SUM, "outage kinds"),
         ],
-        width: 8,
+        width: 6,
       }),
-      new GraphWidget({ title: "Failed syncs by kind", left: [search(METRIC.syncFailuresByKind, "kind")], width: 8 }),
+      new GraphWidget({ title: "Failed syncs by kind", left: [search(METRIC.syncFailuresByKind, "kind")], width: 6 }),
       new GraphWidget({
-        title: "Partitions paused by reason",
-        left: [search(METRIC.partitionsPaused, "reason")],
-        width: 8,
+        title: "Paused partitions by reason (now)",
+        left: [search(METRIC.partitionsPaused, "reason", "Maximum")],
+        leftYAxis: { min: 0 },
+        width: 6,
+      }),
+      new GraphWidget({
+        title: "Pauses by reason (worker and planner, events)",
+        left: [search(METRIC.pauseEvents, "reason")],
+        width: 6,
       }),
     );
     const calls = metric(METRIC.gatewayCalls);

@@ -44,7 +44,7 @@ export class DataStore extends Construct implements TableAccess {
 
   constructor(scope: Construct, id: string, props: DataStoreProps) {
     super(scope, id);
-    const { partitionKey, sortKey, ttlAttribute, dueIndex } = TABLE_DEFINITION;
+    const { partitionKey, sortKey, ttlAttribute, dueIndex, pausedIndex } = TABLE_DEFINITION;
     const removalPolicy = props.dev ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
 
     this.table = new Table(this, "Table", {
@@ -62,6 +62,13 @@ export class DataStore extends Construct implements TableAccess {
       partitionKey: { name: dueIndex.partitionKey, type: AttributeType.STRING },
       sortKey: { name: dueIndex.sortKey, type: AttributeType.STRING },
       projectionType: ProjectionType.ALL,
+    });
+    // Paused partitions only, keys only: the planner's PartitionsPaused gauge reads nothing else.
+    this.table.addGlobalSecondaryIndex({
+      indexName: pausedIndex.name,
+      partitionKey: { name: pausedIndex.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: pausedIndex.sortKey, type: AttributeType.STRING },
+      projectionType: ProjectionType.KEYS_ONLY,
     });
 
     this.secret = new Secret(this, "StackSecret", {
@@ -102,6 +109,15 @@ export class DataStore extends Construct implements TableAccess {
     return this.grant(grantee, [...TABLE_READ_ACTIONS, ...TABLE_WRITE_ACTIONS]);
   }
 
+  /** Query on the paused index (GSI2): the planner's PartitionsPaused gauge only. */
+  grantQueryPausedIndex(grantee: IGrantable): Grant {
+    return Grant.addToPrincipal({
+      grantee,
+      actions: ["dynamodb:Query"],
+      resourceArns: [`${this.table.tableArn}/index/${TABLE_DEFINITION.pausedIndex.name}`],
+    });
+  }
+
   /** Scan: tenant erasure only (a tenant's rows live under many keys; shared/lifecycle/erasure.ts). */
   grantScan(grantee: IGrantable): Grant {
     return this.grant(grantee, ["dynamodb:Scan"]);
@@ -111,7 +127,7 @@ export class DataStore extends Construct implements TableAccess {
     return Grant.addToPrincipal({
       grantee,
       actions: [...actions],
-      // The table and its one index by name: no `index/*` wildcard.
+      // The table and its due index by name: no `index/*` wildcard (the paused index is the planner's alone).
       resourceArns: [this.table.tableArn, `${this.table.tableArn}/index/${TABLE_DEFINITION.dueIndex.name}`],
     });
   }

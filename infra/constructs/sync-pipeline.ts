@@ -75,6 +75,7 @@ export class SyncPipeline extends Construct {
       .writeTable(store)
       .sendTo(this.queue, "QUEUE_URL")
       .readQueueDepth(this.queue);
+    store.grantQueryPausedIndex(this.planner.role);
     // A crashed run is superseded by the next scheduled one; Lambda's own async retries would only overlap it.
     this.planner.alias.configureAsyncInvoke({ retryAttempts: 0 });
 

@@ -68,14 +68,20 @@ export async function startLocalDynamo(options: LocalDynamoOptions): Promise<Loc
   }
 }
 
-/** Creates the table if missing; refuses a table without the due index (data from an incompatible version). */
+/**
+ * Creates the table if missing; refuses a table without one of its indexes (data from an older version: dynalite
+ * cannot add an index to an existing table).
+ */
 async function ensureTable(client: DynamoDBClient, tableName: string): Promise<boolean> {
   try {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
     const indexes = Table?.GlobalSecondaryIndexes?.map((index) => index.IndexName) ?? [];
-    if (!indexes.includes(TABLE_DEFINITION.dueIndex.name)) {
+    const missing = [TABLE_DEFINITION.dueIndex.name, TABLE_DEFINITION.pausedIndex.name].filter(
+      (name) => !indexes.includes(name),
+    );
+    if (missing.length > 0) {
       throw new Error(
-        `table '${tableName}' exists without the ${TABLE_DEFINITION.dueIndex.name} index; delete the data directory to start afresh`,
+        `table '${tableName}' exists without the ${missing.join(" and ")} index (made by an older version); delete the data directory to start afresh`,
       );
     }
     return false;

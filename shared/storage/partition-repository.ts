@@ -58,8 +58,9 @@ const { dueIndex, pausedIndex } = TABLE_DEFINITION;
 
 /**
  * The status a transition sets, and what goes with it: `paused` carries its reason and a paused-index entry (GSI2,
- * the planner's PartitionsPaused gauge) and leaves the due index; every other status carries neither reason nor
- * paused-index entry. Every status write goes through here, so no transition can leave a stale entry behind.
+ * the planner's PartitionsPaused gauge); every other status carries neither reason nor paused-index entry. Every
+ * status write goes through here, so no transition can leave a stale entry behind. (Pausing also leaves the due index:
+ * the callers say so, since a paused partition may be given a purge entry there later.)
  */
 function setStatus(update: UpdateBuilder, ref: PartitionRef, status: Exclude<PartitionStatus, "paused">): UpdateBuilder;
 function setStatus(update: UpdateBuilder, ref: PartitionRef, status: "paused", reason: PauseReason): UpdateBuilder;
@@ -73,9 +74,7 @@ function setStatus(
     return update.set("status", status).remove("pauseReason", pausedIndex.partitionKey, pausedIndex.sortKey);
   }
   const pauseReason = parseOrThrow(pauseReasonSchema, reason, "pause reason", "reason");
-  return update
-    .setAll({ status, pauseReason, ...keys.paused(ref, pauseReason) })
-    .remove(dueIndex.partitionKey, dueIndex.sortKey);
+  return update.setAll({ status, pauseReason, ...keys.paused(ref, pauseReason) });
 }
 
 export class DynamoPartitionRepository implements PartitionRepository {
@@ -354,7 +353,7 @@ export class DynamoPartitionRepository implements PartitionRepository {
       })
       .remove(...LEASE_FIELDS);
     if (input.pause !== undefined) {
-      setStatus(update, ref, "paused", input.pause);
+      setStatus(update, ref, "paused", input.pause).remove(dueIndex.partitionKey, dueIndex.sortKey);
     } else {
       const nextSyncAt = iso(input.nextSyncAt);
       const failures = update.n("consecutiveFailures");
@@ -370,7 +369,7 @@ export class DynamoPartitionRepository implements PartitionRepository {
     const pauseUpdate = () =>
       setStatus(new UpdateBuilder(), ref, "paused", reason)
         .set("updatedAt", iso(now))
-        .remove(...LEASE_FIELDS);
+        .remove(dueIndex.partitionKey, dueIndex.sortKey, ...LEASE_FIELDS);
     // A sync cut off by the pause may have written rows it never committed: recording its job as the last, failed
     // one makes the next sync read the rows back before diffing (the worker reconciles after a failed job).
     const cutOff = pauseUpdate();
@@ -400,6 +399,20 @@ export class DynamoPartitionRepository implements PartitionRepository {
     } catch (error) {
       if (!isConditionFailed(error)) throw error;
       if (!(await this.get(ref))) throw new NotFoundError("Partition not found", { ...refOf(ref) });
+    }
+  }
+
+  async indexPaused(ref: PartitionRef, reason: PauseReason): Promise<boolean> {
+    const update = setStatus(new UpdateBuilder(), ref, "paused", reason);
+    const condition =
+      `${update.n("status")} = ${update.v("paused")} AND ${update.n("pauseReason")} = ${update.v(reason)} AND ` +
+      `attribute_not_exists(${update.n(pausedIndex.partitionKey)})`;
+    try {
+      await this.send(update, ref, condition);
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw error;
     }
   }
 

@@ -201,6 +201,11 @@ export interface PartitionRepository {
   pause(ref: PartitionRef, reason: PauseReason, now: number): Promise<void>;
   /** → `idle`, due now. NotFoundError when absent. */
   resume(ref: PartitionRef, now: number): Promise<void>;
+  /**
+   * Backfill: a partition paused for `reason` before the paused index existed gets its entry. false when it is not
+   * paused for that reason (any more), or already has one.
+   */
+  indexPaused(ref: PartitionRef, reason: PauseReason): Promise<boolean>;
   /** An idle or failed partition: due at `nextSyncAt` instead (a TTL override). false when it was in another state. */
   reschedule(ref: PartitionRef, nextSyncAt: number, now: number): Promise<boolean>;
   /**

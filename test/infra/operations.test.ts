@@ -76,6 +76,7 @@ describe("alarms", () => {
     for (const alarm of alarms(dev.json)) {
       const names = metricNamesOf(alarm);
       expect(names, String(alarm.AlarmName)).not.toContain(METRIC.partitionsPaused);
+      expect(names, String(alarm.AlarmName)).not.toContain(METRIC.pauseEvents);
       expect(names, String(alarm.AlarmName)).not.toContain(METRIC.syncFailuresByKind);
       expect(JSON.stringify(alarm.Metrics ?? alarm.Dimensions), String(alarm.AlarmName)).not.toContain("credentials");
     }
@@ -187,7 +188,9 @@ describe("dashboard", () => {
       METRIC.syncsCompleted,
       METRIC.outageFailures,
       `MetricName=\\\\\\"${METRIC.syncFailuresByKind}\\\\\\"`,
-      `MetricName=\\\\\\"${METRIC.partitionsPaused}\\\\\\"`,
+      `MetricName=\\\\\\"${METRIC.partitionsPaused}\\\\\\" service=`,
+      `MetricName=\\\\\\"${METRIC.pauseEvents}\\\\\\"`,
+      "Paused partitions by reason (now)",
       METRIC.gatewayLatency,
       METRIC.gatewayErrors,
       METRIC.discoveryFailures,
@@ -200,6 +203,13 @@ describe("dashboard", () => {
       expect(body, expected).toContain(expected);
     }
     for (const alarm of dev.stack.alarms.all) expect(body).toContain(logicalId(alarm));
+  });
+
+  it("graphs the paused-partitions gauge as its largest value per period (a sum would add up planner runs)", () => {
+    const [[, dashboard] = []] = resourcesOfType(dev.json, "AWS::CloudWatch::Dashboard");
+    const body = JSON.stringify(dashboard?.Properties?.DashboardBody);
+    const search = body.match(new RegExp(`MetricName=[^']*${METRIC.partitionsPaused}[^']*'[^)]*\\)`))?.[0];
+    expect(search).toContain("'Maximum', 300)");
   });
 });
 

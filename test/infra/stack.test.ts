@@ -74,8 +74,8 @@ const WRITE_ACTIONS: readonly string[] = [
 ];
 
 describe("data store", () => {
-  it("builds the table from TABLE_DEFINITION: on-demand, GSI1, TTL on expiresAt, PITR, KMS encryption", () => {
-    const { partitionKey, sortKey, ttlAttribute, dueIndex } = TABLE_DEFINITION;
+  it("builds the table from TABLE_DEFINITION: on-demand, GSI1, GSI2 keys only, TTL on expiresAt, PITR, KMS encryption", () => {
+    const { partitionKey, sortKey, ttlAttribute, dueIndex, pausedIndex } = TABLE_DEFINITION;
     synth.template.hasResourceProperties("AWS::DynamoDB::Table", {
       BillingMode: "PAY_PER_REQUEST",
       KeySchema: [
@@ -90,6 +90,14 @@ describe("data store", () => {
             { AttributeName: dueIndex.sortKey, KeyType: "RANGE" },
           ],
           Projection: { ProjectionType: "ALL" },
+        },
+        {
+          IndexName: pausedIndex.name,
+          KeySchema: [
+            { AttributeName: pausedIndex.partitionKey, KeyType: "HASH" },
+            { AttributeName: pausedIndex.sortKey, KeyType: "RANGE" },
+          ],
+          Projection: { ProjectionType: "KEYS_ONLY" },
         },
       ],
       TimeToLiveSpecification: { AttributeName: ttlAttribute, Enabled: true },
@@ -287,19 +295,25 @@ describe("least-privilege IAM", () => {
     }
   });
 
-  it("scopes table access to the table and its one index, with no wildcard", () => {
+  it("scopes table access to the table and its due index, with no wildcard; only the planner may Query the paused index", () => {
     const table = logicalId(stack.store.table);
-    const expected = [
-      { "Fn::GetAtt": [table, "Arn"] },
-      { "Fn::Join": ["", [{ "Fn::GetAtt": [table, "Arn"] }, `/index/${TABLE_DEFINITION.dueIndex.name}`]] },
-    ];
+    const indexArn = (index: string) => ({ "Fn::Join": ["", [{ "Fn::GetAtt": [table, "Arn"] }, `/index/${index}`]] });
+    const expected = [{ "Fn::GetAtt": [table, "Arn"] }, indexArn(TABLE_DEFINITION.dueIndex.name)];
+    const pausedIndex = indexArn(TABLE_DEFINITION.pausedIndex.name);
     for (const name of FUNCTION_NAMES) {
       const statements = roleStatements(json, logicalId(appFunction(name).role)).filter((s) =>
         [s.Action].flat().some((action) => action.startsWith("dynamodb:")),
       );
       // The console serves static files: it has no table access at all.
       expect(statements.length > 0, name).toBe(name !== "console");
-      for (const statement of statements) expect(statement.Resource, name).toEqual(expected);
+      const onPausedIndex = statements.filter((s) => JSON.stringify(s.Resource) === JSON.stringify(pausedIndex));
+      expect(
+        onPausedIndex.map((s) => s.Action),
+        name,
+      ).toEqual(name === "planner" ? ["dynamodb:Query"] : []);
+      for (const statement of statements) {
+        if (!onPausedIndex.includes(statement)) expect(statement.Resource, name).toEqual(expected);
+      }
     }
   });
 

@@ -90,7 +90,7 @@ describe("handlers", () => {
       write.mockRestore();
     }
     expect(summary).toMatchObject({ claimed: 1, enqueued: 1 });
-    const emf = JSON.parse(lines.find((line) => line.includes('"_aws"')) ?? "{}");
+    const emf = JSON.parse(lines.find((line) => line.includes('"_aws"') && line.includes("StalenessSeconds")) ?? "{}");
     expect(emf._aws?.CloudWatchMetrics[0].Namespace).toBe("ReferenceDataSync");
     expect(emf.StalenessSeconds).toBeGreaterThanOrEqual(0);
 
@@ -106,6 +106,43 @@ describe("handlers", () => {
     expect(await env.partition(users)).toMatchObject({ status: "idle", version: 1, itemCount: 11 });
     const [dead] = await env.deadLetters();
     expect(dead).toMatchObject({ body: "{ not json", reason: expect.stringContaining("not valid JSON") });
+  });
+
+  it("publish PartitionsPaused per reason from the paused index, 0 for reasons with none", async () => {
+    const refs = ["p1", "p2", "p3"].map((connectionId) => ({ ...users, integrationId: "gauge", connectionId }));
+    const now = Date.now();
+    for (const ref of refs) await env.repos.partitions.create(ref, { syncType: "list", now });
+    await env.repos.partitions.pause(refs[0] as PartitionRef, "credentials", now);
+    await env.repos.partitions.pause(refs[1] as PartitionRef, "credentials", now);
+    await env.repos.partitions.pause(refs[2] as PartitionRef, "manual", now);
+
+    const write = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    let lines: string[];
+    try {
+      await plannerHandler({ detail: {} } as ScheduledEvent, context());
+    } finally {
+      lines = write.mock.calls.flatMap(([chunk]) => String(chunk).split("\n"));
+      write.mockRestore();
+    }
+    const gauge: Record<string, number> = {};
+    for (const line of lines.filter((l) => l.includes('"_aws"'))) {
+      const emf = JSON.parse(line);
+      const directive = emf._aws.CloudWatchMetrics[0];
+      if (!directive.Metrics.some((m: { Name: string }) => m.Name === "PartitionsPaused")) continue;
+      expect(directive.Dimensions[0]).toEqual(expect.arrayContaining(["reason", "service", "stage"]));
+      expect(directive.Metrics).toContainEqual({ Name: "PartitionsPaused", Unit: "Count" });
+      gauge[emf.reason] = emf.PartitionsPaused;
+    }
+    expect(gauge).toEqual({
+      credentials: 2,
+      manual: 1,
+      config: 0,
+      revoked: 0,
+      source_deleted: 0,
+      gateway_key: 0,
+      connection_error: 0,
+      connection_disabled: 0,
+    });
   });
 
   it("report a record for redelivery when storage fails, and only that record", async () => {

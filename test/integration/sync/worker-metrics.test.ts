@@ -158,7 +158,9 @@ describe("worker metrics", () => {
     const { lines } = await emfOf([record("creds", syncBody(partition("creds")))]);
 
     expect(total(lines, "SyncFailures", { ...dims, kind: "credentials" })).toBe(1);
-    expect(total(lines, "PartitionsPaused", { ...dims, reason: "credentials" })).toBe(1);
+    expect(total(lines, "PartitionPauseEvents", { ...dims, reason: "credentials" })).toBe(1);
+    // The gauge of paused partitions is the planner's, never the worker's.
+    expect(total(lines, "PartitionsPaused", dims)).toBe(0);
     expect(total(lines, "SyncsFailed", dims)).toBe(1);
     expect(total(lines, "SyncOutageFailures", dims)).toBe(0);
   });
