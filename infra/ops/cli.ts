@@ -18,6 +18,7 @@ import { createRepositories } from "../../shared/storage/index.js";
 import { LOCAL_QUEUE_NAME, LOCAL_TABLE_NAME } from "../local/stack.js";
 import { DEFAULT_STAGE, stackIdFor } from "../reference-data-stack.js";
 import {
+  backfillPausedIndex,
   listDeadLetters,
   type OpsTarget,
   purgeDeadLetters,
@@ -39,6 +40,8 @@ Commands
   partition show <tenant> <integration> <connection> <dataType>
   partition resync <tenant> <integration> <connection> <dataType> [--mode full|incremental]
   partition resume <tenant> <integration> <connection> <dataType>
+  partition backfill-paused                once after the paused index (GSI2) is deployed: index partitions paused
+                                           before it (one Scan of the whole table)
   tenant show <tenant> --integration <id> [--integration <id>]...
 
 Target (default: the local stack of \`npm start\`)
@@ -185,6 +188,10 @@ async function run(positionals: string[], flags: Flags, target: OpsTarget, io: I
       print({ resumed: partition });
       return 0;
     }
+    case "partition backfill-paused": {
+      print(await backfillPausedIndex(target));
+      return 0;
+    }
     case "tenant show": {
       const integrations = flags.integration ?? [];
       if (integrations.length === 0) throw new UsageError("tenant show needs --integration <id> (one or more)");
@@ -228,6 +235,7 @@ async function resolveTarget(flags: Flags, env: NodeJS.ProcessEnv): Promise<OpsT
     const sqs = new SQSClient({ region });
     return {
       repos: createRepositories({ doc, tableName }),
+      table: { doc, tableName },
       sqs,
       queueUrl,
       dlqUrl,
@@ -252,8 +260,10 @@ async function resolveTarget(flags: Flags, env: NodeJS.ProcessEnv): Promise<OpsT
     if (!found.QueueUrl) throw new Error(`no queue ${name} at ${sqsEndpoint}: is \`npm start\` running?`);
     return found.QueueUrl;
   };
+  const tableName = flags.table ?? LOCAL_TABLE_NAME;
   return {
-    repos: createRepositories({ doc, tableName: flags.table ?? LOCAL_TABLE_NAME }),
+    repos: createRepositories({ doc, tableName }),
+    table: { doc, tableName },
     sqs,
     queueUrl: await url(LOCAL_QUEUE_NAME),
     dlqUrl: await url(`${LOCAL_QUEUE_NAME}-dlq`),

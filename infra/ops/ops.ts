@@ -1,6 +1,7 @@
 /**
  * What `npm run ops` does, against any target (the local stack, or a deployed stage with AWS credentials): the DLQ
- * (list, show, redrive, purge), one partition (show, resync, resume) and one tenant (show). Each command takes the
+ * (list, show, redrive, purge), one partition (show, resync, resume), the paused index's one-off backfill, and one
+ * tenant (show). Each command takes the
  * target's clients and returns plain data; infra/ops/cli.ts parses arguments and prints. docs/RUNBOOK.md says when to
  * use which.
  */
@@ -12,10 +13,19 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
-import type { Job, Partition } from "../../shared/domain/entities.js";
-import type { PartitionRef } from "../../shared/domain/ids.js";
+import { type DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { z } from "zod";
+import { type Job, type Partition, pauseReasonSchema } from "../../shared/domain/entities.js";
+import {
+  connectionIdSchema,
+  dataTypeSchema,
+  integrationIdSchema,
+  type PartitionRef,
+  tenantIdSchema,
+} from "../../shared/domain/ids.js";
 import { type QueueMessage, queueMessageSchema } from "../../shared/domain/sync-message.js";
 import type { Repositories } from "../../shared/storage/ports.js";
+import { TABLE_DEFINITION } from "../../shared/storage/table.js";
 
 /** Where the commands act. */
 export interface OpsTarget {
@@ -24,6 +34,8 @@ export interface OpsTarget {
   queueUrl: string;
   dlqUrl: string;
   now: () => number;
+  /** The table itself, for the one command that must Scan it (the paused-index backfill). */
+  table: { doc: DynamoDBDocumentClient; tableName: string };
 }
 
 /** One dead letter as an operator reads it. */
@@ -164,6 +176,72 @@ export async function resyncPartition(
 export async function resumePartition(target: OpsTarget, ref: PartitionRef): Promise<Partition | undefined> {
   await target.repos.partitions.resume(ref, target.now());
   return target.repos.partitions.get(ref);
+}
+
+export interface BackfillResult {
+  /** Rows the Scan read (the whole table: it has no index of paused partitions without an entry). */
+  scannedRows: number;
+  /** Paused partitions without a paused-index entry. */
+  found: number;
+  /** Of those, given their entry (the others changed state meanwhile, which already set or cleared it). */
+  indexed: number;
+  /** Rows that looked like paused partitions but did not parse (left alone, named here). */
+  skipped: string[];
+}
+
+const pausedRowSchema = z.object({
+  tenantId: tenantIdSchema,
+  integrationId: integrationIdSchema,
+  connectionId: connectionIdSchema,
+  dataType: dataTypeSchema,
+  pauseReason: pauseReasonSchema,
+});
+
+/**
+ * Partitions paused before the paused index (GSI2) existed have no entry there, so the PartitionsPaused gauge misses
+ * them until their next pause or resume. This gives each its entry: one filtered Scan of the whole table (it reads
+ * every row once, about 1 read unit per 8 KB of table — run it once after the first deploy with the index), then one
+ * conditional write per partition found (only if it is still paused for the same reason and still has no entry).
+ */
+export async function backfillPausedIndex(target: OpsTarget): Promise<BackfillResult> {
+  const { doc, tableName } = target.table;
+  const result: BackfillResult = { scannedRows: 0, found: 0, indexed: 0, skipped: [] };
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await doc.send(
+      new ScanCommand({
+        TableName: tableName,
+        FilterExpression: "#entity = :partition AND #status = :paused AND attribute_not_exists(#pausedPk)",
+        ExpressionAttributeNames: {
+          "#entity": "entity",
+          "#status": "status",
+          "#pausedPk": TABLE_DEFINITION.pausedIndex.partitionKey,
+          "#t": "tenantId",
+          "#i": "integrationId",
+          "#c": "connectionId",
+          "#d": "dataType",
+          "#r": "pauseReason",
+          "#sk": "SK",
+        },
+        ExpressionAttributeValues: { ":partition": "partition", ":paused": "paused" },
+        ProjectionExpression: "#t, #i, #c, #d, #r, #sk",
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    result.scannedRows += page.ScannedCount ?? 0;
+    for (const row of page.Items ?? []) {
+      const parsed = pausedRowSchema.safeParse(row);
+      if (!parsed.success) {
+        result.skipped.push(`${String(row.tenantId)} ${String(row.SK)}`);
+        continue;
+      }
+      result.found++;
+      const { pauseReason, ...ref } = parsed.data;
+      if (await target.repos.partitions.indexPaused(ref, pauseReason)) result.indexed++;
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return result;
 }
 
 export interface TenantReport {

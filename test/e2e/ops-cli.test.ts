@@ -4,15 +4,19 @@
  * commands on a real partition.
  */
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SAMPLE_SOURCES } from "../../infra/local/sample-gateway/index.js";
-import { type LocalStack, startLocalStack } from "../../infra/local/stack.js";
+import { LOCAL_TABLE_NAME, type LocalStack, startLocalStack } from "../../infra/local/stack.js";
 import { main } from "../../infra/ops/cli.js";
 import type { Partition } from "../../shared/domain/entities.js";
 import type { PartitionRef } from "../../shared/domain/ids.js";
 import { sourceInputSchema } from "../../shared/domain/source-config.js";
 import { createLogger } from "../../shared/log.js";
+import { createDocumentClient } from "../../shared/storage/client.js";
+import { keys } from "../../shared/storage/keys.js";
 import { ensurePartitionsFor } from "../../shared/sync/partitions.js";
+import { countPausedPartitions } from "../../shared/sync/paused-gauge.js";
 import { eventually } from "./support/eventually.js";
 import { storeSampleGatewayKey } from "./support/local-api.js";
 
@@ -192,5 +196,33 @@ describe("npm run ops against the local stack", () => {
     });
     expect((await ops("tenant", "show", TENANT)).code).toBe(2);
     expect((await ops("nonsense")).code).toBe(2);
+  });
+
+  it("backfills the paused index for partitions paused before it existed, once", async () => {
+    const legacy: PartitionRef = { ...ref, integrationId: "legacy" };
+    await stack.repos.partitions.create(legacy, { syncType: "list", now: Date.now() });
+    await stack.repos.partitions.pause(legacy, "manual", Date.now());
+    const manualBefore = (await countPausedPartitions(stack.repos)).manual ?? 0;
+    // A row as the version before the paused index wrote it: paused, with no GSI2 attributes.
+    const doc = createDocumentClient({ endpoint: stack.endpoints.dynamodb });
+    try {
+      await doc.send(
+        new UpdateCommand({
+          TableName: LOCAL_TABLE_NAME,
+          Key: keys.partition(legacy),
+          UpdateExpression: "REMOVE GSI2PK, GSI2SK",
+        }),
+      );
+    } finally {
+      doc.destroy();
+    }
+    expect((await countPausedPartitions(stack.repos)).manual).toBe(manualBefore - 1);
+
+    const first = await json<{ scannedRows: number; found: number; indexed: number }>("partition", "backfill-paused");
+    expect(first).toMatchObject({ found: 1, indexed: 1, skipped: [] });
+    expect(first.scannedRows).toBeGreaterThan(1);
+    expect((await countPausedPartitions(stack.repos)).manual).toBe(manualBefore);
+
+    expect(await json("partition", "backfill-paused")).toMatchObject({ found: 0, indexed: 0 });
   });
 });
