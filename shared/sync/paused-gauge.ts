@@ -2,9 +2,11 @@
  * The PartitionsPaused gauge: how many partitions are paused right now, per reason, counted by the planner from the
  * sparse, keys-only paused index (GSI2): one Query per shard, the 16 in parallel, each paginated. Its read cost grows
  * with the number of paused partitions, not of all partitions: with none paused it is 16 empty Queries (8 read units);
- * each paused partition adds one index entry of about 170 bytes, so about 48 of them per read unit (eventually
- * consistent Queries, 0.5 unit per 4 KB read). 10,000 paused partitions cost about 210 read units a run: at one run
- * every 5 minutes about 60,000 a day, under one US cent. Cheap enough to publish on every run.
+ * each paused partition adds one index entry of 120–215 bytes (its keys; the upper end with UUID IDs), so 38–68 of
+ * them per read unit (eventually consistent Queries, 0.5 unit per 4 KB). 12,500 paused (5% of 250,000) cost about 330
+ * read units a run (`npm run bench -- pausedGauge`): at one run every 5 minutes about 95,000 a day, about one US cent
+ * on demand; even all 250,000 paused cost about 6,600 a run, 0.25 USD a day. Cheap enough to publish on every run, so
+ * there is no every-Nth-run throttle. The 16 Queries run in parallel, each reading at most a few 1 MB pages.
  *
  * Every reason is published, 0 for those with none, so the dashboard's lines drop to zero when a cause is fixed.
  */

@@ -18,6 +18,7 @@ const MODULES: Record<string, string> = {
   http: "./http-bench.js",
   ratelimit: "./ratelimit-bench.js",
   changes: "./changes-bench.js",
+  pausedGauge: "./paused-gauge-bench.js",
 };
 
 const here = dirname(fileURLToPath(import.meta.url));
