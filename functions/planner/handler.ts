@@ -9,7 +9,7 @@ import middy from "@middy/core";
 import type { Context, ScheduledEvent } from "aws-lambda";
 import { planDiscoveries } from "../../shared/discovery/schedule.js";
 import { getRuntime } from "../../shared/runtime.js";
-import { countPausedPartitions, recordPausedGauge } from "../../shared/sync/paused-gauge.js";
+import { publishPausedGauge } from "../../shared/sync/paused-gauge.js";
 import { type PlannerSummary, recordPlannerMetrics, runPlanner } from "../../shared/sync/plan.js";
 import { createSqsQueueDepth } from "../../shared/sync/sync-queue.js";
 import { traceClients, tracer } from "../../shared/tracing.js";
@@ -42,10 +42,11 @@ export const handler = middy<ScheduledEvent, PlannerSummary>(async (event: Sched
       reclaimQueued: (event?.detail as { reclaimQueued?: unknown } | undefined)?.reclaimQueued === true,
     },
   );
-  // After the claims, so it never takes their time; a failed count skips this run's gauge, never the run.
-  const paused = countPausedPartitions(runtime.repos).catch((error: unknown) => {
-    runtime.log.error("planner could not count paused partitions", { error });
-    return undefined;
+  // After the claims, so it never takes their time; beside the discoveries, which do not depend on it.
+  const pausedGauge = publishPausedGauge({
+    repos: runtime.repos,
+    metrics: runtime.metrics,
+    log: runtime.log.child({ fn: "planner" }),
   });
   // Tenants whose discovery is due: claimed on their exact due key like partitions, one `discover` message each.
   const discoveries = await planDiscoveries(
@@ -57,8 +58,7 @@ export const handler = middy<ScheduledEvent, PlannerSummary>(async (event: Sched
   });
   if (discoveries > 0) runtime.log.info("discoveries queued", { discoveries });
   recordPlannerMetrics(runtime.metrics, summary);
-  const pausedCounts = await paused;
-  if (pausedCounts) recordPausedGauge(runtime.metrics, pausedCounts);
+  await pausedGauge;
   runtime.metrics.publish();
   return summary;
 }).use(captureLambdaHandler(tracer, { captureResponse: false }));

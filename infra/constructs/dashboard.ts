@@ -1,7 +1,8 @@
 /**
  * One CloudWatch dashboard per stage with what the alarms watch and what an operator asks next: sync outcomes and
- * failures by kind, partitions paused by reason (the gauge) and pauses by reason (events), the gateway's latency and error ratio, the queue's age and depth, the
- * DLQ, the planner (staleness, take-overs, backpressure), per-function errors and p99, and DynamoDB throttles.
+ * failures by kind, paused partitions by reason (the gauge) and pauses by reason (events), the gateway's latency and
+ * error ratio, the queue's age and depth, the DLQ, the planner (staleness, take-overs, backpressure), per-function
+ * errors and p99, and DynamoDB throttles.
  */
 import { Duration } from "aws-cdk-lib";
 import {

@@ -1,9 +1,8 @@
 /**
  * What `npm run ops` does, against any target (the local stack, or a deployed stage with AWS credentials): the DLQ
  * (list, show, redrive, purge), one partition (show, resync, resume), the paused index's one-off backfill, and one
- * tenant (show). Each command takes the
- * target's clients and returns plain data; infra/ops/cli.ts parses arguments and prints. docs/RUNBOOK.md says when to
- * use which.
+ * tenant (show). Each command takes the target's clients and returns plain data; infra/ops/cli.ts parses arguments and
+ * prints. docs/RUNBOOK.md says when to use which.
  */
 import {
   DeleteMessageCommand,

@@ -11,6 +11,7 @@
  * Every reason is published, 0 for those with none, so the dashboard's lines drop to zero when a cause is fixed.
  */
 import { pauseReasonSchema } from "../domain/entities.js";
+import type { Logger } from "../log.js";
 import type { ServiceMetrics } from "../metrics.js";
 import type { Repositories } from "../storage/ports.js";
 import { TABLE_DEFINITION } from "../storage/table.js";
@@ -30,7 +31,22 @@ export async function countPausedPartitions(repos: Pick<Repositories, "partition
   return counts;
 }
 
-/** Records the gauge, one value per reason. */
-export function recordPausedGauge(metrics: ServiceMetrics, counts: PausedCounts): void {
-  for (const [reason, count] of Object.entries(counts)) metrics.pausedPartitions(reason, count);
+/**
+ * Counts and records the gauge, one value per reason. A count that fails is logged and skips this run's gauge (a gap
+ * in the dashboard's lines), never the planner run. Returns the counts, undefined when skipped.
+ */
+export async function publishPausedGauge(deps: {
+  repos: Pick<Repositories, "partitions">;
+  metrics: ServiceMetrics;
+  log: Logger;
+}): Promise<PausedCounts | undefined> {
+  let counts: PausedCounts;
+  try {
+    counts = await countPausedPartitions(deps.repos);
+  } catch (error) {
+    deps.log.error("planner could not count paused partitions", { error });
+    return undefined;
+  }
+  for (const [reason, count] of Object.entries(counts)) deps.metrics.pausedPartitions(reason, count);
+  return counts;
 }
