@@ -1,21 +1,16 @@
 /**
  * The local DynamoDB: dynalite on 127.0.0.1. With a data directory it keeps the table in LevelDB on disk, so a
  * restart of `npm start` finds everything it had; without one it is in memory. The table is created from the shared
- * definition (shared/storage/table.ts) when it does not exist yet.
+ * definition (shared/storage/table.ts) when it does not exist yet, and upgraded when an older version made it
+ * (table-upgrade.ts).
  */
 import { mkdirSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import {
-  CreateTableCommand,
-  DescribeTableCommand,
-  DynamoDBClient,
-  ResourceNotFoundException,
-  waitUntilTableExists,
-} from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
-import { createTableInput, TABLE_DEFINITION } from "../../shared/storage/table.js";
 import { listenOnLoopback } from "./listen.js";
+import { ensureCurrentTable, type TableReady } from "./table-upgrade.js";
 
 export interface LocalDynamoOptions {
   /** 0 = a free port. */
@@ -25,11 +20,9 @@ export interface LocalDynamoOptions {
   tableName: string;
 }
 
-export interface LocalDynamo {
+export interface LocalDynamo extends TableReady {
   endpoint: string;
   port: number;
-  /** Whether this start created the table (a first start, or a wiped data directory). */
-  createdTable: boolean;
   stop(): Promise<void>;
 }
 
@@ -55,8 +48,8 @@ export async function startLocalDynamo(options: LocalDynamoOptions): Promise<Loc
     credentials: { accessKeyId: "local", secretAccessKey: "local" },
   });
   try {
-    const createdTable = await ensureTable(client, options.tableName);
-    return { endpoint, port: (server.address() as AddressInfo).port, createdTable, stop };
+    const ready = await ensureCurrentTable(client, options.tableName);
+    return { endpoint, port: (server.address() as AddressInfo).port, ...ready, stop };
   } catch (error) {
     await stop().catch(() => undefined);
     const hint = options.path
@@ -66,29 +59,4 @@ export async function startLocalDynamo(options: LocalDynamoOptions): Promise<Loc
   } finally {
     client.destroy();
   }
-}
-
-/**
- * Creates the table if missing; refuses a table without one of its indexes (data from an older version: dynalite
- * cannot add an index to an existing table).
- */
-async function ensureTable(client: DynamoDBClient, tableName: string): Promise<boolean> {
-  try {
-    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
-    const indexes = Table?.GlobalSecondaryIndexes?.map((index) => index.IndexName) ?? [];
-    const missing = [TABLE_DEFINITION.dueIndex.name, TABLE_DEFINITION.pausedIndex.name].filter(
-      (name) => !indexes.includes(name),
-    );
-    if (missing.length > 0) {
-      throw new Error(
-        `table '${tableName}' exists without the ${missing.join(" and ")} index (made by an older version); delete the data directory to start afresh`,
-      );
-    }
-    return false;
-  } catch (error) {
-    if (!(error instanceof ResourceNotFoundException)) throw error;
-  }
-  await client.send(new CreateTableCommand(createTableInput(tableName)));
-  await waitUntilTableExists({ client, maxWaitTime: 30, minDelay: 0.05, maxDelay: 0.2 }, { TableName: tableName });
-  return true;
 }

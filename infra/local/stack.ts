@@ -151,7 +151,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       tableName: LOCAL_TABLE_NAME,
     });
     cleanups.push(() => dynamo.stop());
-    log.info("DynamoDB (dynalite) ready", { endpoint: dynamo.endpoint, dataDir, createdTable: dynamo.createdTable });
+    log.info("DynamoDB (dynalite) ready", {
+      endpoint: dynamo.endpoint,
+      dataDir,
+      createdTable: dynamo.createdTable,
+      upgradedRows: dynamo.upgradedRows,
+    });
 
     const sqs: LocalSqs = await startLocalSqs({
       port: options.sqsPort ?? 9324,

@@ -1,17 +1,19 @@
 /**
  * The local stack's DynamoDB on a data directory: a table kept from an older version that lacks one of the table's
- * indexes (dynalite cannot add one to an existing table) is refused with a message naming the index and the way out,
- * instead of a stack whose planner fails on every run.
+ * indexes (dynalite cannot add one to an existing table) is upgraded at start, every row kept, its paused partitions
+ * entered in the paused index; an upgrade interrupted halfway is finished by the next start, never losing a row.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient, PutCommand, QueryCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import dynalite from "dynalite";
 import { afterEach, describe, expect, it } from "vitest";
 import { startLocalDynamo } from "../../../infra/local/dynamo-server.js";
+import { keys } from "../../../shared/storage/keys.js";
 import { createTableInput, TABLE_DEFINITION } from "../../../shared/storage/table.js";
 
 const dirs: string[] = [];
@@ -19,17 +21,57 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Creates `tableName` in a fresh data directory as the version before the paused index did: GSI1 only. */
-async function olderDataDirectory(tableName: string): Promise<string> {
+const ref = { tenantId: "acme", integrationId: "slack", connectionId: "conn-1", dataType: "users" };
+
+/** Rows as an older version wrote them: a paused partition without a paused-index entry, an item, a job. */
+const olderRows = [
+  { ...keys.partition(ref), entity: "partition", ...ref, status: "paused", pauseReason: "credentials" },
+  {
+    ...keys.partition({ ...ref, dataType: "channels" }),
+    entity: "partition",
+    ...ref,
+    dataType: "channels",
+    status: "idle",
+  },
+  ...Array.from({ length: 60 }, (_, i) => ({ ...keys.item(ref, `u${i}`), entity: "item", name: `User ${i}` })),
+];
+
+/** dynalite on `dir`, a client for it, and a way to stop both. */
+async function openDirectory(dir: string): Promise<{ client: DynamoDBDocumentClient; close(): Promise<void> }> {
+  const server: Server = dynalite({ path: dir, createTableMs: 0, deleteTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const client = DynamoDBDocumentClient.from(
+    new DynamoDBClient({
+      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      region: "us-east-1",
+      credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    }),
+  );
+  return {
+    client,
+    close: async () => {
+      client.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+async function scanAll(client: DynamoDBDocumentClient, tableName: string): Promise<Record<string, unknown>[]> {
+  const rows: Record<string, unknown>[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await client.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: startKey }));
+    rows.push(...(page.Items ?? []));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return rows;
+}
+
+/** Creates `tableName` in a fresh data directory as the version before the paused index did (GSI1 only), with rows. */
+async function olderDataDirectory(tableName: string, rows: Record<string, unknown>[] = []): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), "rds-local-dynamo-"));
   dirs.push(dir);
-  const server: Server = dynalite({ path: dir, createTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const client = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    region: "us-east-1",
-    credentials: { accessKeyId: "local", secretAccessKey: "local" },
-  });
+  const { client, close } = await openDirectory(dir);
   try {
     const input = createTableInput(tableName);
     const { pausedIndex } = TABLE_DEFINITION;
@@ -42,19 +84,93 @@ async function olderDataDirectory(tableName: string): Promise<string> {
         GlobalSecondaryIndexes: input.GlobalSecondaryIndexes?.filter((index) => index.IndexName !== pausedIndex.name),
       }),
     );
+    for (const row of rows) await client.send(new PutCommand({ TableName: tableName, Item: row }));
   } finally {
-    client.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await close();
   }
   return dir;
 }
 
+async function pausedEntries(client: DynamoDBDocumentClient, tableName: string): Promise<Record<string, unknown>[]> {
+  const { pausedIndex } = TABLE_DEFINITION;
+  const entry = keys.paused(ref, "credentials");
+  const page = await client.send(
+    new QueryCommand({
+      TableName: tableName,
+      IndexName: pausedIndex.name,
+      KeyConditionExpression: "#pk = :pk",
+      ExpressionAttributeNames: { "#pk": pausedIndex.partitionKey },
+      ExpressionAttributeValues: { ":pk": entry.GSI2PK },
+    }),
+  );
+  return page.Items ?? [];
+}
+
 describe("local DynamoDB", () => {
-  it("refuses a data directory whose table lacks the paused index, naming it", async () => {
-    const path = await olderDataDirectory("refdata");
-    await expect(startLocalDynamo({ port: 0, path, tableName: "refdata" })).rejects.toThrow(
-      /without the GSI2 index .*delete the data directory/,
-    );
+  it("upgrades a data directory whose table lacks the paused index, keeping every row", async () => {
+    const path = await olderDataDirectory("refdata", olderRows);
+    const dynamo = await startLocalDynamo({ port: 0, path, tableName: "refdata" });
+    expect(dynamo.createdTable).toBe(false);
+    expect(dynamo.upgradedRows).toBe(olderRows.length);
+    await dynamo.stop();
+
+    const { client, close } = await openDirectory(path);
+    try {
+      const { Table } = await client.send(new DescribeTableCommand({ TableName: "refdata" }));
+      expect(Table?.GlobalSecondaryIndexes?.map((index) => index.IndexName).sort()).toEqual(["GSI1", "GSI2"]);
+      const rows = await scanAll(client, "refdata");
+      expect(rows).toHaveLength(olderRows.length);
+      // The paused partition is counted by the gauge now; the idle one is not in the index.
+      const paused = await pausedEntries(client, "refdata");
+      expect(paused).toEqual([{ ...keys.partition(ref), ...keys.paused(ref, "credentials") }]);
+      const { TableNames } = await client.send(new ListTablesCommand({}));
+      expect(TableNames).toEqual(["refdata"]);
+    } finally {
+      await close();
+    }
+  });
+
+  it("finishes an upgrade interrupted after the old table was deleted, from the holding table", async () => {
+    const path = await olderDataDirectory("refdata-upgrading", olderRows);
+    const dynamo = await startLocalDynamo({ port: 0, path, tableName: "refdata" });
+    expect(dynamo.upgradedRows).toBe(olderRows.length);
+    await dynamo.stop();
+
+    const { client, close } = await openDirectory(path);
+    try {
+      expect(await scanAll(client, "refdata")).toHaveLength(olderRows.length);
+      expect(await pausedEntries(client, "refdata")).toHaveLength(1);
+      const { TableNames } = await client.send(new ListTablesCommand({}));
+      expect(TableNames).toEqual(["refdata"]);
+    } finally {
+      await close();
+    }
+  });
+
+  it("restarts an upgrade interrupted while copying out: the old table is the truth, the holding table is dropped", async () => {
+    const path = await olderDataDirectory("refdata", olderRows);
+    {
+      // A holding table with only part of the rows, as a start killed mid-copy leaves it.
+      const { client, close } = await openDirectory(path);
+      try {
+        await client.send(new CreateTableCommand(createTableInput("refdata-upgrading")));
+        await client.send(new PutCommand({ TableName: "refdata-upgrading", Item: olderRows[2]! }));
+      } finally {
+        await close();
+      }
+    }
+    const dynamo = await startLocalDynamo({ port: 0, path, tableName: "refdata" });
+    expect(dynamo.upgradedRows).toBe(olderRows.length);
+    await dynamo.stop();
+
+    const { client, close } = await openDirectory(path);
+    try {
+      expect(await scanAll(client, "refdata")).toHaveLength(olderRows.length);
+      const { TableNames } = await client.send(new ListTablesCommand({}));
+      expect(TableNames).toEqual(["refdata"]);
+    } finally {
+      await close();
+    }
   });
 
   it("creates the table with every index in a new data directory, and opens it again", async () => {
@@ -62,6 +178,7 @@ describe("local DynamoDB", () => {
     dirs.push(path);
     const first = await startLocalDynamo({ port: 0, path, tableName: "refdata" });
     expect(first.createdTable).toBe(true);
+    expect(first.upgradedRows).toBe(0);
     await first.stop();
     const second = await startLocalDynamo({ port: 0, path, tableName: "refdata" });
     expect(second.createdTable).toBe(false);
