@@ -390,6 +390,51 @@ describe("contentHash", () => {
     expect(stored).toBe(contentHash(rest));
   });
 
+  /**
+   * Hashes computed by the code before item content was declared in one schema: a change of how the hash is built
+   * that changed them would rewrite every stored item on the first sync after a deploy.
+   */
+  it("keeps the hashes items were stored with", () => {
+    const pinned = config({
+      idField: "id",
+      nameField: "profile.real_name",
+      lookupFields: ["profile.email", "name"],
+      metadataFields: ["profile.email", "profile.title", "tz", "flags"],
+      deletedField: "deleted",
+    });
+    const members = [
+      {
+        id: "U01",
+        name: "derek",
+        deleted: false,
+        profile: { real_name: "Derek Osgood", email: "derek@example.com", title: "Eng" },
+        tz: "Europe/Paris",
+        flags: { admin: true, n: [1, 2.5, null] },
+      },
+      {
+        id: 42,
+        name: "sarah.chen",
+        deleted: true,
+        profile: { real_name: "  Sarah Chen  ", email: "sarah@example.com" },
+      },
+      { id: "U03", profile: {} },
+      {
+        id: "U04",
+        name: "élodie",
+        profile: { real_name: "Élodie 🚀", email: "e@x" },
+        tz: null,
+        flags: { api_token: "x", deep: { b: 1, a: 2 } },
+      },
+    ];
+    const hashes = extractItems(pinned, { members }).items.map((item) => [item.externalId, item.contentHash]);
+    expect(hashes).toEqual([
+      ["U01", "942174950d5cf5da"],
+      ["42", "030bdf9fd9b56d47"],
+      ["U03", "4d5afe90135279b5"],
+      ["U04", "d659f08278a889a3"],
+    ]);
+  });
+
   it("differs between a missing metadata field and a null one", () => {
     expect(contentHash({ ...base, metadata: {} })).not.toBe(contentHash({ ...base, metadata: { x: null } }));
   });
