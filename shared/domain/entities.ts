@@ -149,13 +149,49 @@ export function claimRefusal(
 export const itemStatusSchema = z.enum(["active", "inactive", "deleted"]);
 export type ItemStatus = z.infer<typeof itemStatusSchema>;
 
-/** One cached record of a list partition. */
-export const itemSchema = z.object({
-  externalId: z.string().min(1),
+/**
+ * An item's content: what the extractor reads from its upstream record (shared/extraction/extract.ts), declared once.
+ * The stored row (`itemSchema`) carries it whole, the content hash covers every field of it (so a change of any field
+ * is written), and the wire item (`referenceItemWireSchema`, and so the OpenAPI document) serves every field but the
+ * internal ones. A new field is optional, so rows written before it still parse (CONTRIBUTING.md "A new item field").
+ */
+export const itemContentSchema = z.object({
+  /** Never empty: the extractor fails a record without an id, and the item's key refuses an empty one. */
+  externalId: z.string(),
   name: z.string(),
-  /** Values of the lookup fields, keyed by the configured path. */
+  /** Values of the lookup fields, keyed by the configured path. Internal: what matching reads. */
   lookup: z.record(z.string(), z.string()).default({}),
   metadata: z.record(z.string(), z.unknown()).default({}),
+});
+export type ItemContent = z.output<typeof itemContentSchema>;
+
+/** Content fields stored and hashed but never served. */
+export const INTERNAL_ITEM_CONTENT = ["lookup"] as const satisfies readonly (keyof ItemContent)[];
+export type ServedItemContent = Omit<ItemContent, (typeof INTERNAL_ITEM_CONTENT)[number]>;
+
+const CONTENT_FIELDS = Object.keys(itemContentSchema.shape) as (keyof ItemContent)[];
+const SERVED_FIELDS = CONTENT_FIELDS.filter(
+  (field) => !(INTERNAL_ITEM_CONTENT as readonly string[]).includes(field),
+) as (keyof ServedItemContent)[];
+
+/** The declared content of an item (extracted or stored) and nothing else: what a row copies and the hash covers. */
+export function itemContentOf(item: ItemContent): ItemContent {
+  return pickDefined(item, CONTENT_FIELDS) as ItemContent;
+}
+
+/** The content an item serves: `itemContentOf` without the internal fields. */
+export function servedItemContentOf(item: ItemContent): ServedItemContent {
+  return pickDefined(item, SERVED_FIELDS) as ServedItemContent;
+}
+
+function pickDefined<T extends object>(item: T, fields: readonly (keyof T)[]): Partial<T> {
+  const picked: Partial<T> = {};
+  for (const field of fields) if (item[field] !== undefined) picked[field] = item[field];
+  return picked;
+}
+
+/** One cached record of a list partition: its content and the sync's bookkeeping. */
+export const itemSchema = itemContentSchema.extend({
   status: itemStatusSchema,
   inactiveSince: z.string().optional(),
   contentHash: z.string(),

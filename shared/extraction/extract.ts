@@ -4,6 +4,7 @@
  * its reason, the rest goes on), and drops secret-looking metadata whatever the config says.
  */
 import { createHash } from "node:crypto";
+import { type ItemContent, itemContentOf } from "../domain/entities.js";
 import { MAX_EXTERNAL_ID_LENGTH } from "../domain/ids.js";
 import { type PathSegment, parseJsonPath, readValue } from "../domain/paths.js";
 import { isSecretPath } from "../domain/secret-paths.js";
@@ -11,16 +12,12 @@ import { lookupFieldsOf, type ReferenceDataConfig } from "../domain/source-confi
 
 export { isSecretPath };
 
-export interface ExtractedItem {
-  externalId: string;
-  name: string;
-  /** Lookup values (trimmed strings), keyed by the configured path. */
-  lookup: Record<string, string>;
-  /** Metadata values keyed by the configured path as written; absent fields are left out. */
-  metadata: Record<string, unknown>;
-  deleted: boolean;
-  contentHash: string;
-}
+/**
+ * An item's declared content (`itemContentSchema`: lookup values are trimmed strings keyed by the configured path,
+ * metadata values keyed by the path as written, absent fields left out), whether the record is marked deleted, and
+ * the hash of both.
+ */
+export type ExtractedItem = ItemContent & { deleted: boolean; contentHash: string };
 
 export interface ExtractionResult {
   items: ExtractedItem[];
@@ -98,12 +95,13 @@ export function extractItems(config: ReferenceDataConfig, data: unknown): Extrac
       config.deletedField === undefined
         ? false
         : isDeletedValue(readValue(record, config.deletedField), config.deletedValues);
-    const canonical = canonicalJson({ externalId, name, lookup, metadata, deleted });
+    const content: ItemContent = { externalId, name, lookup, metadata };
+    const canonical = hashedText(content, deleted);
     if (canonical.length * 3 > MAX_ITEM_BYTES && Buffer.byteLength(canonical) > MAX_ITEM_BYTES) {
       fail(index, `item '${externalId.slice(0, 64)}' is larger than ${MAX_ITEM_BYTES} bytes`);
       continue;
     }
-    const item: ExtractedItem = { externalId, name, lookup, metadata, deleted, contentHash: hashOf(canonical) };
+    const item: ExtractedItem = { ...content, deleted, contentHash: hashOf(canonical) };
     // Re-insert so the surviving duplicate sits where the last one was.
     if (byId.delete(externalId)) duplicates++;
     byId.set(externalId, item);
@@ -130,11 +128,18 @@ export function extractObject(data: unknown): unknown {
 
 /**
  * A stable 16-character hash of an item's content: the same content with keys in another order hashes the same, and
- * any change of id, name, lookup, metadata or deleted changes it.
+ * any change of a declared content field (`itemContentSchema`) or of `deleted` changes it.
  */
 export function contentHash(item: Omit<ExtractedItem, "contentHash">): string {
-  const { externalId, name, lookup, metadata, deleted } = item;
-  return hashOf(canonicalJson({ externalId, name, lookup, metadata, deleted }));
+  return hashOf(hashedText(item, item.deleted));
+}
+
+/**
+ * What the hash covers: every declared content field and `deleted`. A field absent from the content is absent from
+ * the text, so declaring a new field changes no stored item's hash until a record carries a value for it.
+ */
+function hashedText(content: ItemContent, deleted: boolean): string {
+  return canonicalJson({ ...itemContentOf(content), deleted });
 }
 
 const MAX_SCRUB_DEPTH = 32;

@@ -7,7 +7,7 @@
  * The session (./session.ts) owns the lease, the job, the checkpoint and the commit; this module owns what a list is.
  */
 import { iso } from "../domain/clock.js";
-import type { Item } from "../domain/entities.js";
+import { type Item, itemContentOf } from "../domain/entities.js";
 import { NotFoundError } from "../domain/errors.js";
 import type { ReferenceDataConfig } from "../domain/source-config.js";
 import type { ExtractedItem } from "../extraction/extract.js";
@@ -193,10 +193,7 @@ export class ListSync implements SyncKind {
     }
     if (needsWrite(row, earlier && rowEntryFor(this.session.mode, committed, earlier), written)) {
       this.buffer.push({
-        externalId: item.externalId,
-        name: item.name,
-        lookup: item.lookup,
-        metadata: item.metadata,
+        ...itemContentOf(item),
         status: written.status,
         contentHash: item.contentHash,
         jobId: this.session.jobId,

@@ -6,7 +6,7 @@
  * search is one pass over memory rather than a filtered scan of the table, and the page's items are then read by key.
  */
 import { z } from "zod";
-import type { Item, Partition } from "../../domain/entities.js";
+import { type Item, type Partition, servedItemContentOf } from "../../domain/entities.js";
 import { NotFoundError, ValidationError } from "../../domain/errors.js";
 import type { Source } from "../../domain/source-config.js";
 import { type CursorKeys, decodeCursor, encodeCursor, queryFingerprint } from "../../http/cursor.js";
@@ -300,15 +300,18 @@ function decodePosition(
   return parsed.data;
 }
 
-function itemWire(item: Item, partition: Partition): ReferenceItemWire {
+/** The one wire mapper of a stored item: its served content, where it lives, and when it was synced. */
+export function itemWire(item: Item, partition: Partition): ReferenceItemWire {
+  // In the wire schema's order: identity, place, the rest of the content.
+  const { externalId, name, ...content } = servedItemContentOf(item);
   return {
-    id: wireItemId(partition, item.externalId),
-    externalId: item.externalId,
-    name: item.name,
+    id: wireItemId(partition, externalId),
+    externalId,
+    name,
     dataType: partition.dataType,
     connectionId: partition.connectionId,
     status: item.status,
-    metadata: item.metadata,
+    ...content,
     lastSyncedAt: partition.lastSyncedAt ?? null,
     updatedAt: item.updatedAt,
   };

@@ -3,7 +3,7 @@
  * answers (the OpenAPI document). Wire format: DESIGN.md "REST API".
  */
 import { z } from "zod";
-import { itemStatusSchema } from "../../domain/entities.js";
+import { INTERNAL_ITEM_CONTENT, itemContentSchema, itemStatusSchema } from "../../domain/entities.js";
 import { connectionIdSchema, DEFAULT_CONNECTION_ID, dataTypeSchema } from "../../domain/ids.js";
 
 /** Query-string booleans: exactly `true` or `false`, so a typo is a 400 rather than a silent `false`. */
@@ -84,15 +84,30 @@ export type ContextQuery = z.output<typeof contextQuerySchema>;
 // ---------------------------------------------------------------------------------------------------------------
 // Wire shapes
 
+/**
+ * The item content a client sees: every field of `itemContentSchema` but the internal ones, without the stored rows'
+ * defaults (a served item always has the value).
+ */
+const servedContent = withoutDefaults(
+  itemContentSchema.omit(
+    Object.fromEntries(INTERNAL_ITEM_CONTENT.map((field) => [field, true])) as {
+      [K in (typeof INTERNAL_ITEM_CONTENT)[number]]: true;
+    },
+  ).shape,
+);
+
+// The item's identity first and its place next (the order of DESIGN.md's examples), then the rest of its content.
+const { externalId, name, ...servedRest } = servedContent;
+
 export const referenceItemWireSchema = z.object({
   /** Stable and unique within the integration: `{connectionId}:{dataType}:{externalId}`. */
   id: z.string(),
-  externalId: z.string(),
-  name: z.string(),
+  externalId,
+  name,
   dataType: z.string(),
   connectionId: z.string(),
   status: itemStatusSchema,
-  metadata: z.record(z.string(), z.unknown()),
+  ...servedRest,
   /** The partition's last successful sync (not a per-item time). */
   lastSyncedAt: z.string().nullable(),
   updatedAt: z.string().nullable(),
@@ -157,3 +172,11 @@ export const contextResultSchema = z.object({
 });
 
 export const healthResultSchema = z.object({ status: z.literal("ok"), time: z.string() });
+
+type WithoutDefaults<S> = { [K in keyof S]: S[K] extends z.ZodDefault<infer Inner> ? Inner : S[K] };
+
+function withoutDefaults<S extends z.ZodRawShape>(shape: S): WithoutDefaults<S> {
+  return Object.fromEntries(
+    Object.entries(shape).map(([field, schema]) => [field, schema instanceof z.ZodDefault ? schema.unwrap() : schema]),
+  ) as WithoutDefaults<S>;
+}

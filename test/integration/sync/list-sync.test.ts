@@ -4,7 +4,9 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { SlackUser } from "../../../infra/local/sample-gateway/index.js";
+import { itemContentOf } from "../../../shared/domain/entities.js";
 import type { PartitionRef } from "../../../shared/domain/ids.js";
+import { extractItems } from "../../../shared/extraction/extract.js";
 import {
   createEnv,
   type Env,
@@ -83,6 +85,18 @@ describe("list sync", () => {
     expect(servers.gateway.calls.map((c) => c.idempotencyKey)).toEqual([0, 1, 2].map((p) => `${job?.jobId}:${p}`));
     const manifest = await env.repos.manifests.read(users, 1, partition.manifestChunks);
     expect(manifest.get("U11TOMBE")).toEqual({ hash: items.get("U11TOMBE")?.contentHash, status: "deleted" });
+  });
+
+  it("stores each item's extracted content whole, with the content hash the extractor computed", async () => {
+    await sync();
+    const source = await env.repos.sources.get(users.tenantId, users.integrationId, users.dataType);
+    if (!source) throw new Error("no source");
+    const { items: extracted } = extractItems(source.referenceData, { members: [slackUser("U01DEREK")] });
+    const stored = (await env.items(users)).get("U01DEREK");
+    if (!stored || !extracted[0]) throw new Error("no item");
+    const { deleted: _deleted, contentHash, ...content } = extracted[0];
+    expect(itemContentOf(stored)).toEqual(content);
+    expect(stored.contentHash).toBe(contentHash);
   });
 
   it("writes no item on an unchanged resync and keeps the committed version", async () => {

@@ -1,5 +1,6 @@
 import { JSONPath } from "jsonpath-plus";
 import { describe, expect, it } from "vitest";
+import { itemContentSchema } from "../../../shared/domain/entities.js";
 import {
   lookupFieldsOf,
   type ReferenceDataConfigInput,
@@ -381,6 +382,16 @@ describe("contentHash", () => {
     ["deleted", { deleted: true }],
   ])("changes when the %s changes", (_label, change) => {
     expect(contentHash({ ...base, ...change })).not.toBe(contentHash(base));
+  });
+
+  it.each(Object.keys(itemContentSchema.shape))("covers the declared content field %s", (field) => {
+    const changed = { ...base, [field]: { changed: field } } as Omit<ExtractedItem, "contentHash">;
+    expect(contentHash(changed)).not.toBe(contentHash(base));
+  });
+
+  it("ignores what is not declared content, so an undeclared key cannot change a stored hash", () => {
+    const extra = { ...base, note: "not content" } as Omit<ExtractedItem, "contentHash">;
+    expect(contentHash(extra)).toBe(contentHash(base));
   });
 
   it("is what extractItems stores on the item", () => {
