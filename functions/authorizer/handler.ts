@@ -3,21 +3,22 @@
  * revoked key is "Unauthorized" (401, customised to INVALID_API_KEY); a storage failure is a 500, never a 401.
  */
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from "aws-lambda";
-import { loadConfig } from "../../shared/config.js";
-import { allowPolicy, authorize, bearerToken } from "../../shared/http/authorizer.js";
+import { allowPolicy, authorize, authorizerConfig, bearerToken } from "../../shared/http/authorizer.js";
 import { createLogger, type Logger } from "../../shared/log.js";
-import { DynamoApiKeyRepository } from "../../shared/storage/api-key-repository.js";
+import { resolveApiKey } from "../../shared/storage/api-key-resolver.js";
 import { createDocumentClient } from "../../shared/storage/client.js";
 import type { ApiKeyRepository } from "../../shared/storage/ports.js";
 
-// Only DynamoDB, not the whole runtime (SQS, Secrets Manager): the authorizer sits in front of every cold request.
-let deps: { apiKeys: ApiKeyRepository; log: Logger } | undefined;
-function authorizerDeps(): { apiKeys: ApiKeyRepository; log: Logger } {
+// Only DynamoDB, not the whole runtime (SQS, Secrets Manager), nor zod: the authorizer sits in front of every cold
+// request (test/infra/bundles.test.ts keeps them out of its bundle).
+type AuthorizerDeps = { apiKeys: Pick<ApiKeyRepository, "resolve">; log: Logger };
+let deps: AuthorizerDeps | undefined;
+function authorizerDeps(): AuthorizerDeps {
   if (!deps) {
-    const config = loadConfig({ ...process.env });
+    const config = authorizerConfig({ ...process.env });
     const doc = createDocumentClient({ endpoint: config.DYNAMODB_ENDPOINT, region: config.AWS_REGION });
     deps = {
-      apiKeys: new DynamoApiKeyRepository(doc, config.TABLE_NAME),
+      apiKeys: { resolve: (key) => resolveApiKey(doc, config.TABLE_NAME, key) },
       log: createLogger({ service: "reference-data-sync", component: "authorizer" }, config.LOG_LEVEL),
     };
   }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { connectionIdSchema, dataTypeSchema, idSchema } from "./ids.js";
+import { API_KEY_SCOPES } from "./scopes.js";
 
 export const connectionStatusSchema = z.enum(["active", "revoked"]);
 export const connectionSchema = z.object({
@@ -256,7 +257,7 @@ export type Job = z.infer<typeof jobSchema>;
 
 export const JOB_RETENTION_SECONDS = 90 * 86_400;
 
-export const apiKeyScopeSchema = z.enum(["read", "sync", "admin"]);
+export const apiKeyScopeSchema = z.enum(API_KEY_SCOPES);
 export type ApiKeyScope = z.infer<typeof apiKeyScopeSchema>;
 
 /** An API key as listed: never the key or its hash. */

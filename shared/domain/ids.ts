@@ -1,7 +1,7 @@
 import { z } from "zod";
+import { ID_PATTERN } from "./id-rules.js";
 
-/** Caller-supplied IDs (tenant, integration, connection, dataType). Never contain `#`, the key separator. */
-export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+export { ID_PATTERN, MAX_EXTERNAL_ID_LENGTH } from "./id-rules.js";
 
 /** Data types that are path words of the REST API. */
 export const RESERVED_DATA_TYPES: readonly string[] = ["sync", "context", "sources", "changes"];
@@ -22,9 +22,6 @@ export const connectionIdSchema = idSchema;
 export const dataTypeSchema = idSchema.refine((value) => !RESERVED_DATA_TYPES.includes(value), {
   message: `must not be one of the reserved words ${RESERVED_DATA_TYPES.join(", ")}`,
 });
-
-/** External IDs come from upstream APIs; they are the last key component, so only their length is bounded. */
-export const MAX_EXTERNAL_ID_LENGTH = 512;
 
 /** One (tenant, integration, connection, dataType): the unit of scheduling, leasing and syncing. */
 export interface PartitionRef {

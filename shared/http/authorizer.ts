@@ -5,6 +5,7 @@
  * the route itself (shared/http/middleware.ts).
  */
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEventHeaders } from "aws-lambda";
+import type { Config } from "../config.js";
 import type { ApiKeyRepository } from "../storage/ports.js";
 
 /** What the authorizer puts in `requestContext.authorizer`: API Gateway allows only flat string values. */
@@ -31,7 +32,7 @@ export function bearerToken(headers: APIGatewayRequestAuthorizerEventHeaders | n
 /** Resolves the caller of a request from its headers; undefined when the key is missing, malformed, unknown or revoked. */
 export async function authorize(
   headers: APIGatewayRequestAuthorizerEventHeaders | null | undefined,
-  apiKeys: ApiKeyRepository,
+  apiKeys: Pick<ApiKeyRepository, "resolve">,
 ): Promise<AuthorizerContext | undefined> {
   const token = bearerToken(headers);
   if (token === undefined) return undefined;
@@ -57,4 +58,27 @@ function apiWildcardArn(methodArn: string): string {
   const [apiPart, stage] = methodArn.split("/");
   if (!apiPart || !stage) throw new Error(`Unexpected methodArn '${methodArn}'`);
   return `${apiPart}/${stage}/*`;
+}
+
+/** The part of the configuration the authorizer reads: where the table is, and how much to log. */
+export type AuthorizerConfig = Pick<Config, "TABLE_NAME" | "DYNAMODB_ENDPOINT" | "AWS_REGION" | "LOG_LEVEL">;
+
+const LOG_LEVELS: readonly string[] = ["debug", "info", "warn", "error"];
+
+/**
+ * `loadConfig` (shared/config.ts) for these four variables, with the same defaults and checks, read by hand: zod is
+ * most of the weight of a bundle this small (test/unit/http/authorizer-config.test.ts holds the two to the same
+ * answers).
+ */
+export function authorizerConfig(env: NodeJS.ProcessEnv): AuthorizerConfig {
+  const { TABLE_NAME = "reference-data", DYNAMODB_ENDPOINT, AWS_REGION = "us-east-1", LOG_LEVEL = "info" } = env;
+  const invalid = (name: string, why: string) => new Error(`Invalid environment: ${name}: ${why}`);
+  if (TABLE_NAME === "") throw invalid("TABLE_NAME", "must not be empty");
+  if (!LOG_LEVELS.includes(LOG_LEVEL)) throw invalid("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")}`);
+  const config: AuthorizerConfig = { TABLE_NAME, AWS_REGION, LOG_LEVEL: LOG_LEVEL as AuthorizerConfig["LOG_LEVEL"] };
+  if (DYNAMODB_ENDPOINT !== undefined) {
+    if (!URL.canParse(DYNAMODB_ENDPOINT.trim())) throw invalid("DYNAMODB_ENDPOINT", "must be a URL");
+    config.DYNAMODB_ENDPOINT = DYNAMODB_ENDPOINT.trim();
+  }
+  return config;
 }

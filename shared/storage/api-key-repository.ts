@@ -16,25 +16,18 @@ import { ConflictError, InternalError, NotFoundError } from "../domain/errors.js
 import { type ApiKey, type ApiKeyScope, apiKeySchema, apiKeyScopeSchema } from "../domain/index.js";
 import { ulid } from "../domain/ulid.js";
 import { parseOrThrow } from "../domain/validate.js";
+import { resolveApiKey } from "./api-key-resolver.js";
 import { conditional, isConditionFailed, sleep as realSleep } from "./ddb.js";
 import { hashApiKey, keys } from "./keys.js";
 import type { ApiKeyRepository, ResolvedApiKey } from "./ports.js";
 import { parseRow, queryPrefix, type Row } from "./rows.js";
 import { TABLE_DEFINITION } from "./table.js";
 
-/** `rds_` and 32 random bytes in base64url (43 characters). */
-export const API_KEY_PATTERN = /^rds_[A-Za-z0-9_-]{43}$/;
+export { API_KEY_PATTERN } from "./api-key-resolver.js";
 
 const newKeySchema = z.object({
   name: z.string().trim().min(1).max(100),
   scopes: z.array(apiKeyScopeSchema).min(1).max(3),
-});
-
-const keyRowSchema = z.object({
-  tenantId: z.string(),
-  keyId: z.string(),
-  scopes: z.array(apiKeyScopeSchema),
-  revokedAt: z.string().optional(),
 });
 
 export class DynamoApiKeyRepository implements ApiKeyRepository {
@@ -94,15 +87,8 @@ export class DynamoApiKeyRepository implements ApiKeyRepository {
   }
 
   /** undefined for a malformed key (without touching DynamoDB), an unknown key, or a revoked one. */
-  async resolve(plainKey: string): Promise<ResolvedApiKey | undefined> {
-    if (typeof plainKey !== "string" || !API_KEY_PATTERN.test(plainKey)) return undefined;
-    const result = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: keys.apiKey(hashApiKey(plainKey)) }),
-    );
-    if (!result.Item) return undefined;
-    const row = parseRow(keyRowSchema, result.Item, "API key");
-    if (row.revokedAt !== undefined) return undefined;
-    return { tenantId: row.tenantId, keyId: row.keyId, scopes: row.scopes };
+  resolve(plainKey: string): Promise<ResolvedApiKey | undefined> {
+    return resolveApiKey(this.doc, this.tableName, plainKey);
   }
 
   async list(tenantId: string): Promise<ApiKey[]> {

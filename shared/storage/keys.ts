@@ -4,7 +4,8 @@
  */
 import { createHash } from "node:crypto";
 import { ValidationError } from "../domain/errors.js";
-import { ID_PATTERN, MAX_EXTERNAL_ID_LENGTH, type PartitionRef } from "../domain/ids.js";
+import { ID_PATTERN, MAX_EXTERNAL_ID_LENGTH } from "../domain/id-rules.js";
+import type { PartitionRef } from "../domain/ids.js";
 import { TABLE_DEFINITION } from "./table.js";
 
 export interface Key {

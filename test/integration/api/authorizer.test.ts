@@ -1,8 +1,10 @@
+import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handler } from "../../../functions/authorizer/handler.js";
 import { runApiKeyCommand } from "../../../infra/local/api-key-cli.js";
 import { localHandlers } from "../../../infra/local/handlers.js";
 import { authorize, bearerToken } from "../../../shared/http/authorizer.js";
+import { hashApiKey, keys } from "../../../shared/storage/keys.js";
 import { authorizerEvent } from "../../support/api-events.js";
 import { freshStack, type Servers, type Stack, startServers } from "./fixture.js";
 
@@ -66,6 +68,25 @@ describe("authorizer handler", () => {
     ["no Authorization header", {}],
   ])("answers Unauthorized for %s", async (_what, headers: Record<string, string>) => {
     await expect(handler(authorizerEvent(headers, METHOD_ARN))).rejects.toThrow(/^Unauthorized$/);
+  });
+
+  it.each([
+    ["scopes", { scopes: ["read", "root"] }],
+    ["tenantId", { tenantId: 7 }],
+    ["revokedAt", { revokedAt: true }],
+  ])("fails (500, not 401) on a stored key row with invalid %s", async (field, change) => {
+    const key = `rds_${field.padEnd(43, "Z")}`;
+    await servers.dynamo.doc.send(
+      new PutCommand({
+        TableName: stack.tableName,
+        Item: { ...keys.apiKey(hashApiKey(key)), tenantId: "tenant-a", keyId: "k1", scopes: ["read"], ...change },
+      }),
+    );
+
+    const attempt = handler(authorizerEvent({ Authorization: `Bearer ${key}` }, METHOD_ARN));
+
+    await expect(attempt).rejects.toThrow(/Stored API key row .* is invalid/);
+    await expect(attempt).rejects.toMatchObject({ details: { field } });
   });
 
   it("fails (500, not 401) when the table cannot be read", async () => {
