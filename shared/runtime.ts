@@ -10,10 +10,11 @@ import { type Config, loadConfig } from "./config.js";
 import { cipherFromConfig, type KeyCipher } from "./credentials/cipher.js";
 import { createTenantKeyProvider } from "./credentials/key-provider.js";
 import { type Clock, systemClock } from "./domain/clock.js";
+import { InternalError } from "./domain/errors.js";
 import type { EventPublisher } from "./events/events.js";
 import { createConfiguredPublisher } from "./events/publishers.js";
 import type { TenantKeyProvider } from "./gateway/client.js";
-import { createSecretsLoader, type Secrets } from "./gateway/secrets.js";
+import type { Secrets } from "./gateway/secrets.js";
 import { createLogger, type Logger } from "./log.js";
 import { createMetrics, type ServiceMetrics } from "./metrics.js";
 import { createDocumentClient } from "./storage/client.js";
@@ -71,6 +72,31 @@ export function overrideRuntime(parts: Partial<Runtime>): void {
   if (current) current = { ...current, ...parts };
 }
 
+/** Builds a runtime's `secrets` loader from its config (`createSecretsLoader` of shared/gateway/secrets.ts). */
+export type SecretsFactory = (config: Config, options: { logger: Logger }) => () => Promise<Secrets>;
+let secretsFactory: SecretsFactory | undefined;
+
+/**
+ * Gives the runtime its secrets loader. The runtime does not import it, because it brings the Secrets Manager client:
+ * the functions that read a secret provide it (the API's middleware for cursors, the webhook deliverer), and the
+ * others (the planner) carry no Secrets Manager client (test/infra/bundles.test.ts).
+ */
+export function provideSecrets(factory: SecretsFactory): void {
+  secretsFactory = factory;
+}
+
+/** The loader, built on first use from the factory provided by then (a handler's imports provide it before). */
+function lateSecrets(config: Config, log: Logger): () => Promise<Secrets> {
+  let loader: (() => Promise<Secrets>) | undefined;
+  return () => {
+    if (!loader) {
+      if (!secretsFactory) return Promise.reject(new InternalError("This function reads no secrets (provideSecrets)"));
+      loader = secretsFactory(config, { logger: log });
+    }
+    return loader();
+  };
+}
+
 function buildRuntime(): Runtime {
   // A copy, not process.env itself: loadConfig caches the process.env parse for the life of the process, and the
   // local stack and tests change the environment between runtimes.
@@ -89,7 +115,7 @@ function buildRuntime(): Runtime {
     repos: createRepositories({ doc, tableName: config.TABLE_NAME }),
     sqs,
     queue: config.QUEUE_URL ? createSqsSyncQueue(sqs, config.QUEUE_URL) : undefined,
-    secrets: createSecretsLoader(config, { logger: log }),
+    secrets: lateSecrets(config, log),
     keyCipher: undefined,
     tenantKeys: async () => {
       throw new Error("not built");

@@ -5,8 +5,12 @@
  */
 import { ChangeMessageVisibilityCommand } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { getRuntime } from "../../shared/runtime.js";
+import { createSecretsLoader } from "../../shared/gateway/secrets.js";
+import { getRuntime, provideSecrets } from "../../shared/runtime.js";
 import { deliverEvent, deliveryBackoffSeconds, parseEvent } from "../../shared/webhooks/deliver.js";
+
+// Webhooks stored before their own secrets sign with a key derived from the stack's cursor secret.
+provideSecrets(createSecretsLoader);
 
 // Kept between warm invocations: a tenant's secret is decrypted (one KMS call) once, not for every event.
 const secretCache = new Map<string, string>();

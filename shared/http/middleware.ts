@@ -35,13 +35,17 @@ import {
 import { ID_PATTERN } from "../domain/ids.js";
 import { MAX_JSON_DEPTH, tooDeepPath } from "../domain/json-depth.js";
 import { parseOrThrow } from "../domain/validate.js";
+import { createSecretsLoader } from "../gateway/secrets.js";
 import { createLogger, type Logger } from "../log.js";
-import { getRuntime } from "../runtime.js";
+import { getRuntime, provideSecrets } from "../runtime.js";
 import { corsHeaders, parseOrigins, preflightHeaders } from "./cors.js";
 import { errorResponse, jsonResponse, type PaginationMeta, successEnvelope } from "./envelope.js";
 import { headerValue } from "./headers.js";
 import { keyRateLimiter } from "./rate-limit.js";
 import { ROUTES, type RouteDefinition } from "./routes.js";
+
+// Every API function reads the stack's secrets (the cursors' key).
+provideSecrets(createSecretsLoader);
 
 /** DESIGN.md: request bodies over 256 KB get 413. */
 export const MAX_BODY_BYTES = 256 * 1024;

@@ -95,8 +95,27 @@ const ONE_DIRECTION: Partial<Record<FunctionName, string>> = {
   "webhook-deliverer": "kms:GenerateDataKey",
 };
 
+/**
+ * What a function's bundle must not carry, because it never runs it and every cold start would parse it: the
+ * authorizer, in front of every cold request, checks keys without zod; the planner reads no secret.
+ */
+const NEVER_BUNDLED: Partial<Record<FunctionName, readonly string[]>> = {
+  authorizer: ["node_modules/zod/"],
+  planner: ["node_modules/@aws-sdk/client-secrets-manager/"],
+};
+
 /** The project source files (not dependencies) with code in the function's bundle. */
 async function projectSources(name: FunctionName): Promise<string[]> {
+  return (
+    Object.entries(await bundleInputs(name))
+      // Project files only: not dependencies, nor the virtual modules of esbuild plugins (`namespace:path`).
+      .filter(([path]) => !path.includes("node_modules/") && !/^[\w-]+:/.test(path))
+      .map(([path]) => join(rootDir, path))
+  );
+}
+
+/** Every input with code in the function's bundle (paths relative to the root), with its bytes in the output. */
+async function bundleInputs(name: FunctionName): Promise<Record<string, number>> {
   const entry = join(functionsDir, name, "handler.ts");
   if (!existsSync(entry)) throw new Error(`functions/${name}/handler.ts is missing`);
   const result = await build({
@@ -110,11 +129,10 @@ async function projectSources(name: FunctionName): Promise<string[]> {
   });
   const output = Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined);
   if (output === undefined) throw new Error(`no output for ${name}`);
-  return (
+  return Object.fromEntries(
     Object.entries(output.inputs)
-      // Project files only: not dependencies, nor the virtual modules of esbuild plugins (`namespace:path`).
-      .filter(([path, input]) => input.bytesInOutput > 0 && !path.includes("node_modules/") && !/^[\w-]+:/.test(path))
-      .map(([path]) => join(rootDir, path))
+      .filter(([, input]) => input.bytesInOutput > 0)
+      .map(([path, input]) => [path, input.bytesInOutput]),
   );
 }
 
@@ -166,6 +184,14 @@ describe("function bundles", () => {
       expect(existsSync(`${bundle.outfile}.map`), bundle.name).toBe(true);
       expect(code, bundle.name).toMatch(/\bexport\s*\{/);
     }
+  });
+});
+
+describe("what bundles leave out", () => {
+  it.each(Object.entries(NEVER_BUNDLED))("keeps %s free of %j", async (name, forbidden) => {
+    const inputs = Object.keys(await bundleInputs(name as FunctionName));
+    expect(inputs.length).toBeGreaterThan(0);
+    for (const prefix of forbidden) expect(inputs.filter((path) => path.includes(prefix))).toEqual([]);
   });
 });
 
