@@ -34,6 +34,7 @@ import {
 } from "../domain/errors.js";
 import { ID_PATTERN } from "../domain/ids.js";
 import { MAX_JSON_DEPTH, tooDeepPath } from "../domain/json-depth.js";
+import { isApiKeyScope } from "../domain/scopes.js";
 import { parseOrThrow } from "../domain/validate.js";
 import { createSecretsLoader } from "../gateway/secrets.js";
 import { createLogger, type Logger } from "../log.js";
@@ -287,9 +288,7 @@ function callerOf(event: APIGatewayProxyEvent): Caller | undefined {
   const { tenantId, keyId, scopes } = context;
   if (typeof tenantId !== "string" || !ID_PATTERN.test(tenantId)) return undefined;
   const list = typeof scopes === "string" ? scopes.split(",") : Array.isArray(scopes) ? scopes : [];
-  const valid = list
-    .map((s) => (typeof s === "string" ? s.trim() : ""))
-    .filter((s): s is ApiKeyScope => s === "read" || s === "sync" || s === "admin");
+  const valid = list.map((s) => (typeof s === "string" ? s.trim() : "")).filter(isApiKeyScope);
   return { tenantId, keyId: typeof keyId === "string" ? keyId : "", scopes: valid };
 }
 
