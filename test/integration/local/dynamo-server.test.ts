@@ -106,71 +106,57 @@ async function pausedEntries(client: DynamoDBDocumentClient, tableName: string):
   return page.Items ?? [];
 }
 
+/** Starts the local DynamoDB on `path` once, then reads back what the start left: tables, indexes, rows, paused entries. */
+async function startAndRead(path: string) {
+  const dynamo = await startLocalDynamo({ port: 0, path, tableName: "refdata" });
+  await dynamo.stop();
+  const { client, close } = await openDirectory(path);
+  try {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: "refdata" }));
+    return {
+      started: { createdTable: dynamo.createdTable, upgradedRows: dynamo.upgradedRows },
+      tables: (await client.send(new ListTablesCommand({}))).TableNames,
+      indexes: Table?.GlobalSecondaryIndexes?.map((index) => index.IndexName).sort(),
+      rows: await scanAll(client, "refdata"),
+      paused: await pausedEntries(client, "refdata"),
+    };
+  } finally {
+    await close();
+  }
+}
+
+/** What every finished upgrade of `olderRows` leaves: one current table, every row, the paused partition indexed. */
+const upgraded = {
+  started: { createdTable: false, upgradedRows: olderRows.length },
+  tables: ["refdata"],
+  indexes: ["GSI1", "GSI2"],
+  rows: expect.toSatisfy((rows: unknown[]) => rows.length === olderRows.length),
+  // The paused partition is counted by the gauge now; the idle one is not in the index.
+  paused: [{ ...keys.partition(ref), ...keys.paused(ref, "credentials") }],
+};
+
 describe("local DynamoDB", () => {
   it("upgrades a data directory whose table lacks the paused index, keeping every row", async () => {
     const path = await olderDataDirectory("refdata", olderRows);
-    const dynamo = await startLocalDynamo({ port: 0, path, tableName: "refdata" });
-    expect(dynamo.createdTable).toBe(false);
-    expect(dynamo.upgradedRows).toBe(olderRows.length);
-    await dynamo.stop();
-
-    const { client, close } = await openDirectory(path);
-    try {
-      const { Table } = await client.send(new DescribeTableCommand({ TableName: "refdata" }));
-      expect(Table?.GlobalSecondaryIndexes?.map((index) => index.IndexName).sort()).toEqual(["GSI1", "GSI2"]);
-      const rows = await scanAll(client, "refdata");
-      expect(rows).toHaveLength(olderRows.length);
-      // The paused partition is counted by the gauge now; the idle one is not in the index.
-      const paused = await pausedEntries(client, "refdata");
-      expect(paused).toEqual([{ ...keys.partition(ref), ...keys.paused(ref, "credentials") }]);
-      const { TableNames } = await client.send(new ListTablesCommand({}));
-      expect(TableNames).toEqual(["refdata"]);
-    } finally {
-      await close();
-    }
+    expect(await startAndRead(path)).toEqual(upgraded);
   });
 
   it("finishes an upgrade interrupted after the old table was deleted, from the holding table", async () => {
     const path = await olderDataDirectory("refdata-upgrading", olderRows);
-    const dynamo = await startLocalDynamo({ port: 0, path, tableName: "refdata" });
-    expect(dynamo.upgradedRows).toBe(olderRows.length);
-    await dynamo.stop();
-
-    const { client, close } = await openDirectory(path);
-    try {
-      expect(await scanAll(client, "refdata")).toHaveLength(olderRows.length);
-      expect(await pausedEntries(client, "refdata")).toHaveLength(1);
-      const { TableNames } = await client.send(new ListTablesCommand({}));
-      expect(TableNames).toEqual(["refdata"]);
-    } finally {
-      await close();
-    }
+    expect(await startAndRead(path)).toEqual(upgraded);
   });
 
   it("restarts an upgrade interrupted while copying out: the old table is the truth, the holding table is dropped", async () => {
     const path = await olderDataDirectory("refdata", olderRows);
-    {
-      // A holding table with only part of the rows, as a start killed mid-copy leaves it.
-      const { client, close } = await openDirectory(path);
-      try {
-        await client.send(new CreateTableCommand(createTableInput("refdata-upgrading")));
-        await client.send(new PutCommand({ TableName: "refdata-upgrading", Item: olderRows[2]! }));
-      } finally {
-        await close();
-      }
-    }
-    const dynamo = await startLocalDynamo({ port: 0, path, tableName: "refdata" });
-    expect(dynamo.upgradedRows).toBe(olderRows.length);
-    await dynamo.stop();
-
+    // A holding table with only part of the rows, as a start killed mid-copy leaves it.
     const { client, close } = await openDirectory(path);
     try {
-      expect(await scanAll(client, "refdata")).toHaveLength(olderRows.length);
-      const { TableNames } = await client.send(new ListTablesCommand({}));
-      expect(TableNames).toEqual(["refdata"]);
+      await client.send(new CreateTableCommand(createTableInput("refdata-upgrading")));
+      await client.send(new PutCommand({ TableName: "refdata-upgrading", Item: olderRows[2]! }));
     } finally {
       await close();
     }
+    expect(await startAndRead(path)).toEqual(upgraded);
   });
 
   it("creates the table with every index in a new data directory, and opens it again", async () => {
