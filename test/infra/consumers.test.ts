@@ -25,6 +25,13 @@ beforeAll(async () => {
 });
 afterAll(removeTemporaryDirectories);
 
+/** The KMS statements of `role`'s policies. */
+function kmsStatements(role: Parameters<typeof logicalId>[0]) {
+  return roleStatements(synth.json, logicalId(role)).filter((s) =>
+    [s.Action].flat().some((action) => action.startsWith("kms:")),
+  );
+}
+
 describe("events and webhooks", () => {
   it("creates a bus and lets only the sync worker put events on it", () => {
     expect(resourcesOfType(synth.json, "AWS::Events::EventBus")).toHaveLength(1);
@@ -54,9 +61,7 @@ describe("events and webhooks", () => {
   it("lets the deliverer decrypt webhook signing secrets with the credentials key, and not tenants' Waygate keys", () => {
     const { deliverer } = synth.stack.consumers;
     const key = { "Fn::GetAtt": [logicalId(synth.stack.store.credentialsKey), "Arn"] };
-    const kms = roleStatements(synth.json, logicalId(deliverer.role)).filter((s) =>
-      [s.Action].flat().some((action) => action.startsWith("kms:")),
-    );
+    const kms = kmsStatements(deliverer.role);
 
     expect(kms).toEqual([
       {
@@ -78,9 +83,7 @@ describe("events and webhooks", () => {
   it("lets the worker decrypt tenants' Waygate keys only, not webhook signing secrets", () => {
     const { worker } = synth.stack.pipeline;
     const key = { "Fn::GetAtt": [logicalId(synth.stack.store.credentialsKey), "Arn"] };
-    const kms = roleStatements(synth.json, logicalId(worker.role)).filter((s) =>
-      [s.Action].flat().some((action) => action.startsWith("kms:")),
-    );
+    const kms = kmsStatements(worker.role);
 
     // A Waygate key is encrypted without a purpose; a webhook secret with one. Null = "the key is absent".
     expect(kms).toEqual([
