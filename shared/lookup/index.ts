@@ -63,7 +63,7 @@ export interface LookupOptions {
 /** The slot field name of the external ID. */
 export const ID_FIELD = "id";
 /** Upper bound on indexed fields per item (the ID plus lookup fields); the source schema allows 10 lookup fields. */
-const MAX_FIELDS = 16;
+export const MAX_FIELDS = 16;
 /** Bounds the work of one query; longer queries keep their first tokens. */
 export const MAX_QUERY_TOKENS = 16;
 const STATUS_CODE: Readonly<Record<ItemStatus, number>> = { active: 0, inactive: 1, deleted: 2 };
@@ -145,7 +145,7 @@ export class LookupIndex {
 
   /** The status of item `i`. */
   statusOf(i: number): ItemStatus {
-    return STATUS_OF[this.statusCodes[i] ?? 0] ?? "active";
+    return statusOfCode(this.statusCodes[i] ?? 0);
   }
 
   /** Item indices ordered by name (case- and accent-insensitively), then ID: a stable order for listings. */
@@ -183,6 +183,11 @@ export class LookupIndex {
   }
 }
 
+/** The status of a status code (0 active, 1 inactive, 2 deleted). */
+export function statusOfCode(code: number): ItemStatus {
+  return STATUS_OF[code] ?? "active";
+}
+
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -193,9 +198,69 @@ function compare(a: string, b: string): number {
  */
 export function buildLookupIndex(items: Iterable<LookupSourceItem>, options: LookupIndexOptions = {}): LookupIndex {
   const list = Array.isArray(items) ? (items as LookupSourceItem[]) : [...items];
-  const fields = resolveFields(list, options.fields ?? []);
+  return assembleLookupIndex(buildIndexCore(itemsSource(list), options));
+}
+
+/**
+ * What a build reads of the item at position `i` (positions are the index's item order). buildLookupIndex reads
+ * LookupSourceItems; an incremental snapshot (snapshot-writer.ts) reads its unchanged items from the previous index.
+ */
+export interface IndexSource {
+  readonly count: number;
+  externalId(i: number): string;
+  name(i: number): string;
+  metadata(i: number): Readonly<Record<string, unknown>>;
+  status(i: number): ItemStatus;
+  /** The item's lookup keys in its own order: they decide the index's fields (none: its name stands in). */
+  lookupKeys(i: number): readonly string[];
+  /** The tokens of the item in `field` (a slot field): what `itemFieldTokens` gives for it. */
+  tokens(i: number, field: string): readonly string[];
+}
+
+/** The LookupSourceItems of a list, as a build reads them. */
+export function itemsSource(list: readonly LookupSourceItem[]): IndexSource {
+  return {
+    count: list.length,
+    externalId: (i) => list[i]!.externalId,
+    name: (i) => list[i]!.name,
+    metadata: (i) => list[i]!.metadata ?? EMPTY_METADATA,
+    status: (i) => list[i]!.status,
+    lookupKeys: (i) => lookupKeysOf(list[i]!),
+    tokens: (i, field) => itemFieldTokens(list[i]!, field),
+  };
+}
+
+/** An item's lookup keys, in its own order. */
+export function lookupKeysOf(item: LookupSourceItem): string[] {
+  return item.lookup ? Object.keys(item.lookup) : [];
+}
+
+/**
+ * The tokens an item has in a slot field: the ID's in `id`; with lookup values, the value of that key; without any,
+ * its name in the name fallback field. The one rule of what is indexed where.
+ */
+export function itemFieldTokens(item: LookupSourceItem, field: string): readonly string[] {
+  if (field === ID_FIELD) return tokenize(item.externalId);
+  const lookup = item.lookup;
+  if (lookup !== undefined && hasKeys(lookup)) {
+    const value = lookup[field];
+    return value === undefined || value === "" ? NO_TOKENS : tokenize(value);
+  }
+  return field === NAME_FALLBACK_FIELD ? tokenize(item.name) : NO_TOKENS;
+}
+
+const NO_TOKENS: readonly string[] = Object.freeze([]);
+
+function hasKeys(record: Readonly<Record<string, unknown>>): boolean {
+  for (const _ in record) return true;
+  return false;
+}
+
+/** The core of the index of `source`'s items, in their order (see buildLookupIndex). */
+export function buildIndexCore(source: IndexSource, options: LookupIndexOptions = {}): LookupIndexCore {
+  const fields = resolveFields(source, options.fields ?? []);
   const fieldCount = fields.length;
-  const n = list.length;
+  const n = source.count;
 
   const ids: string[] = new Array(n);
   const names: string[] = new Array(n);
@@ -210,9 +275,8 @@ export function buildLookupIndex(items: Iterable<LookupSourceItem>, options: Loo
   let total = 0;
   let maxSlotTokens = 0;
 
-  const addValue = (value: string | undefined) => {
-    if (value === undefined || value === "") return;
-    const tokens = tokenize(value);
+  const addTokens = (tokens: readonly string[]) => {
+    if (tokens.length === 0) return;
     if (tokens.length > maxSlotTokens) maxSlotTokens = tokens.length;
     if (total + tokens.length > slotTokens.length) {
       const grown = new Uint32Array(Math.max(slotTokens.length * 2, total + tokens.length));
@@ -231,18 +295,13 @@ export function buildLookupIndex(items: Iterable<LookupSourceItem>, options: Loo
   };
 
   for (let i = 0; i < n; i++) {
-    const item = list[i]!;
-    ids[i] = item.externalId;
-    names[i] = item.name;
-    metadata[i] = item.metadata ?? EMPTY_METADATA;
-    statusCodes[i] = STATUS_CODE[item.status] ?? 0;
-    const lookup = item.lookup;
-    const hasLookup = lookup !== undefined && Object.keys(lookup).length > 0;
+    ids[i] = source.externalId(i);
+    names[i] = source.name(i);
+    metadata[i] = source.metadata(i);
+    statusCodes[i] = STATUS_CODE[source.status(i)] ?? 0;
     for (let f = 0; f < fieldCount; f++) {
       slotStart[i * fieldCount + f] = total;
-      if (f === 0) addValue(item.externalId);
-      else if (hasLookup) addValue(lookup[fields[f]!]);
-      else if (fields[f] === NAME_FALLBACK_FIELD) addValue(item.name);
+      addTokens(source.tokens(i, fields[f]!));
     }
   }
   slotStart[n * fieldCount] = total;
@@ -253,7 +312,7 @@ export function buildLookupIndex(items: Iterable<LookupSourceItem>, options: Loo
   const finalSlotTokens = new Uint32Array(total);
   for (let p = 0; p < total; p++) finalSlotTokens[p] = rankOfTemp[slotTokens[p]!]!;
 
-  return assembleLookupIndex({
+  return {
     fuzzy: options.fuzzy ?? true,
     fields,
     ids,
@@ -264,7 +323,7 @@ export function buildLookupIndex(items: Iterable<LookupSourceItem>, options: Loo
     slotStart,
     slotTokens: finalSlotTokens,
     maxSlotTokens,
-  });
+  };
 }
 
 /** The parts that determine an index: its postings are derived from the slots (a snapshot stores only these). */
@@ -293,7 +352,7 @@ export function assembleLookupIndex(core: LookupIndexCore): LookupIndex {
 /** Lookup field used for items stored without lookup values: their name. */
 const NAME_FALLBACK_FIELD = "name";
 
-function resolveFields(items: readonly LookupSourceItem[], configured: readonly string[]): string[] {
+function resolveFields(source: IndexSource, configured: readonly string[]): string[] {
   const fields = [ID_FIELD];
   const seen = new Set<string>([ID_FIELD]);
   const add = (field: string) => {
@@ -304,16 +363,10 @@ function resolveFields(items: readonly LookupSourceItem[], configured: readonly 
   };
   for (const field of configured) add(field);
   let needsNameFallback = false;
-  for (const item of items) {
-    const lookup = item.lookup;
-    let any = false;
-    if (lookup) {
-      for (const key in lookup) {
-        any = true;
-        add(key);
-      }
-    }
-    if (!any) needsNameFallback = true;
+  for (let i = 0; i < source.count; i++) {
+    const keys = source.lookupKeys(i);
+    for (const key of keys) add(key);
+    if (keys.length === 0) needsNameFallback = true;
   }
   if (needsNameFallback) add(NAME_FALLBACK_FIELD);
   return fields;

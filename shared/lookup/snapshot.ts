@@ -11,8 +11,10 @@
  *
  * Layout (before the BlobStore's gzip), little-endian:
  *   "RDIX" · u8 format · u32 header length · header JSON · u32 strings length · strings JSON ([ids, names, dict,
- *   metadata], ids and dict front-coded: each keeps only what follows the prefix it shares with the one before,
- *   metadata by column: the distinct key lists (shapes), each item's shape, and per shape one array per key) ·
+ *   metadata, lookup keys], ids and dict front-coded: each keeps only what follows the prefix it shares with the one
+ *   before, metadata by column: the distinct key lists (shapes), each item's shape, and per shape one array per key;
+ *   lookup keys as shapes too: each item's lookup keys in its order, which decide the fields of an index built
+ *   incrementally from this one (snapshot-writer.ts), or null when the writer did not know them) ·
  *   shared-prefix lengths of ids, then of dict (1 byte each) · status codes (1 byte an item) · tokens per slot
  *   (`lengthWidth` bytes a slot) · token ids (`tokenWidth` bytes each; those of the ID field as the difference from
  *   the previous ID token, small because items are in ID order). Items are in stored (ID) order and the
@@ -22,12 +24,12 @@
 import type { PartitionRef } from "../domain/ids.js";
 import type { ReferenceDataConfig } from "../domain/source-config.js";
 import { lookupFieldsOf } from "../domain/source-config.js";
-import type { IndexSnapshotRepository, ItemRepository } from "../storage/ports.js";
-import { assembleLookupIndex, buildLookupIndex, type LookupIndex } from "./index.js";
+import type { IndexSnapshotRepository } from "../storage/ports.js";
+import { assembleLookupIndex, type LookupIndex, type LookupIndexCore } from "./index.js";
 
 const MAGIC = "RDIX";
 /** Bump when the layout changes: older snapshots then stop matching and readers fall back to the items. */
-const FORMAT = 1;
+const FORMAT = 2;
 
 /** How an index is built: the source's lookup fields and fuzzy flag (defaults when it has no source). */
 export interface IndexSettings {
@@ -53,22 +55,41 @@ interface Header {
   maxSlotTokens: number;
   tokenWidth: number;
   lengthWidth: number;
+  /** When the chain of incremental snapshots this one ends began with a full build (epoch ms; 0 unknown). */
+  fullBuildAt: number;
+}
+
+/** What a snapshot stores of an index: a built LookupIndex or the core of one. */
+export type SnapshotIndex = Pick<
+  LookupIndex,
+  "fields" | "ids" | "names" | "metadata" | "statusCodes" | "dict" | "slotStart" | "slotTokens" | "maxSlotTokens"
+>;
+
+/** What a snapshot keeps beside the index, for the next snapshot to build on it (snapshot-writer.ts). */
+export interface SnapshotExtras {
+  /** Each item's lookup keys in its order (by position); without them the snapshot cannot seed an incremental one. */
+  lookupKeys?: (i: number) => readonly string[];
+  /** See Header.fullBuildAt. */
+  fullBuildAt?: number;
 }
 
 /** The snapshot bytes of an index. */
-export function encodeIndexSnapshot(index: LookupIndex): Buffer {
+export function encodeIndexSnapshot(index: SnapshotIndex, extras: SnapshotExtras = {}): Buffer {
+  const size = index.ids.length;
   const fieldCount = index.fields.length;
-  const slots = index.size * fieldCount;
+  const slots = size * fieldCount;
   const tokenCount = index.slotTokens.length;
   const header: Header = {
     fields: [...index.fields],
-    size: index.size,
+    size,
     dictSize: index.dict.length,
     tokenCount,
     maxSlotTokens: index.maxSlotTokens,
     tokenWidth: widthOf(Math.max(0, index.dict.length - 1)),
     lengthWidth: widthOf(index.maxSlotTokens),
+    fullBuildAt: extras.fullBuildAt ?? 0,
   };
+  const lookupKeys = extras.lookupKeys;
   const ids = frontCode(index.ids);
   const dict = frontCode(index.dict);
   const lengths = new Uint32Array(slots);
@@ -77,7 +98,15 @@ export function encodeIndexSnapshot(index: LookupIndex): Buffer {
     Buffer.from(MAGIC, "latin1"),
     Buffer.from([FORMAT]),
     framed(JSON.stringify(header)),
-    framed(JSON.stringify([ids.suffixes, index.names, dict.suffixes, metadataColumns(index.metadata)])),
+    framed(
+      JSON.stringify([
+        ids.suffixes,
+        index.names,
+        dict.suffixes,
+        metadataColumns(index.metadata),
+        lookupKeys ? shapeColumns(size, lookupKeys) : null,
+      ]),
+    ),
     ids.shared,
     dict.shared,
     Buffer.from(index.statusCodes.buffer, index.statusCodes.byteOffset, index.statusCodes.byteLength),
@@ -88,6 +117,19 @@ export function encodeIndexSnapshot(index: LookupIndex): Buffer {
 
 /** The index a snapshot holds, with `fuzzy` as its default. Throws SnapshotFormatError on anything malformed. */
 export function decodeIndexSnapshot(bytes: Uint8Array, fuzzy = true): LookupIndex {
+  return assembleLookupIndex(decodeSnapshotContent(bytes, fuzzy).core);
+}
+
+/** What a snapshot holds: the index's core (no postings) and its extras (lookup keys as shapes). */
+export interface SnapshotContent {
+  core: LookupIndexCore;
+  /** Per item, its lookup keys (`shapes[shape[i]]`); undefined when the writer did not record them. */
+  lookupKeys: ShapeColumns | undefined;
+  fullBuildAt: number;
+}
+
+/** The content of a snapshot. Throws SnapshotFormatError on anything malformed. */
+export function decodeSnapshotContent(bytes: Uint8Array, fuzzy = true): SnapshotContent {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buffer.length < 5 || buffer.toString("latin1", 0, 4) !== MAGIC || buffer[4] !== FORMAT) {
     throw new SnapshotFormatError("not a lookup index snapshot of this format");
@@ -103,10 +145,10 @@ export function decodeIndexSnapshot(bytes: Uint8Array, fuzzy = true): LookupInde
     return value;
   };
   const header = readFramed() as Header;
-  const strings = readFramed() as [string[], string[], string[], MetadataColumns];
+  const strings = readFramed() as [string[], string[], string[], MetadataColumns, ShapeColumns | null];
   const { size, tokenCount } = header;
   const fieldCount = header.fields?.length ?? 0;
-  const [idSuffixes, names, dictSuffixes, columns] = Array.isArray(strings) ? strings : [];
+  const [idSuffixes, names, dictSuffixes, columns, lookupKeys] = Array.isArray(strings) ? strings : [];
   const metadata = columns === undefined ? undefined : metadataRows(columns, size);
   if (
     !Array.isArray(idSuffixes) ||
@@ -140,18 +182,23 @@ export function decodeIndexSnapshot(bytes: Uint8Array, fuzzy = true): LookupInde
   for (let p = 0; p < tokenCount; p++) {
     if (slotTokens[p]! >= dict.length) throw new SnapshotFormatError("token id out of range");
   }
-  return assembleLookupIndex({
-    fuzzy,
-    fields: header.fields,
-    ids,
-    names,
-    metadata,
-    statusCodes,
-    dict,
-    slotStart,
-    slotTokens,
-    maxSlotTokens: header.maxSlotTokens,
-  });
+  if (lookupKeys) checkShapeColumns(lookupKeys, size);
+  return {
+    core: {
+      fuzzy,
+      fields: header.fields,
+      ids,
+      names,
+      metadata,
+      statusCodes,
+      dict,
+      slotStart,
+      slotTokens,
+      maxSlotTokens: header.maxSlotTokens,
+    },
+    lookupKeys: lookupKeys ?? undefined,
+    fullBuildAt: typeof header.fullBuildAt === "number" ? header.fullBuildAt : 0,
+  };
 }
 
 /** A snapshot that cannot be decoded: the reader falls back to the items. */
@@ -181,33 +228,41 @@ export async function indexFromSnapshot(
   }
 }
 
-export interface SnapshotWriterDeps {
-  repos: { items: Pick<ItemRepository, "listSummaries">; indexSnapshots: IndexSnapshotRepository };
-  log: { warn(message: string, ...extra: Record<string, unknown>[]): void };
+/** Distinct string lists and each item's list among them: how per-item key lists are stored. */
+export interface ShapeColumns {
+  shapes: string[][];
+  shape: number[];
 }
 
-/**
- * At a list partition's commit, before its version flips: writes the snapshot of `version` unless one built with the
- * current settings is already there (an unchanged resync costs one small GetItem), then drops snapshots older than
- * the previous version. Best effort: a failure is logged and the sync still commits (readers fall back to the items).
- */
-export async function writeIndexSnapshot(
-  deps: SnapshotWriterDeps,
-  ref: PartitionRef,
-  version: number,
-  config: ReferenceDataConfig,
-): Promise<void> {
-  if (config.syncType !== "list" || version < 1) return;
-  const { indexSnapshots, items } = deps.repos;
-  try {
-    const settings = indexSettingsOf(config);
-    const settingsKey = snapshotSettingsKey(settings);
-    if ((await indexSnapshots.settingsKeyOf(ref, version)) === settingsKey) return;
-    const index = buildLookupIndex(await items.listSummaries(ref), settings);
-    await indexSnapshots.write(ref, version, encodeIndexSnapshot(index), settingsKey);
-    await indexSnapshots.deleteOlderThan(ref, version - 1);
-  } catch (error) {
-    deps.log.warn("lookup index snapshot not written", { version, error });
+function shapeColumns(size: number, keysOf: (i: number) => readonly string[]): ShapeColumns {
+  const ids = new Map<string, number>();
+  const columns: ShapeColumns = { shapes: [], shape: new Array(size) };
+  for (let i = 0; i < size; i++) {
+    const keys = keysOf(i);
+    const signature = JSON.stringify(keys);
+    let id = ids.get(signature);
+    if (id === undefined) {
+      id = columns.shapes.length;
+      ids.set(signature, id);
+      columns.shapes.push([...keys]);
+    }
+    columns.shape[i] = id;
+  }
+  return columns;
+}
+
+function checkShapeColumns(columns: ShapeColumns, size: number): void {
+  const { shapes, shape } = columns;
+  if (!Array.isArray(shapes) || !Array.isArray(shape) || shape.length !== size) {
+    throw new SnapshotFormatError("bad lookup key columns");
+  }
+  for (const keys of shapes) {
+    if (!Array.isArray(keys) || keys.some((key) => typeof key !== "string")) {
+      throw new SnapshotFormatError("bad lookup key shape");
+    }
+  }
+  for (const id of shape) {
+    if (!Number.isInteger(id) || id < 0 || id >= shapes.length) throw new SnapshotFormatError("bad lookup key shape");
   }
 }
 
@@ -222,24 +277,15 @@ interface MetadataColumns {
 }
 
 function metadataColumns(metadata: readonly Readonly<Record<string, unknown>>[]): MetadataColumns {
-  const shapeIds = new Map<string, number>();
-  const columns: MetadataColumns = { shapes: [], shape: new Array(metadata.length), values: [] };
+  const { shapes, shape } = shapeColumns(metadata.length, (i) => Object.keys(metadata[i]!));
+  const values: unknown[][][] = shapes.map((keys) => keys.map(() => []));
   for (let i = 0; i < metadata.length; i++) {
     const row = metadata[i]!;
-    const keys = Object.keys(row);
-    const signature = JSON.stringify(keys);
-    let id = shapeIds.get(signature);
-    if (id === undefined) {
-      id = columns.shapes.length;
-      shapeIds.set(signature, id);
-      columns.shapes.push(keys);
-      columns.values.push(keys.map(() => []));
-    }
-    columns.shape[i] = id;
-    const values = columns.values[id]!;
-    for (let k = 0; k < keys.length; k++) values[k]!.push(row[keys[k]!]);
+    const keys = shapes[shape[i]!]!;
+    const columns = values[shape[i]!]!;
+    for (let k = 0; k < keys.length; k++) columns[k]!.push(row[keys[k]!]);
   }
-  return columns;
+  return { shapes, shape, values };
 }
 
 function metadataRows(columns: MetadataColumns, size: number): Record<string, unknown>[] {

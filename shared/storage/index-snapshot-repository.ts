@@ -78,4 +78,9 @@ export class DynamoIndexSnapshotRepository implements IndexSnapshotRepository {
     }
     await batchWriteAll(this.doc, this.tableName, requests, this.retry);
   }
+
+  /** The settings row shares the version's prefix, so it goes with the chunks. */
+  async delete(ref: PartitionRef, version: number): Promise<void> {
+    await this.blobs.deleteAll(this.location(ref, version));
+  }
 }

@@ -101,7 +101,11 @@ export class DynamoItemRepository implements ItemRepository {
   }
 
   /** Retries unprocessed keys with the batch writes' backoff (retry.sleep), so throttling loses no item. */
-  async getMany(ref: PartitionRef, externalIds: readonly string[]): Promise<Item[]> {
+  async getMany(
+    ref: PartitionRef,
+    externalIds: readonly string[],
+    options: { consistent?: boolean } = {},
+  ): Promise<Item[]> {
     const byId = new Map<string, Item>();
     const ids = [...new Set(externalIds)];
     for (let from = 0; from < ids.length; from += BATCH_GET_LIMIT) {
@@ -111,7 +115,9 @@ export class DynamoItemRepository implements ItemRepository {
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt > 0) await (this.retry.sleep ?? sleep)(backoffMs(attempt));
         const result = await this.doc.send(
-          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending } } }),
+          new BatchGetCommand({
+            RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: options.consistent === true } },
+          }),
         );
         for (const row of result.Responses?.[this.tableName] ?? []) {
           const item = parseRow(itemSchema, row, "item");

@@ -255,8 +255,11 @@ export interface ItemRepository {
     input: { jobId: string; now: number; expiresAt?: number },
   ): Promise<{ updated: number; rows: StatusChangedRow[] }>;
   get(ref: PartitionRef, externalId: string): Promise<Item | undefined>;
-  /** The stored items of these external IDs (BatchGetItem, 100 keys a request), in the order asked; missing ones skipped. */
-  getMany(ref: PartitionRef, externalIds: readonly string[]): Promise<Item[]>;
+  /**
+   * The stored items of these external IDs (BatchGetItem, 100 keys a request), in the order asked; missing ones
+   * skipped. `consistent`: strongly consistent reads (twice the read units), for rows just written.
+   */
+  getMany(ref: PartitionRef, externalIds: readonly string[], options?: { consistent?: boolean }): Promise<Item[]>;
   list(ref: PartitionRef, filter: ItemListFilter): Promise<Page<Item>>;
   /** Every item of a partition (all pages). */
   listAll(ref: PartitionRef): Promise<Item[]>;
@@ -458,6 +461,8 @@ export interface IndexSnapshotRepository {
   settingsKeyOf(ref: PartitionRef, version: number): Promise<string | undefined>;
   /** Removes the snapshots of versions below `version`. */
   deleteOlderThan(ref: PartitionRef, version: number): Promise<void>;
+  /** Removes the snapshot of `version` (its chunks and its settings row). */
+  delete(ref: PartitionRef, version: number): Promise<void>;
 }
 
 /** Everything a service function may need from storage. */

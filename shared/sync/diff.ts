@@ -107,6 +107,14 @@ export function nextManifest(base: Manifest, seen: Manifest, deactivated: Iterab
   return result;
 }
 
+/** Ids whose entry differs between two manifests (added, removed, or another hash or status). */
+export function changedIds(before: Manifest, after: Manifest): string[] {
+  const ids: string[] = [];
+  for (const [id, entry] of after) if (!sameEntry(before.get(id), entry)) ids.push(id);
+  for (const id of before.keys()) if (!after.has(id)) ids.push(id);
+  return ids;
+}
+
 /** `committed` overlaid with the rows' actual state: rows win, and rows the manifest never knew are added. */
 export function mergeRows(committed: Manifest, rows: Manifest): Manifest {
   const merged: Manifest = new Map(committed);

@@ -18,6 +18,7 @@ import type { Manifest } from "../storage/ports.js";
 import { expiresAfterDays } from "./announce.js";
 import { changeRecordOf, statusChangeRecords } from "./change-records.js";
 import {
+  changedIds,
   classifyChange,
   countActive,
   mergeRows,
@@ -325,9 +326,11 @@ export class ListSync implements SyncKind {
       itemsFailed: this.progress.itemsFailed,
       itemsDuplicate: this.progress.itemsDuplicate,
     };
-    // An unchanged resync keeps the committed manifest: no manifest write, no version flip of stored data.
-    const changed =
-      this.committedRebuilt || this.session.partition.version === 0 || !sameManifest(this.committed, manifest);
+    // What the rows hold is what the manifests say at each commit, so this diff is what changed in the rows since the
+    // committed version (the index snapshot is updated with just these), unless the committed manifest was rebuilt
+    // from the rows themselves. An unchanged resync keeps the committed manifest: no write, no version flip.
+    const changedItems = changedIds(this.committed, manifest);
+    const changed = this.committedRebuilt || this.session.partition.version === 0 || changedItems.length > 0;
     return this.session.commit(config, {
       counts: jobCounts,
       warnings,
@@ -345,15 +348,7 @@ export class ListSync implements SyncKind {
       },
       itemCount: countActive(manifest),
       totalCount: manifest.size,
+      ...(this.committedRebuilt ? {} : { changedItems }),
     });
   }
-}
-
-function sameManifest(a: Manifest, b: Manifest): boolean {
-  if (a.size !== b.size) return false;
-  for (const [id, entry] of a) {
-    const other = b.get(id);
-    if (!other || other.hash !== entry.hash || other.status !== entry.status) return false;
-  }
-  return true;
 }

@@ -18,7 +18,7 @@ import type { InvokeResponse } from "../gateway/client.js";
 import { isGatewayError } from "../gateway/errors.js";
 import type { PageState } from "../gateway/pagination.js";
 import type { Logger } from "../log.js";
-import { writeIndexSnapshot } from "../lookup/snapshot.js";
+import { writeIndexSnapshot } from "../lookup/snapshot-writer.js";
 import type { JobPatch, Manifest, Repositories } from "../storage/ports.js";
 import { announceCommit } from "./announce.js";
 import {
@@ -68,6 +68,8 @@ export interface CommitInput {
   write: () => Promise<{ version: number; manifestChunks: number; objectChunks: number }>;
   itemCount: number;
   totalCount?: number;
+  /** List syncs: the items whose stored state differs from the committed version's (undefined: not known). */
+  changedItems?: readonly string[];
 }
 
 /** A list sync or an object sync, run by a session. */
@@ -413,7 +415,12 @@ export class SyncSession {
       { expectStatus: ["syncing"] },
     );
     const written = await write();
-    await writeIndexSnapshot({ repos, log: this.log }, ref, written.version, config);
+    await writeIndexSnapshot(
+      { repos, log: this.log },
+      ref,
+      { version: written.version, previousVersion: this.partition.version, changed: input.changedItems, now: this.now() },
+      config,
+    );
     this.lease.assertHeld();
     await this.lease.stop();
     const now = this.now();

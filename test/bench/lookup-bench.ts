@@ -23,7 +23,7 @@ import { type Source, type SourceInput, sourceInputSchema } from "../../shared/d
 import { LookupIndexCache } from "../../shared/lookup/cache.js";
 import { buildLookupIndex, type LookupIndex } from "../../shared/lookup/index.js";
 import { lookup } from "../../shared/lookup/ranking.js";
-import { writeIndexSnapshot } from "../../shared/lookup/snapshot.js";
+import { writeIndexSnapshot } from "../../shared/lookup/snapshot-writer.js";
 import { createDocumentClient } from "../../shared/storage/client.js";
 import { createRepositories } from "../../shared/storage/index.js";
 import { startDynamo, type TestDynamo } from "../support/dynamo.js";
@@ -366,8 +366,11 @@ async function coldLookup(dynamo: TestDynamo, size: number) {
   const jobId = "01JOBBENCHCOLD000000000000";
   await repos.partitions.claim(ref, { jobId, now, requeueDeadline: now + 900_000 });
   await repos.partitions.acquireLease(ref, { jobId, owner: "bench", now, leaseMs: 120_000 });
-  const log = { warn: (message: string, ...extra: unknown[]) => console.warn(message, ...extra) };
-  await writeIndexSnapshot({ repos, log }, ref, 1, source.referenceData);
+  const log = { info: () => {}, warn: (message: string, ...extra: unknown[]) => console.warn(message, ...extra) };
+  const commit = { version: 1, previousVersion: 0, changed: undefined, now };
+  if ((await writeIndexSnapshot({ repos, log }, ref, commit, source.referenceData)) !== "full") {
+    throw new Error("snapshot not written");
+  }
   await repos.partitions.recordSuccess(ref, {
     jobId,
     owner: "bench",

@@ -1,0 +1,240 @@
+/**
+ * Writing a partition's lookup index snapshot (format: snapshot.ts) at a list commit, before the version flips.
+ *
+ * Incremental: a sync that changed few items starts from the previous version's snapshot and rebuilds the index with
+ * only those items read again (by key, strongly consistent: they were just written). Which items changed is the diff
+ * of the previous version's manifest and the new one (list-sync.ts), which a sync split across invocations derives
+ * again at its finish, so nothing about it is checkpointed. The build is the same `buildIndexCore` as a full build,
+ * fed the unchanged items' tokens from the previous snapshot, so the result is the index a full rebuild would give.
+ * That rests on the engine's invariant that at each commit the item rows hold exactly what the manifest says (the
+ * content hash covers everything the index keeps).
+ *
+ * Full (every item read, as a cold reader without a snapshot would): the partition's first version, no usable previous
+ * snapshot (missing, unreadable, other settings, no lookup keys recorded), an unknown changed set (the committed
+ * manifest had to be rebuilt from the rows), more than INCREMENTAL_MAX_CHANGED_SHARE of the items changed, or the chain
+ * of incremental snapshots began more than FULL_REBUILD_AFTER_MS ago: rows removed by DynamoDB TTL (an item inactive
+ * past its retention) are in no manifest diff, and the periodic full build is what drops them from the snapshot.
+ */
+import { NotFoundError } from "../domain/errors.js";
+import type { PartitionRef } from "../domain/ids.js";
+import type { ReferenceDataConfig } from "../domain/source-config.js";
+import type { IndexSnapshotRepository, ItemRepository } from "../storage/ports.js";
+import {
+  buildIndexCore,
+  type IndexSource,
+  itemFieldTokens,
+  itemsSource,
+  type LookupIndexCore,
+  type LookupSourceItem,
+  lookupKeysOf,
+  MAX_FIELDS,
+  statusOfCode,
+} from "./index.js";
+import {
+  decodeSnapshotContent,
+  encodeIndexSnapshot,
+  type IndexSettings,
+  indexSettingsOf,
+  type SnapshotContent,
+  SnapshotFormatError,
+  snapshotSettingsKey,
+} from "./snapshot.js";
+
+/**
+ * Above this share of the previous snapshot's items changed, the snapshot is rebuilt from every item. Measured
+ * (`npm run bench -- sync`, `snapshot.*`): at 100,000 items reading the previous snapshot costs about a tenth of
+ * reading every item, and each changed item one read unit more (a strongly consistent read of a whole row), where a
+ * full read costs about 1/20 of a unit an item; past ~5% the full read is cheaper.
+ */
+export const INCREMENTAL_MAX_CHANGED_SHARE = 0.05;
+/** An incremental chain older than this is replaced by a full build (see the module comment: TTL-expired rows). */
+export const FULL_REBUILD_AFTER_MS = 24 * 3_600_000;
+
+/** What a commit tells the snapshot writer. */
+export interface SnapshotCommit {
+  /** The version being committed. */
+  version: number;
+  /** The partition's committed version before this sync (0: none). */
+  previousVersion: number;
+  /** External IDs whose stored state differs between the two versions; undefined when not known. */
+  changed: readonly string[] | undefined;
+  now: number;
+}
+
+export interface SnapshotWriterDeps {
+  repos: {
+    items: Pick<ItemRepository, "listSummaries" | "getMany">;
+    indexSnapshots: IndexSnapshotRepository;
+  };
+  log: {
+    info(message: string, ...extra: Record<string, unknown>[]): void;
+    warn(message: string, ...extra: Record<string, unknown>[]): void;
+  };
+}
+
+/** What writeIndexSnapshot did. */
+export type SnapshotWrite = "none" | "kept" | "full" | "incremental" | "failed";
+
+/**
+ * At a list partition's commit, before its version flips: writes the snapshot of `commit.version`, incrementally when
+ * it can (module comment), then drops snapshots older than the previous version. An unchanged resync (same version)
+ * keeps the version's snapshot unless it was built with other settings (one small GetItem). Best effort: a failure is
+ * logged and the sync still commits (readers fall back to the items).
+ */
+export async function writeIndexSnapshot(
+  deps: SnapshotWriterDeps,
+  ref: PartitionRef,
+  commit: SnapshotCommit,
+  config: ReferenceDataConfig,
+): Promise<SnapshotWrite> {
+  const { version, previousVersion } = commit;
+  if (config.syncType !== "list" || version < 1) return "none";
+  const { indexSnapshots, items } = deps.repos;
+  try {
+    const settings = indexSettingsOf(config);
+    const settingsKey = snapshotSettingsKey(settings);
+    if (version === previousVersion && (await indexSnapshots.settingsKeyOf(ref, version)) === settingsKey) return "kept";
+    let build: SnapshotWrite = "incremental";
+    let bytes: Buffer;
+    const incremental = await incrementalBuild(deps, ref, commit, settings, settingsKey);
+    if (incremental) {
+      bytes = encodeIndexSnapshot(incremental.core, incremental);
+    } else {
+      build = "full";
+      const summaries = await items.listSummaries(ref);
+      bytes = encodeIndexSnapshot(buildIndexCore(itemsSource(summaries), settings), {
+        lookupKeys: (i) => lookupKeysOf(summaries[i]!),
+        fullBuildAt: commit.now,
+      });
+    }
+    await indexSnapshots.write(ref, version, bytes, settingsKey);
+    await indexSnapshots.deleteOlderThan(ref, version - 1);
+    deps.log.info("lookup index snapshot written", { version, build, changed: commit.changed?.length });
+    return build;
+  } catch (error) {
+    deps.log.warn("lookup index snapshot not written", { version, error });
+    // A snapshot of this version left by an attempt that crashed before its flip may hold other items: never serve it.
+    if (version !== previousVersion) await indexSnapshots.delete(ref, version).catch(() => undefined);
+    return "failed";
+  }
+}
+
+/** The new index from the previous snapshot and the changed items, or undefined when a full build is due. */
+async function incrementalBuild(
+  deps: SnapshotWriterDeps,
+  ref: PartitionRef,
+  commit: SnapshotCommit,
+  settings: IndexSettings,
+  settingsKey: string,
+): Promise<{ core: LookupIndexCore; lookupKeys: (i: number) => readonly string[]; fullBuildAt: number } | undefined> {
+  const { changed, previousVersion, version } = commit;
+  if (changed === undefined || previousVersion < 1 || previousVersion === version) return undefined;
+  let base: SnapshotContent;
+  try {
+    const previous = await deps.repos.indexSnapshots.read(ref, previousVersion);
+    if (!previous || previous.settingsKey !== settingsKey) return undefined;
+    base = decodeSnapshotContent(previous.bytes);
+  } catch (error) {
+    if (error instanceof SnapshotFormatError || error instanceof NotFoundError) return undefined;
+    throw error;
+  }
+  if (
+    !base.lookupKeys ||
+    !(commit.now - base.fullBuildAt < FULL_REBUILD_AFTER_MS) ||
+    changed.length > base.core.ids.length * INCREMENTAL_MAX_CHANGED_SHARE ||
+    // Fields capped: an item may have keys the previous index never saw.
+    base.core.fields.length >= MAX_FIELDS
+  ) {
+    return undefined;
+  }
+  const rows = changed.length === 0 ? [] : await deps.repos.items.getMany(ref, changed, { consistent: true });
+  const source = mergedSource(base, changed, rows);
+  if (!source) return undefined;
+  return { core: buildIndexCore(source, settings), lookupKeys: source.lookupKeys, fullBuildAt: base.fullBuildAt };
+}
+
+/**
+ * The previous snapshot's items without the changed ones, and the changed ones that still exist (`rows`), in stored
+ * order; undefined when the previous items are not in stored order (then nothing can be merged into them).
+ */
+function mergedSource(
+  base: SnapshotContent,
+  changed: readonly string[],
+  rows: readonly LookupSourceItem[],
+): IndexSource | undefined {
+  const { core } = base;
+  const columns = base.lookupKeys as NonNullable<SnapshotContent["lookupKeys"]>;
+  const replaced = new Set(changed);
+  const byId = new Map(rows.map((row) => [row.externalId, row]));
+  const fresh = [...byId.values()].sort((a, b) => compareStoredOrder(a.externalId, b.externalId));
+  // An entry is the position of an unchanged item in the previous index, or a changed item as now stored.
+  const order: (number | LookupSourceItem)[] = [];
+  let next = 0;
+  for (let i = 0; i < core.ids.length; i++) {
+    const id = core.ids[i]!;
+    if (i > 0 && compareStoredOrder(core.ids[i - 1]!, id) >= 0) return undefined;
+    while (next < fresh.length && compareStoredOrder(fresh[next]!.externalId, id) < 0) order.push(fresh[next++]!);
+    if (!replaced.has(id)) order.push(i);
+  }
+  while (next < fresh.length) order.push(fresh[next++]!);
+
+  // Every key of a previous item is one of the previous fields (they were not capped), and an item without keys had
+  // the name fallback field: a field the previous index lacks has no tokens of a previous item.
+  const fieldAt = new Map(core.fields.map((field, f) => [field, f]));
+  const fieldCount = core.fields.length;
+  const previousTokens = (i: number, field: string): readonly string[] => {
+    const f = fieldAt.get(field);
+    if (f === undefined) return [];
+    const slot = i * fieldCount + f;
+    const start = core.slotStart[slot]!;
+    const tokens: string[] = new Array(core.slotStart[slot + 1]! - start);
+    for (let t = 0; t < tokens.length; t++) tokens[t] = core.dict[core.slotTokens[start + t]!]!;
+    return tokens;
+  };
+  const at = (n: number) => order[n]!;
+  return {
+    count: order.length,
+    externalId: (n) => {
+      const e = at(n);
+      return typeof e === "number" ? core.ids[e]! : e.externalId;
+    },
+    name: (n) => {
+      const e = at(n);
+      return typeof e === "number" ? core.names[e]! : e.name;
+    },
+    metadata: (n) => {
+      const e = at(n);
+      return typeof e === "number" ? core.metadata[e]! : (e.metadata ?? {});
+    },
+    status: (n) => {
+      const e = at(n);
+      return typeof e === "number" ? statusOfCode(core.statusCodes[e]!) : e.status;
+    },
+    lookupKeys: (n) => {
+      const e = at(n);
+      return typeof e === "number" ? columns.shapes[columns.shape[e]!]! : lookupKeysOf(e);
+    },
+    tokens: (n, field) => {
+      const e = at(n);
+      return typeof e === "number" ? previousTokens(e, field) : itemFieldTokens(e, field);
+    },
+  };
+}
+
+/**
+ * DynamoDB's order of string sort keys: by UTF-8 bytes, which is code point order. JavaScript compares UTF-16 code
+ * units, which differs only between a surrogate (a code point above U+FFFF) and a unit from U+E000 up.
+ */
+export function compareStoredOrder(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    const xSurrogate = x >= 0xd800 && x <= 0xdfff;
+    const ySurrogate = y >= 0xd800 && y <= 0xdfff;
+    if (xSurrogate !== ySurrogate && (xSurrogate ? y : x) >= 0xe000) return xSurrogate ? 1 : -1;
+    return x - y;
+  }
+  return a.length - b.length;
+}
