@@ -70,6 +70,8 @@ export interface SnapshotWriterDeps {
     info(message: string, ...extra: Record<string, unknown>[]): void;
     warn(message: string, ...extra: Record<string, unknown>[]): void;
   };
+  /** Overrides INCREMENTAL_MAX_CHANGED_SHARE (tests of small partitions). */
+  maxChangedShare?: number;
 }
 
 /** What writeIndexSnapshot did. */
@@ -141,7 +143,7 @@ async function incrementalBuild(
   if (
     !base.lookupKeys ||
     !(commit.now - base.fullBuildAt < FULL_REBUILD_AFTER_MS) ||
-    changed.length > base.core.ids.length * INCREMENTAL_MAX_CHANGED_SHARE ||
+    changed.length > base.core.ids.length * (deps.maxChangedShare ?? INCREMENTAL_MAX_CHANGED_SHARE) ||
     // Fields capped: an item may have keys the previous index never saw.
     base.core.fields.length >= MAX_FIELDS
   ) {
