@@ -8,9 +8,9 @@ import { describe, expect, it } from "vitest";
 import type { Item, ItemStatus } from "../../../shared/domain/entities.js";
 import type { PartitionRef } from "../../../shared/domain/ids.js";
 import { type ReferenceDataConfig, referenceDataConfigSchema } from "../../../shared/domain/source-config.js";
-import { assembleLookupIndex, buildIndexCore, itemsSource, lookupKeysOf } from "../../../shared/lookup/index.js";
+import { assembleLookupIndex } from "../../../shared/lookup/index.js";
 import { lookup } from "../../../shared/lookup/ranking.js";
-import { decodeSnapshotContent, encodeIndexSnapshot, type SnapshotContent } from "../../../shared/lookup/snapshot.js";
+import { decodeSnapshotContent } from "../../../shared/lookup/snapshot.js";
 import {
   compareStoredOrder,
   FULL_REBUILD_AFTER_MS,
@@ -19,6 +19,7 @@ import {
   writeIndexSnapshot,
 } from "../../../shared/lookup/snapshot-writer.js";
 import type { IndexSnapshot } from "../../../shared/storage/ports.js";
+import { comparable, fullRebuild } from "../../support/index-snapshot.js";
 
 const REF: PartitionRef = { tenantId: "t", integrationId: "i", connectionId: "c", dataType: "users" };
 const FIELDS = ["profile.name", "handle"];
@@ -113,29 +114,6 @@ function itemOf(externalId: string, c: ContentValue, s: ItemStatus): Item {
   };
 }
 type ContentValue = { name: string; lookup: Record<string, string>; team: string | undefined };
-
-/** A snapshot's content, as comparable data: every part of the index core and each item's lookup keys. */
-function comparable(content: SnapshotContent) {
-  const { core, lookupKeys } = content;
-  return {
-    fields: core.fields,
-    ids: core.ids,
-    names: core.names,
-    metadata: JSON.stringify(core.metadata),
-    statusCodes: [...core.statusCodes],
-    dict: core.dict,
-    slotStart: [...core.slotStart],
-    slotTokens: [...core.slotTokens],
-    maxSlotTokens: core.maxSlotTokens,
-    lookupKeys: core.ids.map((_, i) => (lookupKeys ? lookupKeys.shapes[lookupKeys.shape[i]!] : undefined)),
-  };
-}
-
-/** What a full rebuild from every stored item writes. */
-function fullRebuild(summaries: Item[], fields: string[]): SnapshotContent {
-  const core = buildIndexCore(itemsSource(summaries), { fields });
-  return decodeSnapshotContent(encodeIndexSnapshot(core, { lookupKeys: (i) => lookupKeysOf(summaries[i]!) }));
-}
 
 describe("incremental index snapshots", () => {
   it("after any history of syncs, the incremental snapshot is the full rebuild's, and answers lookups the same", async () => {
