@@ -19,6 +19,7 @@ const MODULES: Record<string, string> = {
   ratelimit: "./ratelimit-bench.js",
   changes: "./changes-bench.js",
   pausedGauge: "./paused-gauge-bench.js",
+  snapshot: "./snapshot-bench.js",
 };
 
 const here = dirname(fileURLToPath(import.meta.url));
