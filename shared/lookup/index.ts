@@ -1,7 +1,8 @@
 /**
  * Name-to-ID lookup over one partition, built once per partition version and queried many times. This module is the
  * index itself (its layout and its build); matching and scoring are in ranking.ts, typo search in typo-search.ts,
- * dictionary searches in dictionary.ts, the list route's word search in search.ts, snapshots in snapshot.ts.
+ * dictionary searches in dictionary.ts, the list route's word search in search.ts, snapshots in snapshot.ts (format)
+ * and snapshot-writer.ts (written at commit, incrementally through the same build).
  *
  * Layout (all integer arrays, so memory stays proportional to the data, not to object overhead):
  * - a sorted token dictionary shared by every field: a prefix is a contiguous range of it (binary search), and the

@@ -95,7 +95,8 @@ export async function writeIndexSnapshot(
   try {
     const settings = indexSettingsOf(config);
     const settingsKey = snapshotSettingsKey(settings);
-    if (version === previousVersion && (await indexSnapshots.settingsKeyOf(ref, version)) === settingsKey) return "kept";
+    if (version === previousVersion && (await indexSnapshots.settingsKeyOf(ref, version)) === settingsKey)
+      return "kept";
     let build: SnapshotWrite = "incremental";
     let bytes: Buffer;
     const incremental = await incrementalBuild(deps, ref, commit, settings, settingsKey);

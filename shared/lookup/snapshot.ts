@@ -1,8 +1,8 @@
 /**
  * Lookup index snapshots: at commit the sync worker writes the partition's index as compact bytes under the committed
- * version (writeIndexSnapshot), and a cold query container loads them (indexFromSnapshot) instead of reading and
- * tokenising every item. A snapshot stores only the index's core (lookupindex.ts `LookupIndexCore`); the postings are
- * recomputed on load in two linear passes.
+ * version (snapshot-writer.ts, built on the previous version's snapshot when few items changed), and a cold query
+ * container loads them (indexFromSnapshot) instead of reading and tokenising every item. A snapshot stores only the
+ * index's core (index.ts `LookupIndexCore`); the postings are recomputed on load in two linear passes.
  *
  * Settings: an index is built from the source's lookup fields (which fields, in which priority), so a snapshot is
  * keyed by them (`snapshotSettingsKey`). A reader whose source now names other fields ignores the snapshot and builds

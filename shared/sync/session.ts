@@ -418,7 +418,12 @@ export class SyncSession {
     await writeIndexSnapshot(
       { repos, log: this.log },
       ref,
-      { version: written.version, previousVersion: this.partition.version, changed: input.changedItems, now: this.now() },
+      {
+        version: written.version,
+        previousVersion: this.partition.version,
+        changed: input.changedItems,
+        now: this.now(),
+      },
       config,
     );
     this.lease.assertHeld();

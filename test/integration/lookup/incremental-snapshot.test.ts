@@ -12,7 +12,7 @@ import { syntheticSlackUsers } from "../../../infra/local/sample-gateway/index.j
 import type { PartitionRef } from "../../../shared/domain/ids.js";
 import { decodeSnapshotContent } from "../../../shared/lookup/snapshot.js";
 import { comparable, fullRebuild } from "../../support/index-snapshot.js";
-import { createEnv, slackCursorPages, startServers, type Servers } from "../../support/sync-harness.js";
+import { createEnv, type Servers, slackCursorPages, startServers } from "../../support/sync-harness.js";
 
 const USERS = 100;
 const PAGE_SIZE = 25;
