@@ -97,29 +97,50 @@ export async function writeIndexSnapshot(
     const settingsKey = snapshotSettingsKey(settings);
     if (version === previousVersion && (await indexSnapshots.settingsKeyOf(ref, version)) === settingsKey)
       return "kept";
-    let build: SnapshotWrite = "incremental";
-    let bytes: Buffer;
-    const incremental = await incrementalBuild(deps, ref, commit, settings, settingsKey);
-    if (incremental) {
-      bytes = encodeIndexSnapshot(incremental.core, incremental);
-    } else {
-      build = "full";
-      const summaries = await items.listSummaries(ref);
-      bytes = encodeIndexSnapshot(buildIndexCore(itemsSource(summaries), settings), {
-        lookupKeys: (i) => lookupKeysOf(summaries[i]!),
-        fullBuildAt: commit.now,
-      });
-    }
+    const built =
+      (await incrementalBuild(deps, ref, commit, settings, settingsKey)) ??
+      (await fullBuild(items, ref, settings, commit.now));
+    const bytes = encodeIndexSnapshot(built.core, {
+      lookupKeys: (i) => built.lookupKeys[i]!,
+      fullBuildAt: built.fullBuildAt,
+    });
     await indexSnapshots.write(ref, version, bytes, settingsKey);
     await indexSnapshots.deleteOlderThan(ref, version - 1);
-    deps.log.info("lookup index snapshot written", { version, build, changed: commit.changed?.length });
-    return build;
+    deps.log.info("lookup index snapshot written", { version, build: built.build, changed: commit.changed?.length });
+    return built.build;
   } catch (error) {
     deps.log.warn("lookup index snapshot not written", { version, error });
     // A snapshot of this version left by an attempt that crashed before its flip may hold other items: never serve it.
     if (version !== previousVersion) await indexSnapshots.delete(ref, version).catch(() => undefined);
     return "failed";
   }
+}
+
+/**
+ * A built index core and each item's lookup keys, for the encoder. Only these are kept while encoding (the items or
+ * the previous snapshot they were built from are garbage by then: encoding is the peak of a snapshot write).
+ */
+interface Built {
+  build: "full" | "incremental";
+  core: LookupIndexCore;
+  lookupKeys: (readonly string[])[];
+  fullBuildAt: number;
+}
+
+/** The index of every stored item. */
+async function fullBuild(
+  items: Pick<ItemRepository, "listSummaries">,
+  ref: PartitionRef,
+  settings: IndexSettings,
+  now: number,
+): Promise<Built> {
+  const summaries = await items.listSummaries(ref);
+  return {
+    build: "full",
+    core: buildIndexCore(itemsSource(summaries), settings),
+    lookupKeys: summaries.map(lookupKeysOf),
+    fullBuildAt: now,
+  };
 }
 
 /** The new index from the previous snapshot and the changed items, or undefined when a full build is due. */
@@ -129,7 +150,7 @@ async function incrementalBuild(
   commit: SnapshotCommit,
   settings: IndexSettings,
   settingsKey: string,
-): Promise<{ core: LookupIndexCore; lookupKeys: (i: number) => readonly string[]; fullBuildAt: number } | undefined> {
+): Promise<Built | undefined> {
   const { changed, previousVersion, version } = commit;
   if (changed === undefined || previousVersion < 1 || previousVersion === version) return undefined;
   let base: SnapshotContent;
@@ -153,7 +174,9 @@ async function incrementalBuild(
   const rows = changed.length === 0 ? [] : await deps.repos.items.getMany(ref, changed, { consistent: true });
   const source = mergedSource(base, changed, rows);
   if (!source) return undefined;
-  return { core: buildIndexCore(source, settings), lookupKeys: source.lookupKeys, fullBuildAt: base.fullBuildAt };
+  const lookupKeys: (readonly string[])[] = new Array(source.count);
+  for (let i = 0; i < source.count; i++) lookupKeys[i] = source.lookupKeys(i);
+  return { build: "incremental", core: buildIndexCore(source, settings), lookupKeys, fullBuildAt: base.fullBuildAt };
 }
 
 /**

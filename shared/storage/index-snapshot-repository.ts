@@ -69,12 +69,17 @@ export class DynamoIndexSnapshotRepository implements IndexSnapshotRepository {
   }
 
   async deleteOlderThan(ref: PartitionRef, version: number): Promise<void> {
-    const keep = keys.indexSnapshotPrefix(version);
+    // Only the keys below the kept version's prefix (version prefixes are zero-padded, so older ones sort below):
+    // a Query pays for whole rows, projected or not, and the kept versions' chunks are hundreds of KB.
+    const query = {
+      pk: dataPk(ref),
+      prefix: keys.indexSnapshotPrefix(),
+      until: keys.indexSnapshotPrefix(version),
+      projection: "PK, SK",
+    };
     const requests: WriteRequest[] = [];
-    const query = { pk: dataPk(ref), prefix: keys.indexSnapshotPrefix(), projection: "PK, SK" };
     for await (const row of queryPrefix(this.doc, this.tableName, query)) {
-      // Version prefixes are zero-padded, so an older version sorts below the kept one.
-      if (String(row.SK) < keep) requests.push({ DeleteRequest: { Key: { PK: row.PK, SK: row.SK } } });
+      requests.push({ DeleteRequest: { Key: { PK: row.PK, SK: row.SK } } });
     }
     await batchWriteAll(this.doc, this.tableName, requests, this.retry);
   }

@@ -157,6 +157,8 @@ export interface PrefixQuery {
   prefix: string;
   projection?: string;
   names?: Record<string, string>;
+  /** Only rows whose sort key is at most this (itself starting with the prefix): the front of the prefix. */
+  until?: string;
 }
 
 /** Yields every row under a key prefix, page after page (the repositories' "list all" reads). */
@@ -170,8 +172,15 @@ export async function* queryPrefix(
     const page = await doc.send(
       new QueryCommand({
         TableName: tableName,
-        KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
-        ExpressionAttributeValues: { ":pk": query.pk, ":prefix": query.prefix },
+        ...(query.until === undefined
+          ? {
+              KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
+              ExpressionAttributeValues: { ":pk": query.pk, ":prefix": query.prefix },
+            }
+          : {
+              KeyConditionExpression: "PK = :pk AND SK BETWEEN :prefix AND :until",
+              ExpressionAttributeValues: { ":pk": query.pk, ":prefix": query.prefix, ":until": query.until },
+            }),
         ProjectionExpression: query.projection,
         ExpressionAttributeNames: query.names && Object.keys(query.names).length > 0 ? query.names : undefined,
         ExclusiveStartKey: startKey,
