@@ -59,6 +59,8 @@ export interface SnapshotCommit {
   previousVersion: number;
   /** External IDs whose stored state differs between the two versions; undefined when not known. */
   changed: readonly string[] | undefined;
+  /** Items of the previous version, if known (its manifest's size): too many changed skips reading its snapshot. */
+  previousCount?: number;
   now: number;
 }
 
@@ -154,6 +156,9 @@ async function incrementalBuild(
 ): Promise<Built | undefined> {
   const { changed, previousVersion, version } = commit;
   if (changed === undefined || previousVersion < 1 || previousVersion === version) return undefined;
+  const share = deps.maxChangedShare ?? INCREMENTAL_MAX_CHANGED_SHARE;
+  const tooMany = (count: number) => changed.length > count * share;
+  if (commit.previousCount !== undefined && tooMany(commit.previousCount)) return undefined;
   let base: SnapshotContent;
   try {
     const previous = await deps.repos.indexSnapshots.read(ref, previousVersion);
@@ -166,7 +171,7 @@ async function incrementalBuild(
   if (
     !base.lookupKeys ||
     !(commit.now - base.fullBuildAt < FULL_REBUILD_AFTER_MS) ||
-    changed.length > base.core.ids.length * (deps.maxChangedShare ?? INCREMENTAL_MAX_CHANGED_SHARE) ||
+    tooMany(base.core.ids.length) ||
     // Fields capped: an item may have keys the previous index never saw.
     base.core.fields.length >= MAX_FIELDS
   ) {

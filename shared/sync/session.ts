@@ -422,6 +422,7 @@ export class SyncSession {
         version: written.version,
         previousVersion: this.partition.version,
         changed: input.changedItems,
+        ...(this.partition.totalCount === undefined ? {} : { previousCount: this.partition.totalCount }),
         now: this.now(),
       },
       config,

@@ -32,7 +32,7 @@ function configWith(lookupFields: string[]): ReferenceDataConfig {
 function memoryStore() {
   const rows = new Map<string, Item>();
   const snapshots = new Map<number, IndexSnapshot>();
-  const reads = { listSummaries: 0, getMany: 0 };
+  const reads = { listSummaries: 0, getMany: 0, snapshots: 0 };
   const utf8 = (a: string, b: string) => Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
   const summaries = () => [...rows.values()].sort((a, b) => utf8(a.externalId, b.externalId));
   const deps: SnapshotWriterDeps = {
@@ -52,7 +52,10 @@ function memoryStore() {
           snapshots.set(version, { bytes, settingsKey });
           return { chunks: 1, storedBytes: bytes.length };
         },
-        read: async (_ref, version) => snapshots.get(version),
+        read: async (_ref, version) => {
+          reads.snapshots++;
+          return snapshots.get(version);
+        },
         settingsKeyOf: async (_ref, version) => snapshots.get(version)?.settingsKey,
         deleteOlderThan: async (_ref, version) => {
           for (const v of snapshots.keys()) if (v < version) snapshots.delete(v);
@@ -213,6 +216,23 @@ describe("incremental index snapshots", () => {
       "kept",
     );
     expect(store.reads.listSummaries).toBe(6);
+  });
+
+  it("does not read the previous snapshot when the previous item count already says too many changed", async () => {
+    const store = memoryStore();
+    for (let n = 0; n < 40; n++) {
+      store.rows.set(`U${n}`, itemOf(`U${n}`, { name: `User ${n}`, lookup: {}, team: undefined }, "active"));
+    }
+    const deps = { ...store.deps, maxChangedShare: 0.05 };
+    const write = (commit: SnapshotCommit) => writeIndexSnapshot(deps, REF, commit, configWith(FIELDS));
+    expect(await write({ version: 1, previousVersion: 0, changed: undefined, now: 0 })).toBe("full");
+    const changed = ["U1", "U2", "U3"];
+    expect(await write({ version: 2, previousVersion: 1, changed, previousCount: 40, now: 1 })).toBe("full");
+    expect(store.reads.snapshots).toBe(0);
+    expect(await write({ version: 3, previousVersion: 2, changed: ["U1"], previousCount: 40, now: 2 })).toBe(
+      "incremental",
+    );
+    expect(store.reads.snapshots).toBe(1);
   });
 
   it("removes a snapshot of the version it failed to write, so a crashed attempt's one is never served", async () => {
