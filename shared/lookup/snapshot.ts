@@ -97,8 +97,8 @@ export function encodeIndexSnapshot(index: SnapshotIndex, extras: SnapshotExtras
   return Buffer.concat([
     Buffer.from(MAGIC, "latin1"),
     Buffer.from([FORMAT]),
-    framed(JSON.stringify(header)),
-    framed(
+    ...framed(JSON.stringify(header)),
+    ...framed(
       JSON.stringify([
         ids.suffixes,
         index.names,
@@ -237,8 +237,15 @@ export interface ShapeColumns {
 function shapeColumns(size: number, keysOf: (i: number) => readonly string[]): ShapeColumns {
   const ids = new Map<string, number>();
   const columns: ShapeColumns = { shapes: [], shape: new Array(size) };
+  // Items of an incremental build share their shape's array: one like the item before needs no signature.
+  let last: readonly string[] | undefined;
   for (let i = 0; i < size; i++) {
     const keys = keysOf(i);
+    if (keys === last) {
+      columns.shape[i] = columns.shape[i - 1]!;
+      continue;
+    }
+    last = keys;
     const signature = JSON.stringify(keys);
     let id = ids.get(signature);
     if (id === undefined) {
@@ -388,11 +395,12 @@ function widthOf(max: number): number {
   return max < 0x100 ? 1 : max < 0x10000 ? 2 : max < 0x1000000 ? 3 : 4;
 }
 
-function framed(text: string): Buffer {
+/** A u32 length and the text's bytes, as two parts (the snapshot's one concat copies them once). */
+function framed(text: string): Buffer[] {
   const body = Buffer.from(text, "utf8");
   const length = Buffer.alloc(4);
   length.writeUInt32LE(body.length, 0);
-  return Buffer.concat([length, body]);
+  return [length, body];
 }
 
 function packUints(values: Uint32Array, width: number): Buffer {
