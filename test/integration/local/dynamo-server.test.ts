@@ -8,7 +8,13 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
+import {
+  CreateTableCommand,
+  type CreateTableCommandInput,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ListTablesCommand,
+} from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, PutCommand, QueryCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import dynalite from "dynalite";
 import { afterEach, describe, expect, it } from "vitest";
@@ -67,6 +73,17 @@ async function scanAll(client: DynamoDBDocumentClient, tableName: string): Promi
   return rows;
 }
 
+/** Creates a table and waits until it is ACTIVE: dynalite creates tables asynchronously, even with createTableMs 0. */
+async function createActiveTable(client: DynamoDBDocumentClient, input: CreateTableCommandInput): Promise<void> {
+  await client.send(new CreateTableCommand(input));
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: input.TableName }));
+    if (Table?.TableStatus === "ACTIVE") return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`table ${input.TableName} not ACTIVE after 2 s`);
+}
+
 /** Creates `tableName` in a fresh data directory as the version before the paused index did (GSI1 only), with rows. */
 async function olderDataDirectory(tableName: string, rows: Record<string, unknown>[] = []): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), "rds-local-dynamo-"));
@@ -75,15 +92,13 @@ async function olderDataDirectory(tableName: string, rows: Record<string, unknow
   try {
     const input = createTableInput(tableName);
     const { pausedIndex } = TABLE_DEFINITION;
-    await client.send(
-      new CreateTableCommand({
-        ...input,
-        AttributeDefinitions: input.AttributeDefinitions?.filter(
-          (a) => a.AttributeName !== pausedIndex.partitionKey && a.AttributeName !== pausedIndex.sortKey,
-        ),
-        GlobalSecondaryIndexes: input.GlobalSecondaryIndexes?.filter((index) => index.IndexName !== pausedIndex.name),
-      }),
-    );
+    await createActiveTable(client, {
+      ...input,
+      AttributeDefinitions: input.AttributeDefinitions?.filter(
+        (a) => a.AttributeName !== pausedIndex.partitionKey && a.AttributeName !== pausedIndex.sortKey,
+      ),
+      GlobalSecondaryIndexes: input.GlobalSecondaryIndexes?.filter((index) => index.IndexName !== pausedIndex.name),
+    });
     for (const row of rows) await client.send(new PutCommand({ TableName: tableName, Item: row }));
   } finally {
     await close();
@@ -151,7 +166,7 @@ describe("local DynamoDB", () => {
     // A holding table with only part of the rows, as a start killed mid-copy leaves it.
     const { client, close } = await openDirectory(path);
     try {
-      await client.send(new CreateTableCommand(createTableInput("refdata-upgrading")));
+      await createActiveTable(client, createTableInput("refdata-upgrading"));
       await client.send(new PutCommand({ TableName: "refdata-upgrading", Item: olderRows[2]! }));
     } finally {
       await close();
