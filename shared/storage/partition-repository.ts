@@ -6,6 +6,10 @@
  * syncing ones at their lease expiry, so a lost message or a dead worker brings the partition back by itself. Paused
  * partitions carry no GSI1 attributes (until their purge is scheduled) and are in the paused index (GSI2) instead,
  * which the planner counts by reason: `setStatus` is the one place that enters or leaves it.
+ *
+ * Longer than most files, on purpose: every transition's condition is written against the others' (who may move a
+ * partition from which status, with which lease), and keeping them side by side is what lets a reader check that no
+ * two can both succeed.
  */
 import {
   DeleteCommand,
