@@ -13,7 +13,15 @@ function mergeTwo(a: unknown, b: unknown): unknown {
   if (Array.isArray(a) && Array.isArray(b)) return [...a, ...b];
   if (a && b && typeof a === "object" && typeof b === "object") {
     const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
-    for (const [key, value] of Object.entries(b)) out[key] = key in out ? mergeTwo(out[key], value) : value;
+    for (const [key, value] of Object.entries(b)) {
+      // defineProperty, as a JSON client's parse does: an own `__proto__` key stays data, never the prototype.
+      Object.defineProperty(out, key, {
+        value: Object.hasOwn(out, key) ? mergeTwo(out[key], value) : value,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
     return out;
   }
   return b;
@@ -40,6 +48,13 @@ describe("splitObject", () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it("rebuilds an object whose `__proto__` key lands in a later part (a counterexample fast-check found)", () => {
+    const value = JSON.parse('{"":[],"__proto__":null}');
+    const parts = splitObject(value, 20);
+    expect(parts.length).toBeGreaterThan(1);
+    expect(merge(parts)).toEqual(value);
   });
 });
 
