@@ -4,9 +4,14 @@
  * table dropped and created anew, copied back, the holding table dropped. Every step can be repeated, and a start
  * interrupted halfway finishes the upgrade at the next one without losing a row:
  *
- * - holding table, no table: the table was dropped after a full copy out — create it and copy back;
+ * - holding table, no table (or one left DELETING: dynalite marks it so before clearing it): the table was dropped
+ *   after a full copy out — create it and copy back;
  * - holding table, table with every index: the copy back was cut short — copy back again (puts are idempotent);
- * - holding table, table lacking an index: the copy out was cut short — the table is the truth, start again.
+ * - holding table left DELETING: the copy back was complete — finish deleting it;
+ * - holding table, an ACTIVE table lacking an index: the copy out was cut short — the table is the truth, start again.
+ *
+ * A table left CREATING by a start stopped within the moment dynalite takes to create one stays so (dynalite cannot
+ * delete it either): the start then fails naming it, and the rows are still in the other table of the directory.
  *
  * Partitions paused before the paused index existed get their entry on the way, as `ops partition backfill-paused`
  * gives them in AWS.
@@ -40,8 +45,8 @@ export const holdingTableName = (tableName: string): string => `${tableName}-upg
 /** Creates the table if missing and upgrades one made by an older version. */
 export async function ensureCurrentTable(client: DynamoDBClient, tableName: string): Promise<TableReady> {
   const holding = holdingTableName(tableName);
-  const table = await describe(client, tableName);
-  if (await describe(client, holding)) {
+  const table = await settled(client, tableName);
+  if (await settled(client, holding)) {
     if (table && missingIndexes(table).length > 0) {
       await dropTable(client, holding);
     } else {
@@ -82,6 +87,22 @@ async function describe(client: DynamoDBClient, tableName: string): Promise<Tabl
 }
 
 const WAIT = { maxWaitTime: 30, minDelay: 0.05, maxDelay: 0.2 };
+
+/**
+ * The table as a start may use it: undefined when absent or left DELETING by a stopped start (its delete is then
+ * finished: dynalite has cleared or is clearing its rows, so nothing in it is the truth any more); waited for when
+ * CREATING or UPDATING.
+ */
+async function settled(client: DynamoDBClient, tableName: string): Promise<TableDescription | undefined> {
+  const table = await describe(client, tableName);
+  if (!table || table.TableStatus === "ACTIVE") return table;
+  if (table.TableStatus === "DELETING") {
+    await dropTable(client, tableName);
+    return undefined;
+  }
+  await waitUntilTableExists({ client, ...WAIT }, { TableName: tableName });
+  return describe(client, tableName);
+}
 
 async function createTable(client: DynamoDBClient, tableName: string): Promise<void> {
   await client.send(new CreateTableCommand(createTableInput(tableName)));

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import {
   CreateTableCommand,
   type CreateTableCommandInput,
+  DeleteTableCommand,
   DescribeTableCommand,
   DynamoDBClient,
   ListTablesCommand,
@@ -43,8 +44,11 @@ const olderRows = [
 ];
 
 /** dynalite on `dir`, a client for it, and a way to stop both. */
-async function openDirectory(dir: string): Promise<{ client: DynamoDBDocumentClient; close(): Promise<void> }> {
-  const server: Server = dynalite({ path: dir, createTableMs: 0, deleteTableMs: 0 });
+async function openDirectory(
+  dir: string,
+  deleteTableMs = 0,
+): Promise<{ client: DynamoDBDocumentClient; close(): Promise<void> }> {
+  const server: Server = dynalite({ path: dir, createTableMs: 0, deleteTableMs });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const client = DynamoDBDocumentClient.from(
     new DynamoDBClient({
@@ -121,6 +125,21 @@ async function pausedEntries(client: DynamoDBDocumentClient, tableName: string):
   return page.Items ?? [];
 }
 
+/**
+ * Deletes `tableName` as a start stopped mid-delete leaves it: dynalite marks the table DELETING and clears its rows
+ * at once, and removes the table itself only after `deleteTableMs` — which never comes, as the server closes first.
+ */
+async function leaveDeleting(path: string, tableName: string): Promise<void> {
+  const { client, close } = await openDirectory(path, 60_000);
+  try {
+    await client.send(new DeleteTableCommand({ TableName: tableName }));
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    expect(Table?.TableStatus).toBe("DELETING");
+  } finally {
+    await close();
+  }
+}
+
 /** Starts the local DynamoDB on `path` once, then reads back what the start left: tables, indexes, rows, paused entries. */
 async function startAndRead(path: string) {
   const dynamo = await startLocalDynamo({ port: 0, path, tableName: "refdata" });
@@ -159,6 +178,44 @@ describe("local DynamoDB", () => {
   it("finishes an upgrade interrupted after the old table was deleted, from the holding table", async () => {
     const path = await olderDataDirectory("refdata-upgrading", olderRows);
     expect(await startAndRead(path)).toEqual(upgraded);
+  });
+
+  it("finishes an upgrade stopped while the old table was being deleted (left DELETING), from the holding table", async () => {
+    const path = await olderDataDirectory("refdata", olderRows);
+    {
+      const { client, close } = await openDirectory(path);
+      try {
+        await createActiveTable(client, createTableInput("refdata-upgrading"));
+        for (const row of olderRows) await client.send(new PutCommand({ TableName: "refdata-upgrading", Item: row }));
+      } finally {
+        await close();
+      }
+    }
+    await leaveDeleting(path, "refdata");
+    expect(await startAndRead(path)).toEqual(upgraded);
+  });
+
+  it("finishes an upgrade stopped while the holding table was being deleted (left DELETING)", async () => {
+    const path = mkdtempSync(join(tmpdir(), "rds-local-dynamo-"));
+    dirs.push(path);
+    {
+      // The copy back was complete: the table is current and full, the holding table is on its way out.
+      const { client, close } = await openDirectory(path);
+      try {
+        await createActiveTable(client, createTableInput("refdata"));
+        await createActiveTable(client, createTableInput("refdata-upgrading"));
+        for (const row of olderRows) {
+          const item = row === olderRows[0] ? { ...row, ...keys.paused(ref, "credentials") } : row;
+          await client.send(new PutCommand({ TableName: "refdata", Item: item }));
+          await client.send(new PutCommand({ TableName: "refdata-upgrading", Item: item }));
+        }
+      } finally {
+        await close();
+      }
+    }
+    await leaveDeleting(path, "refdata-upgrading");
+    const state = await startAndRead(path);
+    expect(state).toEqual({ ...upgraded, started: { createdTable: false, upgradedRows: 0 } });
   });
 
   it("restarts an upgrade interrupted while copying out: the old table is the truth, the holding table is dropped", async () => {
