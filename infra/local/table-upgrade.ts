@@ -13,7 +13,7 @@
  * A table left CREATING by a start stopped within the moment dynalite takes to create one stays so (dynalite cannot
  * delete it either): the start then fails naming it, and the rows are still in the other table of the directory.
  *
- * Partitions paused before the paused index existed get their entry on the way, as `ops partition backfill-paused`
+ * Partitions paused before the paused index existed get their entry on the way, as `ops partition reindex-paused`
  * gives them in AWS.
  */
 import {

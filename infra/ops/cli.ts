@@ -18,11 +18,11 @@ import { createRepositories } from "../../shared/storage/index.js";
 import { LOCAL_QUEUE_NAME, LOCAL_TABLE_NAME } from "../local/stack.js";
 import { DEFAULT_STAGE, stackIdFor } from "../reference-data-stack.js";
 import {
-  backfillPausedIndex,
   listDeadLetters,
   type OpsTarget,
   purgeDeadLetters,
   redriveDeadLetters,
+  reindexPausedIndex,
   resumePartition,
   resyncPartition,
   showDeadLetter,
@@ -40,8 +40,9 @@ Commands
   partition show <tenant> <integration> <connection> <dataType>
   partition resync <tenant> <integration> <connection> <dataType> [--mode full|incremental]
   partition resume <tenant> <integration> <connection> <dataType>
-  partition backfill-paused                once after the paused index (GSI2) is deployed: index partitions paused
-                                           before it (one Scan of the whole table)
+  partition reindex-paused                 after a deploy that ran beside a version without the paused index (GSI2)
+                                           has finished (or rolled back): add missing entries, repair or remove
+                                           wrong ones (one Scan of the whole table; alias: backfill-paused)
   tenant show <tenant> --integration <id> [--integration <id>]...
 
 Target (default: the local stack of \`npm start\`)
@@ -188,8 +189,9 @@ async function run(positionals: string[], flags: Flags, target: OpsTarget, io: I
       print({ resumed: partition });
       return 0;
     }
+    case "partition reindex-paused":
     case "partition backfill-paused": {
-      print(await backfillPausedIndex(target));
+      print(await reindexPausedIndex(target));
       return 0;
     }
     case "tenant show": {

@@ -1,6 +1,6 @@
 /**
  * What `npm run ops` does, against any target (the local stack, or a deployed stage with AWS credentials): the DLQ
- * (list, show, redrive, purge), one partition (show, resync, resume), the paused index's one-off backfill, and one
+ * (list, show, redrive, purge), one partition (show, resync, resume), the paused index's reindex, and one
  * tenant (show). Each command takes the target's clients and returns plain data; infra/ops/cli.ts parses arguments and
  * prints. docs/RUNBOOK.md says when to use which.
  */
@@ -23,6 +23,7 @@ import {
   tenantIdSchema,
 } from "../../shared/domain/ids.js";
 import { type QueueMessage, queueMessageSchema } from "../../shared/domain/sync-message.js";
+import { keys } from "../../shared/storage/keys.js";
 import type { Repositories } from "../../shared/storage/ports.js";
 import { TABLE_DEFINITION } from "../../shared/storage/table.js";
 
@@ -33,7 +34,7 @@ export interface OpsTarget {
   queueUrl: string;
   dlqUrl: string;
   now: () => number;
-  /** The table itself, for the one command that must Scan it (the paused-index backfill). */
+  /** The table itself, for the one command that must Scan it (the paused-index reindex). */
   table: { doc: DynamoDBDocumentClient; tableName: string };
 }
 
@@ -177,44 +178,59 @@ export async function resumePartition(target: OpsTarget, ref: PartitionRef): Pro
   return target.repos.partitions.get(ref);
 }
 
-export interface BackfillResult {
-  /** Rows the Scan read (the whole table: it has no index of paused partitions without an entry). */
+export interface ReindexResult {
+  /** Rows the Scan read (the whole table: no index holds the rows whose entry is missing or wrong). */
   scannedRows: number;
-  /** Paused partitions without a paused-index entry. */
-  found: number;
-  /** Of those, given their entry (the others changed state meanwhile, which already set or cleared it). */
+  /** Paused partitions without an entry, given one. */
   indexed: number;
-  /** Rows that looked like paused partitions but did not parse (left alone, named here). */
-  skipped: string[];
+  /** Paused partitions whose entry named another reason (or shard), given the right one. */
+  repaired: number;
+  /** Partitions no longer paused whose entry was left behind, the entry removed. */
+  removed: number;
+  /** Rows that needed one of those but changed between the Scan and the write: their own pause or resume set the entry. */
+  skipped: number;
+  /** Partition rows that did not parse, or paused for a reason this version does not know (left alone, named here). */
+  malformed: string[];
 }
 
-const pausedRowSchema = z.object({
+const partitionRowSchema = z.object({
   tenantId: tenantIdSchema,
   integrationId: integrationIdSchema,
   connectionId: connectionIdSchema,
   dataType: dataTypeSchema,
-  pauseReason: pauseReasonSchema,
+  status: z.string(),
+  pauseReason: z.string().optional(),
+  GSI2PK: z.string().optional(),
+  GSI2SK: z.string().optional(),
 });
 
 /**
- * Partitions paused before the paused index (GSI2) existed have no entry there, so the PartitionsPaused gauge misses
- * them until their next pause or resume. This gives each its entry: one filtered Scan of the whole table (it reads
- * every row once, about 1 read unit per 8 KB of table — run it once after the first deploy with the index), then one
- * conditional write per partition found (only if it is still paused for the same reason and still has no entry).
+ * Makes the paused index (GSI2) match the partitions: the PartitionsPaused gauge counts its entries. Entries go wrong
+ * only while a version without the index writes beside one with it (the first deploy's canary, a rollback): old code
+ * pausing leaves no entry, or the previous reason's; old code resuming, claiming or recording a sync leaves the entry
+ * of a partition no longer paused. One filtered Scan of the whole table finds both kinds (paused rows, and rows with an
+ * entry: it reads every row once, about 1 read unit per 8 KB), then one conditional write per row to fix, made only if
+ * the row is still as the Scan saw it, so a pause or resume in between is never undone. Run it once no old code runs.
  */
-export async function backfillPausedIndex(target: OpsTarget): Promise<BackfillResult> {
+export async function reindexPausedIndex(target: Pick<OpsTarget, "repos" | "table">): Promise<ReindexResult> {
   const { doc, tableName } = target.table;
-  const result: BackfillResult = { scannedRows: 0, found: 0, indexed: 0, skipped: [] };
+  const { partitions } = target.repos;
+  const { partitionKey: gsi2pk, sortKey: gsi2sk } = TABLE_DEFINITION.pausedIndex;
+  const result: ReindexResult = { scannedRows: 0, indexed: 0, repaired: 0, removed: 0, skipped: 0, malformed: [] };
+  const count = (written: boolean, done: "indexed" | "repaired" | "removed") => {
+    result[written ? done : "skipped"]++;
+  };
   let startKey: Record<string, unknown> | undefined;
   do {
     const page = await doc.send(
       new ScanCommand({
         TableName: tableName,
-        FilterExpression: "#entity = :partition AND #status = :paused AND attribute_not_exists(#pausedPk)",
+        FilterExpression: "#entity = :partition AND (#status = :paused OR attribute_exists(#gsi2pk))",
         ExpressionAttributeNames: {
           "#entity": "entity",
           "#status": "status",
-          "#pausedPk": TABLE_DEFINITION.pausedIndex.partitionKey,
+          "#gsi2pk": gsi2pk,
+          "#gsi2sk": gsi2sk,
           "#t": "tenantId",
           "#i": "integrationId",
           "#c": "connectionId",
@@ -223,20 +239,34 @@ export async function backfillPausedIndex(target: OpsTarget): Promise<BackfillRe
           "#sk": "SK",
         },
         ExpressionAttributeValues: { ":partition": "partition", ":paused": "paused" },
-        ProjectionExpression: "#t, #i, #c, #d, #r, #sk",
+        ProjectionExpression: "#t, #i, #c, #d, #status, #r, #gsi2pk, #gsi2sk, #sk",
         ExclusiveStartKey: startKey,
       }),
     );
     result.scannedRows += page.ScannedCount ?? 0;
     for (const row of page.Items ?? []) {
-      const parsed = pausedRowSchema.safeParse(row);
+      const parsed = partitionRowSchema.safeParse(row);
+      const name = `${String(row.tenantId)} ${String(row.SK)}`;
       if (!parsed.success) {
-        result.skipped.push(`${String(row.tenantId)} ${String(row.SK)}`);
+        result.malformed.push(name);
         continue;
       }
-      result.found++;
-      const { pauseReason, ...ref } = parsed.data;
-      if (await target.repos.partitions.indexPaused(ref, pauseReason)) result.indexed++;
+      const { status, pauseReason, GSI2PK, GSI2SK, ...ref } = parsed.data;
+      if (status !== "paused") {
+        // The filter let it through for its entry, which a partition not paused must not have.
+        if (GSI2SK !== undefined) count(await partitions.unindexPaused(ref, GSI2SK), "removed");
+        continue;
+      }
+      const reason = pauseReasonSchema.safeParse(pauseReason);
+      if (!reason.success) {
+        result.malformed.push(name);
+        continue;
+      }
+      const entry = keys.paused(ref, reason.data);
+      if (GSI2PK === undefined) count(await partitions.indexPaused(ref, reason.data), "indexed");
+      else if (GSI2PK !== entry.GSI2PK || GSI2SK !== entry.GSI2SK) {
+        count(await partitions.indexPaused(ref, reason.data, GSI2SK), "repaired");
+      }
     }
     startKey = page.LastEvaluatedKey;
   } while (startKey);

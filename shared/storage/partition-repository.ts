@@ -64,7 +64,8 @@ const { dueIndex, pausedIndex } = TABLE_DEFINITION;
  * The status a transition sets, and what goes with it: `paused` carries its reason and a paused-index entry (GSI2,
  * the planner's PartitionsPaused gauge); every other status carries neither reason nor paused-index entry. Every
  * status write goes through here, so no transition can leave a stale entry behind. (Pausing also leaves the due index:
- * the callers say so, since a paused partition may be given a purge entry there later.)
+ * the callers say so, since a paused partition may be given a purge entry there later.) Only a version without the
+ * index, running beside this one during a deploy, leaves entries wrong; `indexPaused`/`unindexPaused` put them right.
  */
 function setStatus(update: UpdateBuilder, ref: PartitionRef, status: Exclude<PartitionStatus, "paused">): UpdateBuilder;
 function setStatus(update: UpdateBuilder, ref: PartitionRef, status: "paused", reason: PauseReason): UpdateBuilder;
@@ -406,11 +407,24 @@ export class DynamoPartitionRepository implements PartitionRepository {
     }
   }
 
-  async indexPaused(ref: PartitionRef, reason: PauseReason): Promise<boolean> {
+  async indexPaused(ref: PartitionRef, reason: PauseReason, seenEntry?: string): Promise<boolean> {
     const update = setStatus(new UpdateBuilder(), ref, "paused", reason);
-    const condition =
-      `${update.n("status")} = ${update.v("paused")} AND ${update.n("pauseReason")} = ${update.v(reason)} AND ` +
-      `attribute_not_exists(${update.n(pausedIndex.partitionKey)})`;
+    const entry =
+      seenEntry === undefined
+        ? `attribute_not_exists(${update.n(pausedIndex.partitionKey)})`
+        : `${update.n(pausedIndex.sortKey)} = ${update.v(seenEntry)}`;
+    const condition = `${update.n("status")} = ${update.v("paused")} AND ${update.n("pauseReason")} = ${update.v(reason)} AND ${entry}`;
+    return this.sendIfStill(update, ref, condition);
+  }
+
+  async unindexPaused(ref: PartitionRef, seenEntry: string): Promise<boolean> {
+    const update = new UpdateBuilder().remove(pausedIndex.partitionKey, pausedIndex.sortKey);
+    const condition = `${update.n(pausedIndex.sortKey)} = ${update.v(seenEntry)} AND ${update.n("status")} <> ${update.v("paused")}`;
+    return this.sendIfStill(update, ref, condition);
+  }
+
+  /** One conditional write; false when the row is no longer as the condition says. */
+  private async sendIfStill(update: UpdateBuilder, ref: PartitionRef, condition: string): Promise<boolean> {
     try {
       await this.send(update, ref, condition);
       return true;

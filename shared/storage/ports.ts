@@ -202,10 +202,16 @@ export interface PartitionRepository {
   /** → `idle`, due now. NotFoundError when absent. */
   resume(ref: PartitionRef, now: number): Promise<void>;
   /**
-   * Backfill: a partition paused for `reason` before the paused index existed gets its entry. false when it is not
-   * paused for that reason (any more), or already has one.
+   * Reindex: a partition paused for `reason` gets its paused-index entry, replacing `seenEntry` (the GSI2SK a Scan
+   * read; undefined: it had none, e.g. paused by a version without the index). false when the row is no longer paused
+   * for that reason with that entry (a pause or resume since the Scan set the entry itself).
    */
-  indexPaused(ref: PartitionRef, reason: PauseReason): Promise<boolean>;
+  indexPaused(ref: PartitionRef, reason: PauseReason, seenEntry?: string): Promise<boolean>;
+  /**
+   * Reindex: a partition that is not paused loses the entry `seenEntry` a version without the index left behind.
+   * false when it is paused (again) or its entry changed since the Scan.
+   */
+  unindexPaused(ref: PartitionRef, seenEntry: string): Promise<boolean>;
   /** An idle or failed partition: due at `nextSyncAt` instead (a TTL override). false when it was in another state. */
   reschedule(ref: PartitionRef, nextSyncAt: number, now: number): Promise<boolean>;
   /**

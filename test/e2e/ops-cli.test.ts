@@ -198,31 +198,48 @@ describe("npm run ops against the local stack", () => {
     expect((await ops("nonsense")).code).toBe(2);
   });
 
-  it("backfills the paused index for partitions paused before it existed, once", async () => {
-    const legacy: PartitionRef = { ...ref, integrationId: "legacy" };
-    await stack.repos.partitions.create(legacy, { syncType: "list", now: Date.now() });
-    await stack.repos.partitions.pause(legacy, "manual", Date.now());
-    const manualBefore = (await countPausedPartitions(stack.repos)).manual ?? 0;
-    // A row as the version before the paused index wrote it: paused, with no GSI2 attributes.
+  it("reindexes the paused index after old code wrote beside new: adds, repairs and removes entries, once", async () => {
+    const noEntry: PartitionRef = { ...ref, integrationId: "legacy" };
+    const staleEntry: PartitionRef = { ...ref, integrationId: "legacy-resumed" };
+    const wrongReason: PartitionRef = { ...ref, integrationId: "legacy-repaused" };
+    for (const r of [noEntry, staleEntry, wrongReason]) {
+      await stack.repos.partitions.create(r, { syncType: "list", now: Date.now() });
+      await stack.repos.partitions.pause(r, "manual", Date.now());
+    }
+    const before = await countPausedPartitions(stack.repos);
+    // Rows as a version without the paused index writes them (it never sets or removes GSI2PK/GSI2SK): one paused
+    // with no entry, one resumed with its entry left, one paused again for another reason under the old entry.
     const doc = createDocumentClient({ endpoint: stack.endpoints.dynamodb });
-    try {
-      await doc.send(
+    const oldCode = (r: PartitionRef, expression: string, values?: Record<string, unknown>) =>
+      doc.send(
         new UpdateCommand({
           TableName: LOCAL_TABLE_NAME,
-          Key: keys.partition(legacy),
-          UpdateExpression: "REMOVE GSI2PK, GSI2SK",
+          Key: keys.partition(r),
+          UpdateExpression: expression,
+          ...(values ? { ExpressionAttributeNames: { "#s": "status", "#r": "pauseReason" } } : {}),
+          ...(values ? { ExpressionAttributeValues: values } : {}),
         }),
       );
+    try {
+      await oldCode(noEntry, "REMOVE GSI2PK, GSI2SK");
+      await oldCode(staleEntry, "SET #s = :idle REMOVE #r", { ":idle": "idle" });
+      await oldCode(wrongReason, "SET #s = :paused, #r = :reason", { ":paused": "paused", ":reason": "config" });
     } finally {
       doc.destroy();
     }
-    expect((await countPausedPartitions(stack.repos)).manual).toBe(manualBefore - 1);
+    // The gauge now misses the first, still counts the resumed one, and counts the third as manual: 2 of 3 under manual.
+    expect((await countPausedPartitions(stack.repos)).manual).toBe((before.manual ?? 0) - 1);
 
-    const first = await json<{ scannedRows: number; found: number; indexed: number }>("partition", "backfill-paused");
-    expect(first).toMatchObject({ found: 1, indexed: 1, skipped: [] });
-    expect(first.scannedRows).toBeGreaterThan(1);
-    expect((await countPausedPartitions(stack.repos)).manual).toBe(manualBefore);
+    const first = await json<{ scannedRows: number }>("partition", "reindex-paused");
+    expect(first).toMatchObject({ indexed: 1, repaired: 1, removed: 1, skipped: 0, malformed: [] });
+    expect(first.scannedRows).toBeGreaterThan(3);
+    const after = await countPausedPartitions(stack.repos);
+    expect(after.manual).toBe((before.manual ?? 0) - 2);
+    expect(after.config).toBe((before.config ?? 0) + 1);
 
-    expect(await json("partition", "backfill-paused")).toMatchObject({ found: 0, indexed: 0 });
+    // Nothing left; the old name still runs it.
+    const none = { indexed: 0, repaired: 0, removed: 0, skipped: 0 };
+    expect(await json("partition", "reindex-paused")).toMatchObject(none);
+    expect(await json("partition", "backfill-paused")).toMatchObject(none);
   });
 });
