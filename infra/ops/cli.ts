@@ -40,9 +40,9 @@ Commands
   partition show <tenant> <integration> <connection> <dataType>
   partition resync <tenant> <integration> <connection> <dataType> [--mode full|incremental]
   partition resume <tenant> <integration> <connection> <dataType>
-  partition reindex-paused                 after a deploy that ran beside a version without the paused index (GSI2)
-                                           has finished (or rolled back): add missing entries, repair or remove
-                                           wrong ones (one Scan of the whole table; alias: backfill-paused)
+  partition reindex-paused                 once a deploy that ran beside a version without the paused index (GSI2)
+                                           has finished: add missing entries, repair or remove wrong ones
+                                           (one Scan of the whole table; alias: backfill-paused)
   tenant show <tenant> --integration <id> [--integration <id>]...
 
 Target (default: the local stack of \`npm start\`)
