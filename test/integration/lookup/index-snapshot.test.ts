@@ -4,16 +4,12 @@
  * of the items. Requests are counted by an SDK middleware on the query side's own DocumentClient.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { lookupReferenceData } from "../../../shared/api/query/lookup.js";
-import type { QueryDeps } from "../../../shared/api/query/read.js";
 import type { PartitionRef } from "../../../shared/domain/ids.js";
 import { sourceInputSchema } from "../../../shared/domain/source-config.js";
-import { LookupIndexCache } from "../../../shared/lookup/cache.js";
 import { buildLookupIndex } from "../../../shared/lookup/index.js";
 import { lookup } from "../../../shared/lookup/ranking.js";
 import { snapshotSettingsKey } from "../../../shared/lookup/snapshot.js";
-import { createDocumentClient } from "../../../shared/storage/client.js";
-import { createRepositories, keys } from "../../../shared/storage/index.js";
+import { coldContainer } from "../../support/index-snapshot.js";
 import {
   createEnv,
   type Env,
@@ -46,42 +42,6 @@ async function sync() {
   expect(outcome?.status).toBe("completed");
 }
 
-/** A cold query container: its own DocumentClient (recording the SK prefix of every Query it sends) and an empty cache. */
-function coldContainer() {
-  const doc = createDocumentClient({ endpoint: servers.dynamo.endpoint });
-  const queried: string[] = [];
-  doc.middlewareStack.add(
-    (next) => async (args) => {
-      const input = args.input as {
-        ExpressionAttributeValues?: Record<string, unknown>;
-        KeyConditionExpression?: string;
-      };
-      const values = input.ExpressionAttributeValues ?? {};
-      const prefix = values[":prefix"] ?? values[":first"];
-      if (input.KeyConditionExpression) queried.push(String(prefix));
-      return next(args);
-    },
-    { step: "initialize", name: "countQueries" },
-  );
-  const deps: QueryDeps = {
-    repos: createRepositories({ doc, tableName: env.tableName }),
-    clock: env.clock,
-    cache: new LookupIndexCache(),
-  };
-  const ask = (query: string) =>
-    lookupReferenceData(deps, {
-      tenantId: users.tenantId,
-      integrationId: users.integrationId,
-      dataType: users.dataType,
-      query: { query, connectionId: "default", limit: 5, includeInactive: false },
-    });
-  return {
-    ask,
-    readSnapshot: () => queried.some((p) => p.startsWith(keys.indexSnapshotPrefix())),
-    readItems: () => queried.some((p) => p.startsWith(keys.itemPrefix)),
-  };
-}
-
 const ORIGINAL = ["profile.real_name", "name", "profile.email"];
 const REORDERED = ["profile.email", "name", "profile.real_name"];
 
@@ -105,7 +65,7 @@ async function fromItems(query: string, fields: string[]) {
 describe("lookup index snapshots", () => {
   it("a cold container's first lookup after a sync reads the snapshot's chunks, not the item pages", async () => {
     await sync();
-    const container = coldContainer();
+    const container = coldContainer(env, users);
 
     const result = await container.ask("Derek Osgood");
 
@@ -118,7 +78,7 @@ describe("lookup index snapshots", () => {
   it("falls back to the items when the partition has no snapshot (committed before snapshots existed)", async () => {
     await sync();
     await env.repos.indexSnapshots.deleteOlderThan(users, Number.MAX_SAFE_INTEGER);
-    const container = coldContainer();
+    const container = coldContainer(env, users);
 
     const result = await container.ask("sarah.chen@acme.example");
 
@@ -128,14 +88,14 @@ describe("lookup index snapshots", () => {
 
   it("never serves a snapshot built with other lookup fields, and the next sync rewrites it for the new ones", async () => {
     await sync();
-    const warm = coldContainer();
+    const warm = coldContainer(env, users);
     expect((await warm.ask("Derek Os")).matches).toEqual(await fromItems("Derek Os", ORIGINAL));
     await changeLookupFields(REORDERED);
     // A warm container's cached index of the same version is not reused for the new fields either.
     expect((await warm.ask("Derek Os")).matches).toEqual(await fromItems("Derek Os", REORDERED));
     // Same values, other priority: the name is no longer the first field, so a prefix match on it weighs less than
     // the version's snapshot (built with the old order) would say.
-    const stale = coldContainer();
+    const stale = coldContainer(env, users);
     const afterChange = await stale.ask("Derek Os");
     expect(afterChange.matches).toEqual(await fromItems("Derek Os", REORDERED));
     expect(afterChange.matches).not.toEqual(await fromItems("Derek Os", ORIGINAL));
@@ -147,7 +107,7 @@ describe("lookup index snapshots", () => {
     expect(await env.repos.indexSnapshots.settingsKeyOf(users, version)).toBe(
       snapshotSettingsKey({ fields: REORDERED }),
     );
-    const fresh = coldContainer();
+    const fresh = coldContainer(env, users);
     const resynced = await fresh.ask("Derek Os");
     expect(resynced.matches).toEqual(await fromItems("Derek Os", REORDERED));
     expect(resynced.matches[0]).toMatchObject({ id: "U01DEREK", matchType: "prefix" });
