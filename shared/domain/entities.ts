@@ -86,6 +86,11 @@ export const partitionSchema = z.object({
   lastJobStatus: jobStatusSchema.optional(),
   /** The job that made the committed data version (its staged changes are that version's change-feed rows). */
   dataJobId: z.string().optional(),
+  /**
+   * The lookup index snapshot the committed version is served from: the id of the write its commit recorded. Absent
+   * when none is (readers then read the items). See shared/lookup/snapshot.ts "Which snapshot".
+   */
+  snapshotId: z.string().optional(),
   /** The job a `queued`/`syncing` partition belongs to. */
   currentJobId: z.string().optional(),
   /** Deadline by which a `queued` partition must be picked up, or when a `syncing` lease expires. */

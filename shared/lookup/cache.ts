@@ -9,7 +9,7 @@
 import { type PartitionRef, partitionId } from "../domain/ids.js";
 import type { IndexSnapshotRepository, ItemRepository } from "../storage/ports.js";
 import { buildLookupIndex, type LookupIndex } from "./index.js";
-import { type IndexSettings, indexFromSnapshot, snapshotSettingsKey } from "./snapshot.js";
+import { type CommittedIndex, type IndexSettings, indexFromSnapshot, snapshotSettingsKey } from "./snapshot.js";
 
 /** Default bound on cached items across all partitions (a secondary bound; bytes decide first). */
 export const DEFAULT_MAX_CACHED_ITEMS = 1_000_000;
@@ -183,7 +183,7 @@ export const indexCache = new LookupIndexCache();
 export type { IndexSettings } from "./snapshot.js";
 
 /**
- * The lookup index of a partition at its committed `version`: from the cache, else from the version's snapshot
+ * The lookup index of a partition at its committed version: from the cache, else from the snapshot its commit recorded
  * (snapshot.ts) when it was built with these settings, else read (`items.listSummaries`, a projection) and built.
  * The index keeps every status (lookup filters per request); the fuzzy flag is the source's default and can be
  * overridden per query, so a source edit that only toggles it needs no rebuild.
@@ -195,16 +195,16 @@ export function partitionIndex(
     cache?: LookupIndexCache;
   },
   ref: PartitionRef,
-  version: number,
+  committed: CommittedIndex,
   settings: IndexSettings = {},
 ): Promise<LookupIndex> {
   const cache = deps.cache ?? indexCache;
   // Keyed by the lookup fields too: a source edit that changes them must not be answered from the old index.
   return cache.get(
     ref,
-    version,
+    committed.version,
     async () => {
-      const snapshot = deps.indexSnapshots && (await indexFromSnapshot(deps.indexSnapshots, ref, version, settings));
+      const snapshot = deps.indexSnapshots && (await indexFromSnapshot(deps.indexSnapshots, ref, committed, settings));
       if (snapshot) return snapshot;
       const items = await deps.items.listSummaries(ref);
       const options: { fields?: readonly string[]; fuzzy?: boolean } = {};

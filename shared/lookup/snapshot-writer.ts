@@ -10,7 +10,8 @@
  * content hash covers everything the index keeps).
  *
  * Full (every item read, as a cold reader without a snapshot would): the partition's first version, no usable previous
- * snapshot (missing, unreadable, other settings, no lookup keys recorded), an unknown changed set (the committed
+ * snapshot (none recorded by the previous commit, or the stored one is not it — snapshot.ts "Which snapshot" —,
+ * missing, unreadable, other settings, no lookup keys recorded), an unknown changed set (the committed
  * manifest had to be rebuilt from the rows), more than INCREMENTAL_MAX_CHANGED_SHARE of the items changed, or the chain
  * of incremental snapshots began more than FULL_REBUILD_AFTER_MS ago: rows removed by DynamoDB TTL (an item inactive
  * past its retention) are in no manifest diff, and the periodic full build is what drops them from the snapshot.
@@ -35,6 +36,7 @@ import {
   encodeIndexSnapshot,
   type IndexSettings,
   indexSettingsOf,
+  isCommittedSnapshot,
   type SnapshotContent,
   SnapshotFormatError,
   snapshotSettingsKey,
@@ -57,6 +59,8 @@ export interface SnapshotCommit {
   version: number;
   /** The partition's committed version before this sync (0: none). */
   previousVersion: number;
+  /** The snapshot that version is served from (Partition.snapshotId): the only one kept or built on. */
+  previousSnapshotId?: string | undefined;
   /** External IDs whose stored state differs between the two versions; undefined when not known. */
   changed: readonly string[] | undefined;
   /** Items of the previous version, if known (its manifest's size): too many changed skips reading its snapshot. */
@@ -69,6 +73,8 @@ export interface SnapshotWriterDeps {
     items: Pick<ItemRepository, "listSummaries" | "getMany">;
     indexSnapshots: IndexSnapshotRepository;
   };
+  /** The sync's lease, checked right before the write: a worker that lost it must not replace the new owner's. */
+  lease: { assertHeld(): void };
   log: {
     info(message: string, ...extra: Record<string, unknown>[]): void;
     warn(message: string, ...extra: Record<string, unknown>[]): void;
@@ -77,14 +83,18 @@ export interface SnapshotWriterDeps {
   maxChangedShare?: number;
 }
 
-/** What writeIndexSnapshot did. */
-export type SnapshotWrite = "none" | "kept" | "full" | "incremental" | "failed";
+/** What writeIndexSnapshot did, and the snapshot the commit records for its version (undefined: none). */
+export interface SnapshotWrite {
+  build: "none" | "kept" | "full" | "incremental" | "failed";
+  snapshotId: string | undefined;
+}
 
 /**
  * At a list partition's commit, before its version flips: writes the snapshot of `commit.version`, incrementally when
  * it can (module comment), then drops snapshots older than the previous version. An unchanged resync (same version)
- * keeps the version's snapshot unless it was built with other settings (one small GetItem). Best effort: a failure is
- * logged and the sync still commits (readers fall back to the items).
+ * keeps the version's snapshot unless it is not the recorded one or was built with other settings (one small
+ * GetItem). Best effort: a failure is logged and the sync still commits, recording no snapshot (readers fall back to
+ * the items). Returns the snapshot the commit must record (snapshot.ts "Which snapshot").
  */
 export async function writeIndexSnapshot(
   deps: SnapshotWriterDeps,
@@ -92,31 +102,44 @@ export async function writeIndexSnapshot(
   commit: SnapshotCommit,
   config: ReferenceDataConfig,
 ): Promise<SnapshotWrite> {
-  const { version, previousVersion } = commit;
-  if (config.syncType !== "list" || version < 1) return "none";
+  const { version, previousVersion, previousSnapshotId } = commit;
+  if (config.syncType !== "list" || version < 1) return { build: "none", snapshotId: undefined };
   const { indexSnapshots, items } = deps.repos;
+  let snapshotId: string;
+  let build: "full" | "incremental";
   try {
     const settings = indexSettingsOf(config);
     const settingsKey = snapshotSettingsKey(settings);
-    if (version === previousVersion && (await indexSnapshots.settingsKeyOf(ref, version)) === settingsKey)
-      return "kept";
+    if (
+      version === previousVersion &&
+      previousSnapshotId !== undefined &&
+      isCommittedSnapshot(await indexSnapshots.stampOf(ref, version), previousSnapshotId, settingsKey)
+    ) {
+      return { build: "kept", snapshotId: previousSnapshotId };
+    }
     const built =
       (await incrementalBuild(deps, ref, commit, settings, settingsKey)) ??
       (await fullBuild(items, ref, settings, commit.now));
+    build = built.build;
     const bytes = encodeIndexSnapshot(built.core, {
       lookupKeys: (i) => built.lookupKeys[i]!,
       fullBuildAt: built.fullBuildAt,
     });
-    await indexSnapshots.write(ref, version, bytes, settingsKey);
-    await indexSnapshots.deleteOlderThan(ref, version - 1);
-    deps.log.info("lookup index snapshot written", { version, build: built.build, changed: commit.changed?.length });
-    return built.build;
+    deps.lease.assertHeld();
+    ({ snapshotId } = await indexSnapshots.write(ref, version, bytes, settingsKey));
   } catch (error) {
+    // Nothing is removed: the version's key may hold another writer's snapshot (a crashed attempt's, which no commit
+    // records and so is never served, or, if this worker lost its lease, the new owner's, which is).
     deps.log.warn("lookup index snapshot not written", { version, error });
-    // A snapshot of this version left by an attempt that crashed before its flip may hold other items: never serve it.
-    if (version !== previousVersion) await indexSnapshots.delete(ref, version).catch(() => undefined);
-    return "failed";
+    return { build: "failed", snapshotId: undefined };
   }
+  deps.log.info("lookup index snapshot written", { version, build, changed: commit.changed?.length });
+  try {
+    await indexSnapshots.deleteOlderThan(ref, version - 1);
+  } catch (error) {
+    deps.log.warn("older lookup index snapshots not removed", { version, error });
+  }
+  return { build, snapshotId };
 }
 
 /**
@@ -154,15 +177,19 @@ async function incrementalBuild(
   settings: IndexSettings,
   settingsKey: string,
 ): Promise<Built | undefined> {
-  const { changed, previousVersion, version } = commit;
-  if (changed === undefined || previousVersion < 1 || previousVersion === version) return undefined;
+  const { changed, previousVersion, previousSnapshotId, version } = commit;
+  if (changed === undefined || previousVersion < 1 || previousVersion === version || previousSnapshotId === undefined) {
+    return undefined;
+  }
   const share = deps.maxChangedShare ?? INCREMENTAL_MAX_CHANGED_SHARE;
   const tooMany = (count: number) => changed.length > count * share;
   if (commit.previousCount !== undefined && tooMany(commit.previousCount)) return undefined;
   let base: SnapshotContent;
   try {
+    // Eventually consistent is enough (and half the read units): a stale read may miss the recorded snapshot (then a
+    // full build follows), but cannot return other bytes under its id, since its chunks are written once, all with it.
     const previous = await deps.repos.indexSnapshots.read(ref, previousVersion);
-    if (!previous || previous.settingsKey !== settingsKey) return undefined;
+    if (!isCommittedSnapshot(previous, previousSnapshotId, settingsKey)) return undefined;
     base = decodeSnapshotContent(previous.bytes);
   } catch (error) {
     if (error instanceof SnapshotFormatError || error instanceof NotFoundError) return undefined;

@@ -9,6 +9,14 @@
  * from the items; the next sync, changed or not, rewrites it for the new settings. The fuzzy flag only sets the
  * index's default (lookup takes the source's current flag per query), so it is applied on load, not keyed.
  *
+ * Which snapshot: a version's key can hold a snapshot its commit did not write — one left by an attempt that died
+ * before its version flip (version numbers are reused: the next sync commits the same one), or one a worker that lost
+ * its lease wrote late. Every write has its own id (the storage repository's), the commit records the id of the
+ * snapshot it wrote or kept on the partition, under its lease (Partition.snapshotId; none when its write failed), and
+ * a snapshot is served, kept or built on only when its id is the one recorded (`isCommittedSnapshot`). A snapshot
+ * without an id (written before ids existed) is never used: no partition records one for it; the next sync writes
+ * one that is. The id is not in the bytes, so the format did not change for it.
+ *
  * Layout (before the BlobStore's gzip), little-endian:
  *   "RDIX" · u8 format · u32 header length · header JSON · u32 strings length · strings JSON ([ids, names, dict,
  *   metadata, lookup keys], ids and dict front-coded: each keeps only what follows the prefix it shares with the one
@@ -24,7 +32,7 @@
 import type { PartitionRef } from "../domain/ids.js";
 import type { ReferenceDataConfig } from "../domain/source-config.js";
 import { lookupFieldsOf } from "../domain/source-config.js";
-import type { IndexSnapshotRepository } from "../storage/ports.js";
+import type { IndexSnapshotRepository, IndexSnapshotStamp } from "../storage/ports.js";
 import { assembleLookupIndex, type LookupIndex, type LookupIndexCore } from "./index.js";
 
 const MAGIC = "RDIX";
@@ -209,19 +217,46 @@ export class SnapshotFormatError extends Error {
   }
 }
 
+/** A partition's committed version and the snapshot its commit recorded for it (Partition.snapshotId). */
+export interface CommittedIndex {
+  version: number;
+  snapshotId?: string | undefined;
+}
+
 /**
- * The index of `ref` at `version` from its snapshot, or undefined when there is none, it was built with other lookup
- * fields, or it cannot be read (the caller then builds from the items).
+ * Whether a stored snapshot (or its stamp) is the one the commit recorded (module comment, "Which snapshot") and was
+ * built with the settings of `settingsKey`: the one test before a snapshot is served, kept or built on.
+ */
+export function isCommittedSnapshot<T extends IndexSnapshotStamp>(
+  stored: T | undefined,
+  committedSnapshotId: string | undefined,
+  settingsKey: string,
+): stored is T {
+  return (
+    stored !== undefined &&
+    committedSnapshotId !== undefined &&
+    stored.snapshotId === committedSnapshotId &&
+    stored.settingsKey === settingsKey
+  );
+}
+
+/**
+ * The index of `ref` at its committed version from the snapshot its commit recorded, or undefined when there is none,
+ * the stored one is not it, was built with other lookup fields, or cannot be read (the caller then builds from the
+ * items).
  */
 export async function indexFromSnapshot(
   snapshots: Pick<IndexSnapshotRepository, "read">,
   ref: PartitionRef,
-  version: number,
+  committed: CommittedIndex,
   settings: IndexSettings,
 ): Promise<LookupIndex | undefined> {
+  if (committed.snapshotId === undefined) return undefined;
   try {
-    const snapshot = await snapshots.read(ref, version);
-    if (!snapshot || snapshot.settingsKey !== snapshotSettingsKey(settings)) return undefined;
+    const snapshot = await snapshots.read(ref, committed.version);
+    if (!snapshot || !isCommittedSnapshot(snapshot, committed.snapshotId, snapshotSettingsKey(settings))) {
+      return undefined;
+    }
     return decodeIndexSnapshot(snapshot.bytes, settings.fuzzy ?? true);
   } catch {
     return undefined;

@@ -33,6 +33,8 @@ export interface BlobWriteResult {
   /** Size after compression: what is stored. */
   storedBytes: number;
   requests: number;
+  /** The write's random token, on every chunk: it names this write among all writes under the location. */
+  token: string;
 }
 
 export class BlobStore {
@@ -65,7 +67,7 @@ export class BlobStore {
       });
     }
     const { requests: calls } = await batchWriteAll(this.doc, this.tableName, requests, this.retry);
-    return { chunks: total, bytes, storedBytes: compressed.length, requests: calls };
+    return { chunks: total, bytes, storedBytes: compressed.length, requests: calls, token };
   }
 
   /**

@@ -340,9 +340,11 @@ export class DynamoPartitionRepository implements PartitionRepository {
         updatedAt: now,
         // The change feed: which job's staged changes this version holds (kept when a sync changes nothing).
         ...(input.dataJobId === undefined ? {} : { dataJobId: input.dataJobId }),
+        // Recorded under the lease, with the version it serves: a snapshot written by anyone else is never served.
+        snapshotId: input.snapshotId,
       })
       .setAll(keys.due(ref, nextSyncAt))
-      .remove("lastError", ...LEASE_FIELDS);
+      .remove("lastError", ...LEASE_FIELDS, ...(input.snapshotId === undefined ? ["snapshotId"] : []));
     return this.conditional(update, ref, this.leaseHeld(update, input), "Cannot record success: lease lost");
   }
 

@@ -143,6 +143,8 @@ export interface SuccessInput {
   full: boolean;
   /** Set when this sync made a new data version: the job whose staged changes it holds (the change feed). */
   dataJobId?: string;
+  /** The index snapshot the committed version is served from (Partition.snapshotId); undefined removes it. */
+  snapshotId?: string;
 }
 
 export interface FailureInput {
@@ -447,24 +449,31 @@ export interface DiscoveryRepository {
   queryDue(untilIso: string, page: { limit: number; startKey?: PageKey }): Promise<Page<DiscoveryDueEntry>>;
 }
 
-/** A stored lookup index snapshot: its bytes (shared/lookup/snapshot.ts) and the key of the settings it was built with. */
+/**
+ * A stored lookup index snapshot: its bytes (shared/lookup/snapshot.ts), the key of the settings it was built with, and
+ * the id of the write that stored it (every write has its own: only the one a commit recorded is served).
+ */
 export interface IndexSnapshot {
   bytes: Uint8Array;
   settingsKey: string;
+  snapshotId: string;
 }
 
+/** What a version's snapshot was built with and which write stored it, from its small settings row. */
+export type IndexSnapshotStamp = Pick<IndexSnapshot, "settingsKey" | "snapshotId">;
+
 export interface IndexSnapshotRepository {
-  /** Writes (or replaces) the snapshot of `version`. */
+  /** Writes (or replaces) the snapshot of `version`; `snapshotId` names this write. */
   write(
     ref: PartitionRef,
     version: number,
     bytes: Uint8Array,
     settingsKey: string,
-  ): Promise<{ chunks: number; storedBytes: number }>;
+  ): Promise<{ chunks: number; storedBytes: number; snapshotId: string }>;
   /** undefined when the version has none; NotFoundError when its chunks are torn or unreadable. */
   read(ref: PartitionRef, version: number): Promise<IndexSnapshot | undefined>;
-  /** The settings key of the version's snapshot (one small GetItem), or undefined when it has none. */
-  settingsKeyOf(ref: PartitionRef, version: number): Promise<string | undefined>;
+  /** The stamp of the version's snapshot (one small GetItem), or undefined when it has none. */
+  stampOf(ref: PartitionRef, version: number): Promise<IndexSnapshotStamp | undefined>;
   /** Removes the snapshots of versions below `version`. */
   deleteOlderThan(ref: PartitionRef, version: number): Promise<void>;
   /** Removes the snapshot of `version` (its chunks and its settings row). */

@@ -415,12 +415,13 @@ export class SyncSession {
       { expectStatus: ["syncing"] },
     );
     const written = await write();
-    await writeIndexSnapshot(
-      { repos, log: this.log },
+    const snapshot = await writeIndexSnapshot(
+      { repos, lease: this.lease, log: this.log },
       ref,
       {
         version: written.version,
         previousVersion: this.partition.version,
+        previousSnapshotId: this.partition.snapshotId,
         changed: input.changedItems,
         ...(this.partition.totalCount === undefined ? {} : { previousCount: this.partition.totalCount }),
         now: this.now(),
@@ -444,6 +445,7 @@ export class SyncSession {
       startedAt: this.startedAt(),
       full: this.mode === "full",
       ...(written.version !== this.partition.version ? { dataJobId: this.jobId } : {}),
+      snapshotId: snapshot.snapshotId,
     });
     const finished: Job = { ...this.job, ...counts, itemsDeactivated, warnings };
     await announceCommit(announceDeps(this.deps), ref, finished, committed, written.version !== this.partition.version);

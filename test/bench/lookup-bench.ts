@@ -368,9 +368,9 @@ async function coldLookup(dynamo: TestDynamo, size: number) {
   await repos.partitions.acquireLease(ref, { jobId, owner: "bench", now, leaseMs: 120_000 });
   const log = { info: () => {}, warn: (message: string, ...extra: unknown[]) => console.warn(message, ...extra) };
   const commit = { version: 1, previousVersion: 0, changed: undefined, now };
-  if ((await writeIndexSnapshot({ repos, log }, ref, commit, source.referenceData)) !== "full") {
-    throw new Error("snapshot not written");
-  }
+  const lease = { assertHeld: () => {} };
+  const snapshot = await writeIndexSnapshot({ repos, lease, log }, ref, commit, source.referenceData);
+  if (snapshot.build !== "full") throw new Error("snapshot not written");
   await repos.partitions.recordSuccess(ref, {
     jobId,
     owner: "bench",
@@ -382,6 +382,7 @@ async function coldLookup(dynamo: TestDynamo, size: number) {
     itemCount: items.length,
     startedAt: now,
     full: true,
+    snapshotId: snapshot.snapshotId,
   });
   const cache = new LookupIndexCache();
   const deps: QueryDeps = { repos, clock: { now: () => Date.now() }, cache };

@@ -60,6 +60,7 @@ async function measureInChild(input: ChildInput): Promise<ChildOutput> {
   const log = { info: () => {}, warn: (message: string, ...extra: unknown[]) => console.error(message, ...extra) };
   const deps = {
     repos,
+    lease: { assertHeld: () => {} },
     log,
     ...(input.maxChangedShare === undefined ? {} : { maxChangedShare: input.maxChangedShare }),
   };
@@ -67,7 +68,7 @@ async function measureInChild(input: ChildInput): Promise<ChildOutput> {
   const baseline = process.memoryUsage.rss();
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
-  const build = await writeIndexSnapshot(deps, REF, input.commit, CONFIG);
+  const { build } = await writeIndexSnapshot(deps, REF, input.commit, CONFIG);
   const ms = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
   const mb = (bytes: number) => Math.round(bytes / (1024 * 1024));
@@ -133,16 +134,22 @@ export async function run(): Promise<BenchFigure[]> {
     const now = Date.now();
     const log = { info: () => {}, warn: (message: string) => console.error(message) };
     const first = await writeIndexSnapshot(
-      { repos, log },
+      { repos, lease: { assertHeld: () => {} }, log },
       REF,
       { version: 1, previousVersion: 0, changed: undefined, now },
       CONFIG,
     );
-    if (first !== "full") throw new Error(`version 1 snapshot: ${first}`);
+    if (first.build !== "full") throw new Error(`version 1 snapshot: ${first.build}`);
 
     const figures: BenchFigure[] = [];
     const measure = async (key: string, changedIds: string[] | undefined, expected: string, share?: number) => {
-      const commit: SnapshotCommit = { version: 2, previousVersion: 1, changed: changedIds, now };
+      const commit: SnapshotCommit = {
+        version: 2,
+        previousVersion: 1,
+        previousSnapshotId: first.snapshotId,
+        changed: changedIds,
+        now,
+      };
       const input: ChildInput = { endpoint: dynamo.endpoint, tableName, commit };
       if (share !== undefined) input.maxChangedShare = share;
       // As at a real commit, the version has no snapshot yet (the previous run's would be read to be replaced).

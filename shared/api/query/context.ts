@@ -46,7 +46,7 @@ export async function getContext(
       indexSnapshots: repos.indexSnapshots,
       ...(deps.cache ? { cache: deps.cache } : {}),
     };
-    const index = await partitionIndex(cacheDeps, ref, partition.version, indexSettings(sourceOf.get(dataType)));
+    const index = await partitionIndex(cacheDeps, ref, partition, indexSettings(sourceOf.get(dataType)));
     return { dataType, syncType: "list", index };
   });
   const options: Parameters<typeof renderContext>[1] = {

@@ -229,7 +229,7 @@ async function pageItems(
           ...(deps.cache ? { cache: deps.cache } : {}),
         },
         ref,
-        partition.version,
+        partition,
         indexSettings(args.sourceOf.get(partition.dataType)),
       );
       const matched = searchItems(index, search).filter(

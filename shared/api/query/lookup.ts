@@ -38,7 +38,7 @@ export async function lookupReferenceData(
     indexSnapshots: deps.repos.indexSnapshots,
     ...(deps.cache ? { cache: deps.cache } : {}),
   };
-  const index = await partitionIndex(cacheDeps, ref, partition.version, settings);
+  const index = await partitionIndex(cacheDeps, ref, partition, settings);
   const options: Parameters<typeof lookup>[2] = { limit: query.limit, includeInactive: query.includeInactive };
   // The source's current flag wins over the one the cached index was built with: toggling it needs no resync.
   if (settings.fuzzy !== undefined) options.fuzzy = settings.fuzzy;

@@ -89,6 +89,8 @@ describe("incremental index snapshots through real syncs", () => {
           const partition = await env.partition(users);
           expect(partition.lastJobStatus).toBe("completed");
           const snapshot = await env.repos.indexSnapshots.read(users, partition.version);
+          // The one its commit recorded, so the one served and built on.
+          expect(snapshot?.snapshotId).toBe(partition.snapshotId);
           const written = decodeSnapshotContent(snapshot?.bytes ?? new Uint8Array());
           ownReads++;
           const expected = fullRebuild(await env.repos.items.listSummaries(users), LOOKUP_FIELDS);

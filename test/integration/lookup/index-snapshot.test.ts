@@ -104,7 +104,7 @@ describe("lookup index snapshots", () => {
     await sync(); // unchanged items: the version stays, its snapshot is rebuilt for the new settings
     const { version } = await env.partition(users);
     expect(version).toBe(1);
-    expect(await env.repos.indexSnapshots.settingsKeyOf(users, version)).toBe(
+    expect((await env.repos.indexSnapshots.stampOf(users, version))?.settingsKey).toBe(
       snapshotSettingsKey({ fields: REORDERED }),
     );
     const fresh = coldContainer(env, users);
@@ -113,6 +113,23 @@ describe("lookup index snapshots", () => {
     expect(resynced.matches[0]).toMatchObject({ id: "U01DEREK", matchType: "prefix" });
     expect(fresh.readSnapshot()).toBe(true);
     expect(fresh.readItems()).toBe(false);
+  });
+
+  it("an unchanged resync keeps the version's snapshot, and it is still the one served", async () => {
+    await sync();
+    const before = await env.partition(users);
+    await sync();
+    const after = await env.partition(users);
+    expect(after.version).toBe(before.version);
+    expect(after.lastJobId).not.toBe(before.lastJobId);
+    expect(after.snapshotId).toBe(before.snapshotId);
+    const container = coldContainer(env, users);
+
+    const result = await container.ask("Derek Osgood");
+
+    expect(result.matches).toEqual(await fromItems("Derek Osgood", ORIGINAL));
+    expect(container.readSnapshot()).toBe(true);
+    expect(container.readItems()).toBe(false);
   });
 
   it("keeps the snapshots of the current and the previous version only", async () => {

@@ -44,8 +44,8 @@ describe("LookupIndexCache", () => {
     const cache = new LookupIndexCache();
     const data = new Map([["users", items(3, "Old")]]);
     const repo = fakeItems(data);
-    const first = await partitionIndex({ items: repo, cache }, ref("users"), 1);
-    const second = await partitionIndex({ items: repo, cache }, ref("users"), 1);
+    const first = await partitionIndex({ items: repo, cache }, ref("users"), { version: 1 });
+    const second = await partitionIndex({ items: repo, cache }, ref("users"), { version: 1 });
     expect(second).toBe(first);
     expect(repo.calls).toEqual(["users"]);
     expect(cache.stats()).toMatchObject({ hits: 1, misses: 1, entries: 1, items: 3 });
@@ -55,9 +55,9 @@ describe("LookupIndexCache", () => {
     const cache = new LookupIndexCache();
     const data = new Map([["users", items(3, "Old")]]);
     const repo = fakeItems(data);
-    const before = await partitionIndex({ items: repo, cache }, ref("users"), 1);
+    const before = await partitionIndex({ items: repo, cache }, ref("users"), { version: 1 });
     data.set("users", items(2, "New"));
-    const after = await partitionIndex({ items: repo, cache }, ref("users"), 2);
+    const after = await partitionIndex({ items: repo, cache }, ref("users"), { version: 2 });
     expect(after).not.toBe(before);
     expect(lookup(after, "new 1").matches[0]?.id).toBe("New1");
     expect(lookup(after, "old 1").matches).toEqual([]);
@@ -67,8 +67,8 @@ describe("LookupIndexCache", () => {
   it("keys entries by tenant as well as partition", async () => {
     const cache = new LookupIndexCache();
     const repo = fakeItems(new Map([["users", items(1)]]));
-    await partitionIndex({ items: repo, cache }, ref("users", "t1"), 1);
-    await partitionIndex({ items: repo, cache }, ref("users", "t2"), 1);
+    await partitionIndex({ items: repo, cache }, ref("users", "t1"), { version: 1 });
+    await partitionIndex({ items: repo, cache }, ref("users", "t2"), { version: 1 });
     expect(repo.calls).toHaveLength(2);
   });
 
@@ -100,21 +100,21 @@ describe("LookupIndexCache", () => {
         ["c", items(4)],
       ]),
     );
-    await partitionIndex({ items: repo, cache }, ref("a"), 1);
-    await partitionIndex({ items: repo, cache }, ref("b"), 1);
-    await partitionIndex({ items: repo, cache }, ref("a"), 1); // a is now the most recent
-    await partitionIndex({ items: repo, cache }, ref("c"), 1); // 12 > 10: b goes
+    await partitionIndex({ items: repo, cache }, ref("a"), { version: 1 });
+    await partitionIndex({ items: repo, cache }, ref("b"), { version: 1 });
+    await partitionIndex({ items: repo, cache }, ref("a"), { version: 1 }); // a is now the most recent
+    await partitionIndex({ items: repo, cache }, ref("c"), { version: 1 }); // 12 > 10: b goes
     expect(cache.stats()).toMatchObject({ entries: 2, items: 8, evictions: 1 });
-    await partitionIndex({ items: repo, cache }, ref("a"), 1);
-    await partitionIndex({ items: repo, cache }, ref("b"), 1);
+    await partitionIndex({ items: repo, cache }, ref("a"), { version: 1 });
+    await partitionIndex({ items: repo, cache }, ref("b"), { version: 1 });
     expect(repo.calls).toEqual(["a", "b", "c", "b"]);
   });
 
   it("keeps a single partition larger than the bound (it is the one being served)", async () => {
     const cache = new LookupIndexCache({ maxItems: 2 });
     const repo = fakeItems(new Map([["big", items(5)]]));
-    await partitionIndex({ items: repo, cache }, ref("big"), 1);
-    await partitionIndex({ items: repo, cache }, ref("big"), 1);
+    await partitionIndex({ items: repo, cache }, ref("big"), { version: 1 });
+    await partitionIndex({ items: repo, cache }, ref("big"), { version: 1 });
     expect(repo.calls).toEqual(["big"]);
   });
 
@@ -127,16 +127,21 @@ describe("LookupIndexCache", () => {
         return items(1);
       },
     };
-    await expect(partitionIndex({ items: repo, cache }, ref("users"), 1)).rejects.toThrow("throttled");
+    await expect(partitionIndex({ items: repo, cache }, ref("users"), { version: 1 })).rejects.toThrow("throttled");
     fail = false;
-    const index = await partitionIndex({ items: repo, cache }, ref("users"), 1);
+    const index = await partitionIndex({ items: repo, cache }, ref("users"), { version: 1 });
     expect(index.size).toBe(1);
   });
 
   it("builds with the source's lookup fields and fuzzy flag", async () => {
     const cache = new LookupIndexCache();
     const repo = fakeItems(new Map([["users", items(1)]]));
-    const index = await partitionIndex({ items: repo, cache }, ref("users"), 1, { fields: ["name"], fuzzy: false });
+    const index = await partitionIndex(
+      { items: repo, cache },
+      ref("users"),
+      { version: 1 },
+      { fields: ["name"], fuzzy: false },
+    );
     expect(index.fuzzy).toBe(false);
     expect(index.fields).toEqual(["id", "name"]);
   });
@@ -144,9 +149,9 @@ describe("LookupIndexCache", () => {
   it("invalidate drops an entry", async () => {
     const cache = new LookupIndexCache();
     const repo = fakeItems(new Map([["users", items(1)]]));
-    await partitionIndex({ items: repo, cache }, ref("users"), 1);
+    await partitionIndex({ items: repo, cache }, ref("users"), { version: 1 });
     cache.invalidate(ref("users"));
-    await partitionIndex({ items: repo, cache }, ref("users"), 1);
+    await partitionIndex({ items: repo, cache }, ref("users"), { version: 1 });
     expect(repo.calls).toHaveLength(2);
   });
 });
@@ -163,8 +168,8 @@ describe("byte bound and tenant share", () => {
         ["b", fat(10)],
       ]),
     );
-    await partitionIndex({ items: repo, cache }, ref("a"), 1);
-    await partitionIndex({ items: repo, cache }, ref("b"), 1);
+    await partitionIndex({ items: repo, cache }, ref("a"), { version: 1 });
+    await partitionIndex({ items: repo, cache }, ref("b"), { version: 1 });
     expect(cache.stats().entries).toBe(1);
     expect(cache.stats().bytes).toBeGreaterThan(100_000);
     expect(cache.stats().bytes).toBeLessThanOrEqual(300_000);
@@ -176,10 +181,11 @@ describe("byte bound and tenant share", () => {
     for (let i = 0; i < 10; i++) data.set(`t${i}`, fat(10, `T${i}`));
     data.set("mine", fat(10, "Mine"));
     const repo = fakeItems(data);
-    await partitionIndex({ items: repo, cache }, ref("mine", "quiet-tenant"), 1);
-    for (let i = 0; i < 10; i++) await partitionIndex({ items: repo, cache }, ref(`t${i}`, "noisy-tenant"), 1);
+    await partitionIndex({ items: repo, cache }, ref("mine", "quiet-tenant"), { version: 1 });
+    for (let i = 0; i < 10; i++)
+      await partitionIndex({ items: repo, cache }, ref(`t${i}`, "noisy-tenant"), { version: 1 });
     // The quiet tenant's index survived ten builds of the noisy one.
-    await partitionIndex({ items: repo, cache }, ref("mine", "quiet-tenant"), 1);
+    await partitionIndex({ items: repo, cache }, ref("mine", "quiet-tenant"), { version: 1 });
     expect(repo.calls.filter((call) => call === "mine")).toHaveLength(1);
     expect(cache.stats().bytes).toBeLessThanOrEqual(600_000);
   });

@@ -1,7 +1,8 @@
 /**
  * The incremental index snapshot against a full rebuild: random histories of syncs over an in-memory store (rows in
  * DynamoDB's UTF-8 key order, snapshots by version), each commit naming the items it changed, as the manifest diff does.
- * After every commit the written snapshot must decode to exactly what a full build from every stored item gives.
+ * After every commit the written snapshot must decode to exactly what a full build from every stored item gives. The
+ * store also plays the partition: each commit passes the snapshot id the previous one recorded, and records its own.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -33,6 +34,7 @@ function memoryStore() {
   const rows = new Map<string, Item>();
   const snapshots = new Map<number, IndexSnapshot>();
   const reads = { listSummaries: 0, getMany: 0, snapshots: 0 };
+  let writes = 0;
   const utf8 = (a: string, b: string) => Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
   const summaries = () => [...rows.values()].sort((a, b) => utf8(a.externalId, b.externalId));
   const deps: SnapshotWriterDeps = {
@@ -49,14 +51,15 @@ function memoryStore() {
       },
       indexSnapshots: {
         write: async (_ref, version, bytes, settingsKey) => {
-          snapshots.set(version, { bytes, settingsKey });
-          return { chunks: 1, storedBytes: bytes.length };
+          const snapshotId = `write-${++writes}`;
+          snapshots.set(version, { bytes, settingsKey, snapshotId });
+          return { chunks: 1, storedBytes: bytes.length, snapshotId };
         },
         read: async (_ref, version) => {
           reads.snapshots++;
           return snapshots.get(version);
         },
-        settingsKeyOf: async (_ref, version) => snapshots.get(version)?.settingsKey,
+        stampOf: async (_ref, version) => snapshots.get(version),
         deleteOlderThan: async (_ref, version) => {
           for (const v of snapshots.keys()) if (v < version) snapshots.delete(v);
         },
@@ -65,10 +68,26 @@ function memoryStore() {
         },
       },
     },
+    lease: { assertHeld: () => {} },
     log: { info: () => {}, warn: () => {} },
     maxChangedShare: 1,
   };
-  return { rows, snapshots, reads, deps, summaries };
+  const store = {
+    rows,
+    snapshots,
+    reads,
+    deps,
+    summaries,
+    /** The snapshot id the partition records (the last commit's). */
+    recorded: undefined as string | undefined,
+    /** A commit: the snapshot written on the recorded one, then recorded in its place. */
+    async commit(commit: Omit<SnapshotCommit, "previousSnapshotId">, config: ReferenceDataConfig, with_ = deps) {
+      const written = await writeIndexSnapshot(with_, REF, { ...commit, previousSnapshotId: store.recorded }, config);
+      store.recorded = written.snapshotId;
+      return written.build;
+    },
+  };
+  return store;
 }
 
 // Values mix plain words, accents, an all-punctuation value (no tokens), "" and `℡` (which folds to `TEL`, a token a
@@ -131,7 +150,7 @@ describe("incremental index snapshots", () => {
           let version = 1;
           let now = 1_000;
           let fullBuilds = 1;
-          const write = (commit: SnapshotCommit) => writeIndexSnapshot(store.deps, REF, commit, config);
+          const write = (commit: SnapshotCommit) => store.commit(commit, config);
           expect(await write({ version, previousVersion: 0, changed: undefined, now })).toBe("full");
           for (const sync of syncs) {
             const changed = new Set<string>();
@@ -185,7 +204,7 @@ describe("incremental index snapshots", () => {
       );
     }
     const deps = { ...store.deps, maxChangedShare: 0.05 };
-    const write = (commit: SnapshotCommit, c = config) => writeIndexSnapshot(deps, REF, commit, c);
+    const write = (commit: SnapshotCommit, c = config) => store.commit(commit, c, deps);
     expect(await write({ version: 1, previousVersion: 0, changed: undefined, now: 0 })).toBe("full");
     expect(await write({ version: 2, previousVersion: 1, changed: ["U1", "U2"], now: 1 })).toBe("incremental");
     // More than the share changed.
@@ -198,7 +217,7 @@ describe("incremental index snapshots", () => {
       "full",
     );
     // The previous version's snapshot is unreadable.
-    store.snapshots.set(6, { bytes: Buffer.from("RDIX-torn"), settingsKey: store.snapshots.get(6)?.settingsKey ?? "" });
+    store.snapshots.set(6, { ...store.snapshots.get(6)!, bytes: Buffer.from("RDIX-torn") });
     expect(await write({ version: 7, previousVersion: 6, changed: ["U1"], now: 5 + FULL_REBUILD_AFTER_MS })).toBe(
       "full",
     );
@@ -224,7 +243,7 @@ describe("incremental index snapshots", () => {
       store.rows.set(`U${n}`, itemOf(`U${n}`, { name: `User ${n}`, lookup: {}, team: undefined }, "active"));
     }
     const deps = { ...store.deps, maxChangedShare: 0.05 };
-    const write = (commit: SnapshotCommit) => writeIndexSnapshot(deps, REF, commit, configWith(FIELDS));
+    const write = (commit: SnapshotCommit) => store.commit(commit, configWith(FIELDS), deps);
     expect(await write({ version: 1, previousVersion: 0, changed: undefined, now: 0 })).toBe("full");
     const changed = ["U1", "U2", "U3"];
     expect(await write({ version: 2, previousVersion: 1, changed, previousCount: 40, now: 1 })).toBe("full");
@@ -235,23 +254,79 @@ describe("incremental index snapshots", () => {
     expect(store.reads.snapshots).toBe(1);
   });
 
-  it("removes a snapshot of the version it failed to write, so a crashed attempt's one is never served", async () => {
+  it("keeps and builds on only the snapshot the previous commit recorded", async () => {
+    const store = memoryStore();
+    const config = configWith(FIELDS);
+    for (let n = 0; n < 10; n++) {
+      store.rows.set(`U${n}`, itemOf(`U${n}`, { name: `User ${n}`, lookup: {}, team: undefined }, "active"));
+    }
+    expect(await store.commit({ version: 1, previousVersion: 0, changed: undefined, now: 0 }, config)).toBe("full");
+    // Another writer's snapshot under the committed version (a worker that lost its lease): same settings, other id.
+    const recorded = store.recorded;
+    const other = { ...store.snapshots.get(1)!, snapshotId: "another-writer" };
+    store.snapshots.set(1, other);
+    expect(await store.commit({ version: 2, previousVersion: 1, changed: ["U1"], now: 1 }, config)).toBe("full");
+    expect(store.recorded).not.toBe(recorded);
+    store.snapshots.set(2, { ...store.snapshots.get(2)!, snapshotId: "another-writer" });
+    // An unchanged resync rewrites a version whose stored snapshot is not the recorded one, and keeps one that is.
+    expect(await store.commit({ version: 2, previousVersion: 2, changed: [], now: 2 }, config)).toBe("full");
+    const rewritten = store.recorded;
+    expect(store.snapshots.get(2)?.snapshotId).toBe(rewritten);
+    expect(await store.commit({ version: 2, previousVersion: 2, changed: [], now: 3 }, config)).toBe("kept");
+    expect(store.recorded).toBe(rewritten);
+    expect(await store.commit({ version: 3, previousVersion: 2, changed: ["U2"], now: 4 }, config)).toBe("incremental");
+  });
+
+  it("a failed write records no snapshot and removes none, so neither a crashed attempt's nor a new owner's is lost or served", async () => {
     const store = memoryStore();
     const config = configWith(FIELDS);
     store.rows.set("U1", itemOf("U1", { name: "Ann", lookup: {}, team: undefined }, "active"));
-    await writeIndexSnapshot(store.deps, REF, { version: 1, previousVersion: 0, changed: undefined, now: 0 }, config);
-    store.snapshots.set(2, { bytes: Buffer.from("left by a crashed attempt"), settingsKey: "x" });
+    await store.commit({ version: 1, previousVersion: 0, changed: undefined, now: 0 }, config);
+    const leftover: IndexSnapshot = { bytes: Buffer.from("another writer's"), settingsKey: "x", snapshotId: "other" };
+    store.snapshots.set(2, leftover);
     store.deps.repos.items.listSummaries = async () => {
       throw new Error("throttled");
     };
-    const result = await writeIndexSnapshot(
-      store.deps,
-      REF,
-      { version: 2, previousVersion: 1, changed: undefined, now: 1 },
-      config,
+    const commit = { version: 2, previousVersion: 1, changed: undefined, now: 1 };
+
+    expect(await store.commit(commit, config)).toBe("failed");
+    expect(store.recorded).toBeUndefined();
+    expect(store.snapshots.get(2)).toBe(leftover);
+  });
+
+  it("checks the lease right before writing: a worker that lost it writes nothing", async () => {
+    const store = memoryStore();
+    const config = configWith(FIELDS);
+    store.rows.set("U1", itemOf("U1", { name: "Ann", lookup: {}, team: undefined }, "active"));
+    await store.commit({ version: 1, previousVersion: 0, changed: undefined, now: 0 }, config);
+    const newOwners: IndexSnapshot = { ...store.snapshots.get(1)!, snapshotId: "new-owner" };
+    store.snapshots.set(2, newOwners);
+    let held = true;
+    const deps = {
+      ...store.deps,
+      lease: {
+        assertHeld: () => {
+          if (!held) throw new Error("lease lost");
+        },
+      },
+    };
+    const rows = deps.repos.items;
+    // The lease runs out while the index is built.
+    deps.repos = {
+      ...deps.repos,
+      items: {
+        ...rows,
+        getMany: async (...args) => {
+          held = false;
+          return rows.getMany(...args);
+        },
+      },
+    };
+
+    expect(await store.commit({ version: 2, previousVersion: 1, changed: ["U1"], now: 1 }, config, deps)).toBe(
+      "failed",
     );
-    expect(result).toBe("failed");
-    expect(store.snapshots.has(2)).toBe(false);
+    expect(store.snapshots.get(2)).toBe(newOwners);
   });
 
   it("orders IDs as DynamoDB does: by UTF-8 bytes, not UTF-16 code units", () => {
