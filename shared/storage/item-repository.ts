@@ -176,7 +176,7 @@ export class DynamoItemRepository implements ItemRepository {
    * The fields a lookup index needs, through a projection and without a full schema parse: the cold path of the
    * first lookup after a sync reads every item of the partition.
    */
-  async listSummaries(ref: PartitionRef): Promise<ItemSummary[]> {
+  async listSummaries(ref: PartitionRef, options: { consistent?: boolean } = {}): Promise<ItemSummary[]> {
     const items: ItemSummary[] = [];
     await this.queryAll(
       ref,
@@ -196,6 +196,7 @@ export class DynamoItemRepository implements ItemRepository {
         });
       },
       { "#name": "name" },
+      options.consistent,
     );
     return items;
   }
@@ -218,11 +219,13 @@ export class DynamoItemRepository implements ItemRepository {
     projection: string | undefined,
     visit: (row: Row) => void,
     extraNames: Record<string, string> = {},
+    consistent?: boolean,
   ): Promise<void> {
     const query = {
       pk: dataPk(ref),
       prefix: keys.itemPrefix,
       ...(projection ? { projection, names: { "#status": "status", ...extraNames } } : {}),
+      ...(consistent ? { consistent } : {}),
     };
     for await (const row of queryPrefix(this.doc, this.tableName, query)) visit(row);
   }

@@ -271,8 +271,8 @@ export interface ItemRepository {
   list(ref: PartitionRef, filter: ItemListFilter): Promise<Page<Item>>;
   /** Every item of a partition (all pages). */
   listAll(ref: PartitionRef): Promise<Item[]>;
-  /** Every item of a partition with only the fields of ItemSummary, read with a projection (lookup index builds). */
-  listSummaries(ref: PartitionRef): Promise<ItemSummary[]>;
+  /** Every item of a partition with only the fields of ItemSummary, read with a projection (lookup index builds); `consistent` as for getMany. */
+  listSummaries(ref: PartitionRef, options?: { consistent?: boolean }): Promise<ItemSummary[]>;
   /** Hash and status of every item, read with a projection: the fallback when a partition has no manifest. */
   loadHashes(ref: PartitionRef): Promise<Manifest>;
 }

@@ -159,6 +159,8 @@ export interface PrefixQuery {
   names?: Record<string, string>;
   /** Only rows whose sort key is at most this (itself starting with the prefix): the front of the prefix. */
   until?: string;
+  /** A strongly consistent read (twice the read units): for rows this invocation has just written. */
+  consistent?: boolean;
 }
 
 /** Yields every row under a key prefix, page after page (the repositories' "list all" reads). */
@@ -184,6 +186,7 @@ export async function* queryPrefix(
         ProjectionExpression: query.projection,
         ExpressionAttributeNames: query.names && Object.keys(query.names).length > 0 ? query.names : undefined,
         ExclusiveStartKey: startKey,
+        ...(query.consistent ? { ConsistentRead: true } : {}),
       }),
     );
     yield* page.Items ?? [];

@@ -60,6 +60,27 @@ describe("DynamoItemRepository", () => {
     return { calls: () => calls };
   }
 
+  describe("listSummaries", () => {
+    it("reads with ConsistentRead only when asked (the snapshot's full build, right after the sync's writes)", async () => {
+      await items.batchPut(ref, [item("A", { name: "Ann" }), item("B", { name: "Bob" })]);
+      const seen: (boolean | undefined)[] = [];
+      const name = `consistent-${Math.random()}`;
+      dynamo.doc.middlewareStack.add(
+        (next, context) => async (args) => {
+          if (context.commandName === "QueryCommand")
+            seen.push((args.input as { ConsistentRead?: boolean }).ConsistentRead);
+          return next(args);
+        },
+        { step: "initialize", name },
+      );
+      cleanups.push(() => dynamo.doc.middlewareStack.remove(name));
+
+      expect((await items.listSummaries(ref, { consistent: true })).map((s) => s.name)).toEqual(["Ann", "Bob"]);
+      expect((await items.listSummaries(ref)).map((s) => s.name)).toEqual(["Ann", "Bob"]);
+      expect(seen).toEqual([true, undefined]);
+    });
+  });
+
   describe("batchPut", () => {
     it("writes 60 items in 3 BatchWriteItem requests of at most 25", async () => {
       const counter = countRequests(dynamo);

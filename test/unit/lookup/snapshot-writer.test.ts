@@ -33,19 +33,21 @@ function configWith(lookupFields: string[]): ReferenceDataConfig {
 function memoryStore() {
   const rows = new Map<string, Item>();
   const snapshots = new Map<number, IndexSnapshot>();
-  const reads = { listSummaries: 0, getMany: 0, snapshots: 0 };
+  const reads = { listSummaries: 0, getMany: 0, snapshots: 0, eventual: 0 };
   let writes = 0;
   const utf8 = (a: string, b: string) => Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
   const summaries = () => [...rows.values()].sort((a, b) => utf8(a.externalId, b.externalId));
   const deps: SnapshotWriterDeps = {
     repos: {
       items: {
-        listSummaries: async () => {
+        listSummaries: async (_ref, options) => {
           reads.listSummaries++;
+          if (options?.consistent !== true) reads.eventual++;
           return summaries();
         },
-        getMany: async (_ref, ids) => {
+        getMany: async (_ref, ids, options) => {
           reads.getMany += ids.length;
+          if (options?.consistent !== true) reads.eventual++;
           return ids.flatMap((id) => rows.get(id) ?? []);
         },
       },
@@ -188,6 +190,8 @@ describe("incremental index snapshots", () => {
           }
           // Every item was read only by the full builds; the incremental ones read the changed items alone.
           expect(store.reads.listSummaries).toBe(fullBuilds);
+          // Both read what this sync just wrote: consistently, or a stale row would be carried forward for a day.
+          expect(store.reads.eventual).toBe(0);
         },
       ),
       { numRuns: 120 },
