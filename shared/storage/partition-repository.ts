@@ -440,13 +440,11 @@ export class DynamoPartitionRepository implements PartitionRepository {
     const at = iso(nextSyncAt);
     const update = new UpdateBuilder().setAll({ nextSyncAt: at, updatedAt: iso(now) }).setAll(keys.due(ref, at));
     const s = update.n("status");
-    try {
-      await this.send(update, ref, `attribute_exists(PK) AND ${s} IN (${update.v("idle")}, ${update.v("failed")})`);
-      return true;
-    } catch (error) {
-      if (isConditionFailed(error)) return false;
-      throw error;
-    }
+    return this.sendIfStill(
+      update,
+      ref,
+      `attribute_exists(PK) AND ${s} IN (${update.v("idle")}, ${update.v("failed")})`,
+    );
   }
 
   async schedulePurge(ref: PartitionRef, purgeAt: number, expectedDueSk?: string): Promise<boolean> {
@@ -456,13 +454,7 @@ export class DynamoPartitionRepository implements PartitionRepository {
       `${update.n("pauseReason")} IN (${update.v("revoked")}, ${update.v("source_deleted")})`,
     ];
     if (expectedDueSk !== undefined) conditions.push(`${update.n("GSI1SK")} = ${update.v(expectedDueSk)}`);
-    try {
-      await this.send(update, ref, conditions.join(" AND "));
-      return true;
-    } catch (error) {
-      if (isConditionFailed(error)) return false;
-      throw error;
-    }
+    return this.sendIfStill(update, ref, conditions.join(" AND "));
   }
 
   async delete(ref: PartitionRef): Promise<void> {
